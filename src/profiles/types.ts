@@ -1,0 +1,46 @@
+/**
+ * A device model is data: what virtual hardware the guest sees. Templates read
+ * these tables; nothing in the templates says `if virtio`.
+ * Every choice carries one line of "why", in the words of the course; the line
+ * is rendered as an XML comment next to the device it explains.
+ */
+export type DiskBus = 'ide' | 'sata' | 'virtio' | 'scsi';
+export type NicModel = 'e1000' | 'e1000e' | 'rtl8139' | 'virtio';
+export type MachineType = 'pc' | 'q35';
+
+export interface Choice<T> {
+  value: T;
+  why: string;
+}
+
+export interface DeviceProfile {
+  name: string;
+  /** One line shown by `vmlab validate`/`status` and in the domain XML. */
+  summary: string;
+  /** Family, for the course's comparison: emulation or paravirtualization. */
+  family: 'emulated' | 'paravirtual';
+  machine: Choice<MachineType>;
+  diskBus: Choice<DiskBus>;
+  /** Bus of the read-only cloud-init seed (a CD-ROM on emulated hardware). */
+  seed: Choice<{ bus: DiskBus; device: 'cdrom' | 'disk' }>;
+  nic: Choice<{ model: NicModel; vhost: boolean }>;
+  video: Choice<'vga' | 'cirrus' | 'virtio'>;
+  memballoon: Choice<'none' | 'virtio'>;
+  rng: Choice<boolean>;
+  /** How vmlab talks to the QEMU guest agent inside the guest. */
+  agent: Choice<'virtio-serial' | 'isa-serial'>;
+  /** Controllers to declare explicitly (e.g. virtio-scsi). */
+  controllers: Choice<Array<{ type: string; model?: string }>>;
+  /** Disk buses this machine type cannot provide (q35 has no IDE). */
+  unsupportedBuses: DiskBus[];
+}
+
+export type Accel = 'kvm' | 'tcg';
+export type AccelRequest = Accel | 'auto';
+
+export interface AccelProfile {
+  name: Accel;
+  domainType: 'kvm' | 'qemu';
+  summary: string;
+  cpu: Choice<{ mode: 'host-passthrough' | 'default' }>;
+}
