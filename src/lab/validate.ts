@@ -1,0 +1,552 @@
+import { accelNames, deviceProfiles, profileNames, type AccelRequest, type DiskBus, type NicModel } from '../profiles/index.js';
+import type { ServiceCatalog, ParamSpec, ParamType } from '../services/catalog.js';
+import { broadcastOf, contains, formatCidr, networkOf, parseCidr, parseIpv4, type Cidr } from '../util/ipv4.js';
+import { isDnsLabel, closest } from '../util/names.js';
+import { parseSize, MiB, GiB } from '../util/units.js';
+import { Checker, type Obj } from './checker.js';
+import type {
+  CloudInitSpec, Command, DiskModel, LabModel, NetworkMode, NetworkModel, NicAddress, NicSpec, ServiceUse, UserSpec,
+  VmModel, WriteFileSpec,
+} from './model.js';
+import { formatPath, type PathSeg } from './source.js';
+
+export const LIMITS = {
+  maxCount: 100,
+  maxVms: 1000,
+  maxNics: 8,
+  maxDisks: 8,
+  maxVcpus: 64,
+  minMemory: 64 * MiB,
+  maxMemory: 256 * GiB,
+  maxDisk: 16 * 1024 * GiB,
+  maxNetworks: 64,
+};
+
+const DNS_HINT = 'use lowercase letters, digits and "-", start and end with a letter or digit, at most 63 characters';
+const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+const IMAGE_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+const HASHED_PASSWD = /^\$(1|5|6|y|2[aby])\$[./A-Za-z0-9$]{8,}$/;
+const ABS_PATH = /^\/[^\0]*$/;
+const OCTAL_MODE = /^0?[0-7]{3,4}$/;
+const DISK_BUSES: DiskBus[] = ['ide', 'sata', 'virtio', 'scsi'];
+const NIC_MODELS: NicModel[] = ['e1000', 'e1000e', 'rtl8139', 'virtio'];
+const NETWORK_MODES: NetworkMode[] = ['isolated', 'bridge', 'nat'];
+
+export interface ValidateOptions {
+  services: ServiceCatalog;
+  /** Image names known to this host (local cache + catalog). When absent, any well-formed name passes. */
+  knownImages?: readonly string[];
+  /** Derives the Linux bridge name of a lab network (from the plan), to check the 15-character limit and clashes. */
+  bridgeName: (lab: string, network: string) => string;
+}
+
+interface Defaults {
+  image: string;
+  memoryBytes: number;
+  vcpus: number;
+  profile: string;
+  accel: AccelRequest;
+}
+
+const BUILTIN_DEFAULTS: Defaults = { image: 'debian-12', memoryBytes: 512 * MiB, vcpus: 1, profile: 'virtio', accel: 'auto' };
+
+/** Walks the parsed YAML; returns the model, or undefined with issues recorded in `c`. */
+export function validateLab(c: Checker, raw: unknown, fileHash: string, opts: ValidateOptions): LabModel | undefined {
+  const root = c.object([], raw, {
+    required: ['name', 'vms'],
+    optional: ['description', 'domain', 'defaults', 'networks', 'vms'],
+  });
+  if (!root) return undefined;
+
+  const name = c.string(['name'], root.name, { pattern: /^[a-z0-9]([a-z0-9-]{0,22}[a-z0-9])?$/, what: 'a lab name', hint: 'lowercase letters, digits and "-", at most 24 characters (it becomes part of every libvirt name)' });
+  const description = root.description === undefined ? undefined : c.string(['description'], root.description, { maxLength: 2000 });
+  const domain =
+    root.domain === undefined
+      ? `${name ?? 'lab'}.lab`
+      : c.string(['domain'], root.domain, { pattern: /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, maxLength: 200, what: 'a DNS domain' });
+
+  const defaults = parseDefaults(c, root.defaults, opts);
+  const networks = parseNetworks(c, root.networks, name, opts);
+  const vms = parseVms(c, root.vms, defaults, networks, opts);
+
+  if (!c.ok || !name || domain === undefined || !networks || !vms) return undefined;
+  crossCheck(c, vms, networks);
+  if (!c.ok) return undefined;
+  return { name, ...(description !== undefined ? { description } : {}), domain, file: c.source.file, fileHash, networks: [...networks.values()], vms: vms.map((v) => v.vm) };
+}
+
+function parseDefaults(c: Checker, v: unknown, opts: ValidateOptions): Defaults {
+  const d = { ...BUILTIN_DEFAULTS };
+  if (v === undefined || v === null) return d;
+  const o = c.object(['defaults'], v, { optional: ['image', 'memory', 'vcpus', 'profile', 'accel'] });
+  if (!o) return d;
+  if (o.image !== undefined) d.image = image(c, ['defaults', 'image'], o.image, opts) ?? d.image;
+  if (o.memory !== undefined) d.memoryBytes = memory(c, ['defaults', 'memory'], o.memory) ?? d.memoryBytes;
+  if (o.vcpus !== undefined) d.vcpus = c.int(['defaults', 'vcpus'], o.vcpus, 1, LIMITS.maxVcpus) ?? d.vcpus;
+  if (o.profile !== undefined) d.profile = c.oneOf(['defaults', 'profile'], o.profile, profileNames, 'device profile') ?? d.profile;
+  if (o.accel !== undefined) d.accel = c.oneOf(['defaults', 'accel'], o.accel, accelNames, 'accelerator') ?? d.accel;
+  return d;
+}
+
+function image(c: Checker, segs: PathSeg[], v: unknown, opts: ValidateOptions): string | undefined {
+  const s = c.string(segs, v, { pattern: IMAGE_NAME, what: 'an image name', hint: 'lowercase letters, digits, ".", "_" and "-"' });
+  if (s === undefined) return undefined;
+  if (opts.knownImages && !opts.knownImages.includes(s)) {
+    const guess = closest(s, opts.knownImages);
+    c.fail(segs, `unknown image "${s}"`, {
+      value: s,
+      hint: (guess ? `did you mean "${guess}"? ` : '') + 'see `vmlab image list`; build the default with `vmlab image build debian-12`',
+    });
+    return undefined;
+  }
+  return s;
+}
+
+/** A VM without `image:` uses the default, which must exist on this host too. */
+function defaultImage(c: Checker, segs: PathSeg[], name: string, opts: ValidateOptions): string | undefined {
+  if (opts.knownImages && !opts.knownImages.includes(name)) {
+    c.fail(segs, `uses the default image "${name}", which this host does not have`, {
+      atKey: true,
+      hint: name === 'debian-12' ? 'build it with `vmlab image build debian-12`' : 'see `vmlab image list`',
+    });
+    return undefined;
+  }
+  return name;
+}
+
+function memory(c: Checker, segs: PathSeg[], v: unknown): number | undefined {
+  if (typeof v === 'number') {
+    c.fail(segs, 'needs a unit', { value: v, hint: `write "${v}MiB" or "${v}GiB"` });
+    return undefined;
+  }
+  const s = c.string(segs, v, { what: 'a size like 512MiB' });
+  if (s === undefined) return undefined;
+  const bytes = parseSize(s);
+  if (bytes === undefined) {
+    c.fail(segs, 'is not a size', { value: v, hint: 'write a number and a unit: 512MiB, 1GiB, 2G' });
+    return undefined;
+  }
+  if (bytes < LIMITS.minMemory || bytes > LIMITS.maxMemory) {
+    c.fail(segs, 'is out of range (64MiB to 256GiB)', { value: v });
+    return undefined;
+  }
+  if (bytes % MiB !== 0) {
+    c.fail(segs, 'must be a whole number of MiB', { value: v });
+    return undefined;
+  }
+  return bytes;
+}
+
+function ipv4(c: Checker, segs: PathSeg[], v: unknown): number | undefined {
+  const s = c.string(segs, v, { what: 'an IPv4 address' });
+  if (s === undefined) return undefined;
+  const ip = parseIpv4(s);
+  if (ip === undefined) c.fail(segs, 'is not an IPv4 address', { value: v, hint: 'write four numbers 0-255, e.g. 10.0.1.1' });
+  return ip;
+}
+
+function cidr(c: Checker, segs: PathSeg[], v: unknown): Cidr | undefined {
+  const s = c.string(segs, v, { what: 'an address in CIDR form' });
+  if (s === undefined) return undefined;
+  const r = parseCidr(s);
+  if (!r) c.fail(segs, 'is not an address in CIDR form', { value: v, hint: 'write address/prefix, e.g. 10.0.1.10/24' });
+  return r;
+}
+
+function parseNetworks(c: Checker, v: unknown, lab: string | undefined, opts: ValidateOptions): Map<string, NetworkModel> | undefined {
+  const out = new Map<string, NetworkModel>();
+  if (v === undefined || v === null) return out;
+  const nets = c.namedMap(['networks'], v);
+  if (!nets) return undefined;
+  if (Object.keys(nets).length > LIMITS.maxNetworks) c.fail(['networks'], `at most ${LIMITS.maxNetworks} networks`);
+  const bridges = new Map<string, string>();
+  for (const [key, def] of Object.entries(nets)) {
+    const segs = ['networks', key];
+    if (!isDnsLabel(key) || key.length > 32) {
+      c.fail(segs, 'network name is not allowed', { atKey: true, value: key, hint: DNS_HINT.replace('63', '32') });
+      continue;
+    }
+    const o = c.object(segs, def ?? {}, { optional: ['mode', 'bridge', 'subnet', 'host-address', 'dhcp', 'mtu', 'description'] });
+    if (!o) continue;
+    const mode: NetworkMode | undefined =
+      o.mode === undefined ? (o.bridge !== undefined ? 'bridge' : 'isolated') : c.oneOf([...segs, 'mode'], o.mode, NETWORK_MODES, 'network mode');
+    if (!mode) continue;
+    const net: NetworkModel = { name: key, mode };
+    if (o.description !== undefined) c.string([...segs, 'description'], o.description, { maxLength: 500 });
+    if (o.bridge !== undefined) {
+      if (mode !== 'bridge') c.fail([...segs, 'bridge'], `only networks with mode "bridge" attach to an existing host bridge`, { hint: 'remove "bridge:" to let vmlab create an isolated bridge' });
+      else net.hostBridge = c.string([...segs, 'bridge'], o.bridge, { pattern: IFNAME, what: 'a Linux bridge name', hint: 'at most 15 characters: letters, digits, "_", "-", "."' });
+    } else if (mode === 'bridge') {
+      c.fail(segs, 'mode "bridge" needs "bridge: <existing host bridge>"', { hint: 'e.g. bridge: br0' });
+    }
+    if (o.subnet !== undefined) {
+      const s = cidr(c, [...segs, 'subnet'], o.subnet);
+      if (s) {
+        if (networkOf(s) !== s.address) c.fail([...segs, 'subnet'], 'has host bits set', { value: o.subnet, hint: `did you mean ${formatCidr({ address: networkOf(s), prefix: s.prefix })}?` });
+        else if (s.prefix > 30 || s.prefix < 8) c.fail([...segs, 'subnet'], 'prefix must be between /8 and /30', { value: o.subnet });
+        else net.subnet = s;
+      }
+    } else if (mode === 'nat') {
+      c.fail(segs, 'a "nat" network needs a subnet', { hint: 'e.g. subnet: 192.168.100.0/24' });
+    }
+    if (o['host-address'] !== undefined) {
+      const ip = ipv4(c, [...segs, 'host-address'], o['host-address']);
+      if (ip !== undefined) {
+        if (mode === 'bridge') c.fail([...segs, 'host-address'], 'vmlab does not configure addresses on existing host bridges');
+        else if (!net.subnet) c.fail([...segs, 'host-address'], 'needs a subnet on the network');
+        else if (!usable(net.subnet, ip)) c.fail([...segs, 'host-address'], `is not a usable address in ${formatCidr(net.subnet)}`, { value: o['host-address'] });
+        else net.hostAddress = ip;
+      }
+    } else if (mode === 'nat' && net.subnet) {
+      net.hostAddress = networkOf(net.subnet) + 1;
+    }
+    if (o.dhcp !== undefined) {
+      const d = c.object([...segs, 'dhcp'], o.dhcp, { required: ['start', 'end'] });
+      if (mode !== 'nat') c.fail([...segs, 'dhcp'], 'libvirt DHCP is only for "nat" networks; lab DHCP servers are a service', { hint: 'use the "dhcp" service on a VM' });
+      else if (d && net.subnet) {
+        const start = ipv4(c, [...segs, 'dhcp', 'start'], d.start);
+        const end = ipv4(c, [...segs, 'dhcp', 'end'], d.end);
+        if (start !== undefined && end !== undefined) {
+          if (!usable(net.subnet, start) || !usable(net.subnet, end) || start > end) c.fail([...segs, 'dhcp'], `range must lie inside ${formatCidr(net.subnet)} with start <= end`);
+          else net.dhcpRange = { start, end };
+        }
+      }
+    }
+    if (o.mtu !== undefined) net.mtu = c.int([...segs, 'mtu'], o.mtu, 576, 9000);
+    if (lab && mode !== 'bridge') {
+      const br = opts.bridgeName(lab, key);
+      if (br.length > 15) c.fail(segs, `derived bridge name "${br}" is longer than Linux's 15-character limit`, { atKey: true, hint: 'use a shorter network name' });
+      const other = bridges.get(br);
+      if (other) c.fail(segs, `bridge name "${br}" clashes with network "${other}"`, { atKey: true, hint: 'rename one of the networks' });
+      bridges.set(br, key);
+    } else if (net.hostBridge) {
+      const other = bridges.get(net.hostBridge);
+      if (other) c.fail([...segs, 'bridge'], `bridge "${net.hostBridge}" is already used by network "${other}"`);
+      bridges.set(net.hostBridge, key);
+    }
+    out.set(key, net);
+  }
+  return out;
+}
+
+function usable(net: Cidr, ip: number): boolean {
+  return contains(net, ip) && ip !== networkOf(net) && ip !== broadcastOf(net);
+}
+
+interface ParsedVm {
+  vm: VmModel;
+  segs: PathSeg[];
+  /** Where each NIC's static ip came from, for duplicate reports. */
+  nicSegs: PathSeg[][];
+}
+
+function parseVms(c: Checker, v: unknown, d: Defaults, networks: Map<string, NetworkModel> | undefined, opts: ValidateOptions): ParsedVm[] | undefined {
+  const vms = c.namedMap(['vms'], v);
+  if (!vms) return undefined;
+  if (Object.keys(vms).length === 0) c.fail(['vms'], 'a lab needs at least one VM');
+  const out: ParsedVm[] = [];
+  for (const [key, def] of Object.entries(vms)) {
+    const segs = ['vms', key];
+    if (!isDnsLabel(key)) {
+      c.fail(segs, 'VM name is not a DNS label', { atKey: true, value: key, hint: DNS_HINT });
+      continue;
+    }
+    const o = c.object(segs, def ?? {}, {
+      optional: ['description', 'image', 'memory', 'vcpus', 'profile', 'accel', 'count', 'disks', 'nics', 'cloud-init', 'services'],
+    });
+    if (!o) continue;
+    const count = o.count === undefined ? 1 : c.int([...segs, 'count'], o.count, 1, LIMITS.maxCount);
+    const img = o.image === undefined ? defaultImage(c, segs, d.image, opts) : image(c, [...segs, 'image'], o.image, opts);
+    const mem = o.memory === undefined ? d.memoryBytes : memory(c, [...segs, 'memory'], o.memory);
+    const vcpus = o.vcpus === undefined ? d.vcpus : c.int([...segs, 'vcpus'], o.vcpus, 1, LIMITS.maxVcpus);
+    const profile = o.profile === undefined ? d.profile : c.oneOf([...segs, 'profile'], o.profile, profileNames, 'device profile');
+    const accel = o.accel === undefined ? d.accel : c.oneOf([...segs, 'accel'], o.accel, accelNames, 'accelerator');
+    const description = o.description === undefined ? undefined : c.string([...segs, 'description'], o.description, { maxLength: 2000 });
+    const disks = parseDisks(c, [...segs, 'disks'], o.disks, profile);
+    const nics = parseNics(c, [...segs, 'nics'], o.nics, networks, count ?? 1);
+    const cloudInit = parseCloudInit(c, [...segs, 'cloud-init'], o['cloud-init']);
+    const services = parseServices(c, [...segs, 'services'], o.services, networks, opts);
+    if (count === undefined || !img || !mem || !vcpus || !profile || !accel || !disks || !nics || !cloudInit || !services) continue;
+    if (count > 1 && key.length + String(count).length > 63) c.fail(segs, 'name plus copy number would exceed 63 characters', { atKey: true });
+    for (let i = 1; i <= count; i++) {
+      const name = count === 1 ? key : `${key}${i}`;
+      out.push({
+        segs,
+        nicSegs: nics.map((_, n) => [...segs, 'nics', n]),
+        vm: {
+          name,
+          template: key,
+          ...(count > 1 ? { copy: i } : {}),
+          ...(description !== undefined ? { description } : {}),
+          image: img,
+          memoryBytes: mem,
+          vcpus,
+          profile,
+          accel,
+          disks,
+          nics: nics.map((n) => copyNic(n, i - 1)),
+          cloudInit,
+          services,
+        },
+      });
+    }
+  }
+  if (out.length > LIMITS.maxVms) c.fail(['vms'], `a lab may have at most ${LIMITS.maxVms} VMs (counting copies), got ${out.length}`);
+  return out;
+}
+
+/** The n-th copy of a `count` VM gets the n-th address after the first. */
+function copyNic(n: NicSpec, offset: number): NicSpec {
+  if (offset === 0 || n.address.kind !== 'static') return n;
+  return { ...n, address: { kind: 'static', cidr: { address: n.address.cidr.address + offset, prefix: n.address.cidr.prefix } } };
+}
+
+function parseDisks(c: Checker, segs: PathSeg[], v: unknown, profile: string | undefined): DiskModel[] | undefined {
+  const items = c.list(segs, v, { max: LIMITS.maxDisks });
+  if (!items) return undefined;
+  const out: DiskModel[] = [];
+  items.forEach((item, i) => {
+    const s = [...segs, i];
+    const o = c.object(s, item, { required: ['size'], optional: ['bus', 'format'] });
+    if (!o) return;
+    const size = typeof o.size === 'string' ? parseSize(o.size) : undefined;
+    if (size === undefined) c.fail([...s, 'size'], 'is not a size', { value: o.size, hint: 'write e.g. 1GiB or 512MiB' });
+    else if (size < MiB || size > LIMITS.maxDisk) c.fail([...s, 'size'], 'must be between 1MiB and 16TiB', { value: o.size });
+    const bus = o.bus === undefined ? undefined : c.oneOf([...s, 'bus'], o.bus, DISK_BUSES, 'disk bus');
+    const dp = profile ? deviceProfiles[profile] : undefined;
+    if (bus && dp?.unsupportedBuses.includes(bus)) {
+      c.fail([...s, 'bus'], `the ${dp.machine.value} machine of profile "${dp.name}" has no ${bus.toUpperCase()} controller`, { value: bus, hint: 'use bus: sata, or profile: emulated-pc for an IDE machine' });
+    }
+    const format = o.format === undefined ? 'qcow2' : c.oneOf([...s, 'format'], o.format, ['qcow2', 'raw'] as const, 'disk format');
+    if (size !== undefined && format) out.push({ sizeBytes: size, format, ...(bus ? { bus } : {}) });
+  });
+  return c.ok ? out : out;
+}
+
+function parseNics(c: Checker, segs: PathSeg[], v: unknown, networks: Map<string, NetworkModel> | undefined, count: number): NicSpec[] | undefined {
+  const items = c.list(segs, v, { max: LIMITS.maxNics });
+  if (!items) return undefined;
+  const out: NicSpec[] = [];
+  items.forEach((item, i) => {
+    const s = [...segs, i];
+    const o = c.object(s, item, { required: ['network'], optional: ['ip', 'gateway', 'dns', 'mac', 'model', 'name'] });
+    if (!o) return;
+    const netName = c.string([...s, 'network'], o.network);
+    const net = netName && networks ? networks.get(netName) : undefined;
+    if (netName && networks && !net) {
+      const guess = closest(netName, [...networks.keys()]);
+      c.fail([...s, 'network'], `no network "${netName}" in this lab`, { value: netName, hint: guess ? `did you mean "${guess}"?` : `define it under networks: (known: ${[...networks.keys()].join(', ') || 'none'})` });
+    }
+    let address: NicAddress = { kind: 'none' };
+    if (o.ip === 'dhcp') address = { kind: 'dhcp' };
+    else if (o.ip !== undefined) {
+      const ip = cidr(c, [...s, 'ip'], o.ip);
+      if (ip && net?.subnet) {
+        const last = ip.address + count - 1;
+        if (ip.prefix !== net.subnet.prefix) c.fail([...s, 'ip'], `prefix /${ip.prefix} differs from the network's subnet ${formatCidr(net.subnet)}`, { value: o.ip, hint: `write /${net.subnet.prefix}` });
+        else if (!usable(net.subnet, ip.address)) c.fail([...s, 'ip'], `is not a usable address in network "${net.name}" (${formatCidr(net.subnet)})`, { value: o.ip });
+        else if (!usable(net.subnet, last)) c.fail([...s, 'ip'], `with count ${count}, the last copy's address would fall outside ${formatCidr(net.subnet)}`, { value: o.ip });
+        else if (net.hostAddress === ip.address) c.fail([...s, 'ip'], `is the host's own address on network "${net.name}"`, { value: o.ip });
+      }
+      if (ip) address = { kind: 'static', cidr: ip };
+    }
+    const gateway = o.gateway === undefined ? undefined : ipv4(c, [...s, 'gateway'], o.gateway);
+    if (gateway !== undefined && address.kind === 'static' && !contains(address.cidr, gateway)) {
+      c.fail([...s, 'gateway'], `is not inside ${formatCidr(address.cidr)}`, { value: o.gateway });
+    }
+    const dnsItems = c.list([...s, 'dns'], o.dns, { max: 3 }) ?? [];
+    const nameservers = dnsItems.map((x, j) => ipv4(c, [...s, 'dns', j], x)).filter((x): x is number => x !== undefined);
+    let mac: string | undefined;
+    if (o.mac !== undefined) {
+      mac = c.string([...s, 'mac'], o.mac, { pattern: MAC, what: 'a MAC address', hint: 'six lowercase hex pairs, e.g. 52:54:00:12:34:56' });
+      if (mac && (parseInt(mac.slice(0, 2), 16) & 1) === 1) c.fail([...s, 'mac'], 'is a multicast address', { value: mac, hint: 'the first byte must be even; 52:54:00:… is the usual range' });
+      if (mac && count > 1) c.fail([...s, 'mac'], 'cannot be fixed on a VM with count > 1 (every copy would share it)', { hint: 'remove "mac:"; vmlab derives a stable MAC per copy' });
+    }
+    const model = o.model === undefined ? undefined : c.oneOf([...s, 'model'], o.model, NIC_MODELS, 'NIC model');
+    const ifname = o.name === undefined ? `eth${i}` : c.string([...s, 'name'], o.name, { pattern: IFNAME, what: 'an interface name', hint: 'at most 15 characters: letters, digits, "_", "-", "."' });
+    if (netName && ifname) {
+      out.push({ network: netName, address, nameservers, ifname, ...(gateway !== undefined ? { gateway } : {}), ...(mac ? { mac } : {}), ...(model ? { model } : {}) });
+    }
+  });
+  return out;
+}
+
+function stringList(c: Checker, segs: PathSeg[], v: unknown, opts: { pattern?: RegExp; what?: string; max?: number } = {}): string[] {
+  const items = c.list(segs, v, { max: opts.max ?? 1000 }) ?? [];
+  return items.map((x, i) => c.string([...segs, i], x, opts)).filter((x): x is string => x !== undefined);
+}
+
+function commands(c: Checker, segs: PathSeg[], v: unknown): Command[] {
+  const items = c.list(segs, v, { max: 1000 }) ?? [];
+  const out: Command[] = [];
+  items.forEach((x, i) => {
+    if (typeof x === 'string') out.push(x);
+    else if (Array.isArray(x) && x.length > 0 && x.every((a) => typeof a === 'string')) out.push(x as string[]);
+    else c.fail([...segs, i], `must be a command string or a list of arguments, not ${Array.isArray(x) ? 'a list with non-strings' : typeof x}`, { value: x });
+  });
+  return out;
+}
+
+function parseCloudInit(c: Checker, segs: PathSeg[], v: unknown): CloudInitSpec | undefined {
+  const empty: CloudInitSpec = { users: [], packages: [], writeFiles: [], runcmd: [], bootcmd: [] };
+  if (v === undefined || v === null) return empty;
+  const o = c.object(segs, v, { optional: ['users', 'packages', 'write_files', 'runcmd', 'bootcmd'] });
+  if (!o) return undefined;
+  const users: UserSpec[] = [];
+  (c.list([...segs, 'users'], o.users, { max: 50 }) ?? []).forEach((u, i) => {
+    const s = [...segs, 'users', i];
+    if (u && typeof u === 'object' && !Array.isArray(u) && ('passwd' in u || 'password' in u || 'plain_text_passwd' in u)) {
+      const key = 'passwd' in u ? 'passwd' : 'password' in u ? 'password' : 'plain_text_passwd';
+      c.fail([...s, key], 'plain-text passwords are not accepted', { atKey: true, hint: 'use hashed_passwd: with the output of `mkpasswd -m sha-512`, or ssh_authorized_keys' });
+      return;
+    }
+    const uo = c.object(s, u, { required: ['name'], optional: ['ssh_authorized_keys', 'hashed_passwd', 'sudo', 'groups', 'shell'] });
+    if (!uo) return;
+    const name = c.string([...s, 'name'], uo.name, { pattern: /^[a-z_][a-z0-9_-]{0,31}$/, what: 'a Linux user name', hint: 'lowercase letters, digits, "_" and "-", at most 32 characters' });
+    const keys = stringList(c, [...s, 'ssh_authorized_keys'], uo.ssh_authorized_keys, { pattern: /^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp\d+|sk-[a-z0-9@.-]+) [A-Za-z0-9+/=]+( [^\n]*)?$/, what: 'an OpenSSH public key', max: 50 });
+    const hashed = uo.hashed_passwd === undefined ? undefined : c.string([...s, 'hashed_passwd'], uo.hashed_passwd, { pattern: HASHED_PASSWD, what: 'a crypt(3) password hash', hint: 'generate one with `mkpasswd -m sha-512`' });
+    const sudo = uo.sudo === undefined ? false : c.bool([...s, 'sudo'], uo.sudo);
+    const groups = stringList(c, [...s, 'groups'], uo.groups, { pattern: /^[a-z_][a-z0-9_-]{0,31}$/, what: 'a group name', max: 32 });
+    const shell = uo.shell === undefined ? undefined : c.string([...s, 'shell'], uo.shell, { pattern: /^\/[A-Za-z0-9/_.-]+$/, what: 'an absolute path' });
+    if (name && sudo !== undefined) users.push({ name, sshAuthorizedKeys: keys, sudo, groups, ...(hashed ? { hashedPasswd: hashed } : {}), ...(shell ? { shell } : {}) });
+  });
+  const packages = stringList(c, [...segs, 'packages'], o.packages, { pattern: /^[a-z0-9][a-z0-9+.:=~-]*$/, what: 'a Debian package name', max: 500 });
+  const writeFiles: WriteFileSpec[] = [];
+  (c.list([...segs, 'write_files'], o.write_files, { max: 200 }) ?? []).forEach((f, i) => {
+    const s = [...segs, 'write_files', i];
+    const fo = c.object(s, f, { required: ['path', 'content'], optional: ['permissions', 'owner'] });
+    if (!fo) return;
+    const path = c.string([...s, 'path'], fo.path, { pattern: ABS_PATH, maxLength: 4096, what: 'an absolute path' });
+    const content = c.string([...s, 'content'], fo.content, { maxLength: 1024 * 1024 });
+    const permissions = fo.permissions === undefined ? undefined : c.string([...s, 'permissions'], fo.permissions, { pattern: OCTAL_MODE, what: 'an octal mode such as "0644"', hint: 'quote it: permissions: "0644"' });
+    const owner = fo.owner === undefined ? undefined : c.string([...s, 'owner'], fo.owner, { pattern: /^[a-z_][a-z0-9_-]*(:[a-z_][a-z0-9_-]*)?$/, what: 'user:group' });
+    if (path && content !== undefined) writeFiles.push({ path, content, ...(permissions ? { permissions } : {}), ...(owner ? { owner } : {}) });
+  });
+  return { users, packages, writeFiles, runcmd: commands(c, [...segs, 'runcmd'], o.runcmd), bootcmd: commands(c, [...segs, 'bootcmd'], o.bootcmd) };
+}
+
+function parseServices(c: Checker, segs: PathSeg[], v: unknown, networks: Map<string, NetworkModel> | undefined, opts: ValidateOptions): ServiceUse[] | undefined {
+  const items = c.list(segs, v, { max: 32 });
+  if (!items) return undefined;
+  const out: ServiceUse[] = [];
+  const known = opts.services.names();
+  items.forEach((item, i) => {
+    const s = [...segs, i];
+    let name: string | undefined;
+    let params: unknown = {};
+    if (typeof item === 'string') name = item;
+    else if (item && typeof item === 'object' && !Array.isArray(item) && Object.keys(item).length === 1) {
+      name = Object.keys(item)[0]!;
+      params = (item as Obj)[name] ?? {};
+    } else {
+      c.fail(s, 'must be a service name or "- name: {parameters}"', { value: item, hint: `e.g. "- web" or "- web: { port: 8080 }"` });
+      return;
+    }
+    const def = opts.services.get(name);
+    if (!def) {
+      const guess = closest(name, known);
+      c.fail(typeof item === 'string' ? s : [...s, name], `unknown service "${name}"`, { value: name, atKey: typeof item !== 'string', hint: guess ? `did you mean "${guess}"? (known: ${known.join(', ')})` : `known services: ${known.join(', ')}` });
+      return;
+    }
+    const ps = typeof item === 'string' ? s : [...s, name];
+    const o = c.object(ps, params, { required: Object.entries(def.params).filter(([, p]) => p.required).map(([k]) => k), optional: Object.keys(def.params) });
+    if (!o) return;
+    const values: Record<string, unknown> = {};
+    for (const [k, spec] of Object.entries(def.params)) {
+      const val = o[k] === undefined ? spec.default : checkParam(c, [...ps, k], o[k], spec, networks);
+      if (val !== undefined) values[k] = val;
+    }
+    out.push({ name, params: values, path: formatPath(ps) });
+  });
+  return out;
+}
+
+
+function checkParam(c: Checker, segs: PathSeg[], v: unknown, spec: ParamSpec, networks: Map<string, NetworkModel> | undefined): unknown {
+  if (spec.type === 'list') {
+    const items = c.list(segs, v, { max: spec.max ?? 256 });
+    if (!items) return undefined;
+    return items.map((x, i) => {
+      if (spec.items === 'object') {
+        const o = c.object([...segs, i], x, { required: Object.entries(spec.fields ?? {}).filter(([, f]) => f.required).map(([k]) => k), optional: Object.keys(spec.fields ?? {}) });
+        if (!o) return undefined;
+        const r: Record<string, unknown> = {};
+        for (const [k, f] of Object.entries(spec.fields ?? {})) {
+          const val = o[k] === undefined ? f.default : checkParam(c, [...segs, i, k], o[k], f, networks);
+          if (val !== undefined) r[k] = val;
+        }
+        return r;
+      }
+      return checkScalar(c, [...segs, i], x, spec.items ?? 'string', spec, networks);
+    });
+  }
+  return checkScalar(c, segs, v, spec.type, spec, networks);
+}
+
+function checkScalar(c: Checker, segs: PathSeg[], v: unknown, type: ParamType | 'object', spec: ParamSpec, networks: Map<string, NetworkModel> | undefined): unknown {
+  switch (type) {
+    case 'string':
+      return c.string(segs, v, { maxLength: spec.max ?? 4096 });
+    case 'int':
+      return c.int(segs, v, spec.min ?? -(2 ** 31), spec.max ?? 2 ** 31);
+    case 'port':
+      return c.int(segs, v, 1, 65535);
+    case 'bool':
+      return c.bool(segs, v);
+    case 'ipv4': {
+      const ip = ipv4(c, segs, v);
+      return ip === undefined ? undefined : v;
+    }
+    case 'cidr': {
+      const r = cidr(c, segs, v);
+      return r === undefined ? undefined : v;
+    }
+    case 'ifname':
+      return c.string(segs, v, { pattern: IFNAME, what: 'an interface name' });
+    case 'hostname':
+      return c.string(segs, v, { pattern: /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, what: 'a host name', hint: DNS_HINT });
+    case 'network': {
+      const n = c.string(segs, v, { what: 'a network name' });
+      if (n && networks && !networks.has(n)) c.fail(segs, `no network "${n}" in this lab`, { value: n });
+      return n;
+    }
+    default:
+      c.fail(segs, `unsupported parameter type ${type}`);
+      return undefined;
+  }
+}
+
+/** Checks across VMs: unique names after `count`, unique static IPs and MACs. */
+function crossCheck(c: Checker, vms: ParsedVm[], networks: Map<string, NetworkModel>): void {
+  const names = new Map<string, ParsedVm>();
+  const ips = new Map<string, string>();
+  const macs = new Map<string, string>();
+  for (const p of vms) {
+    const prev = names.get(p.vm.name);
+    if (prev) c.fail(p.segs, `VM name "${p.vm.name}" is used twice (count copies are named <name>1..<name>N)`, { atKey: true, hint: `rename "${p.vm.template}" or "${prev.vm.template}"` });
+    names.set(p.vm.name, p);
+    p.vm.nics.forEach((n, i) => {
+      const segs = p.nicSegs[i]!;
+      if (n.address.kind === 'static') {
+        const key = `${n.network}/${n.address.cidr.address}`;
+        const other = ips.get(key);
+        if (other) c.fail([...segs, 'ip'], `address ${formatCidr(n.address.cidr)} is already used by ${other}`, { hint: 'every static address on a network must be unique' });
+        else ips.set(key, `${p.vm.name}.nics[${i}]`);
+      }
+      if (n.mac) {
+        const other = macs.get(n.mac);
+        if (other) c.fail([...segs, 'mac'], `MAC ${n.mac} is already used by ${other}`);
+        else macs.set(n.mac, `${p.vm.name}.nics[${i}]`);
+      }
+      const net = networks.get(n.network);
+      if (n.address.kind === 'dhcp' && net?.mode === 'isolated' && !vmsHaveDhcp(vms, n.network)) {
+        c.fail([...segs, 'ip'], `"dhcp" on isolated network "${n.network}", but no VM there runs the "dhcp" service`, { hint: 'give a static ip, or add the dhcp service to a VM on that network' });
+      }
+    });
+  }
+}
+
+function vmsHaveDhcp(vms: ParsedVm[], network: string): boolean {
+  return vms.some((p) => p.vm.services.some((s) => s.name === 'dhcp') && p.vm.nics.some((n) => n.network === network));
+}
