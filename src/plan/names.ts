@@ -1,0 +1,37 @@
+import { sha256Hex } from '../util/hash.js';
+
+/**
+ * Everything vmlab creates is findable by name: `vmlab-<lab>-<thing>`.
+ * Pure functions; the plan and the adapters share them.
+ */
+export const NAME_PREFIX = 'vmlab';
+
+export function domainName(lab: string, vm: string): string {
+  return `${NAME_PREFIX}-${lab}-${vm}`;
+}
+
+export function networkName(lab: string, net: string): string {
+  return `${NAME_PREFIX}-${lab}-${net}`;
+}
+
+export function labPrefix(lab: string): string {
+  return `${NAME_PREFIX}-${lab}-`;
+}
+
+/**
+ * Linux bridge names are limited to 15 characters (IFNAMSIZ - 1). Readable
+ * `vl-<lab>-<net>` when it fits; otherwise `vl<6 hex of lab>-<net>` truncated,
+ * which the validator checks for clashes.
+ */
+export function bridgeNameFor(lab: string, net: string): string {
+  const readable = `vl-${lab}-${net}`;
+  if (readable.length <= 15) return readable;
+  const short = `vl${sha256Hex(lab).slice(0, 5)}-${net}`;
+  return short.length <= 15 ? short : `vl${sha256Hex(`${lab}/${net}`).slice(0, 13)}`;
+}
+
+/** Stable MAC in QEMU's 52:54:00 range, derived from lab, VM and NIC index. */
+export function macFor(lab: string, vm: string, nic: number): string {
+  const h = sha256Hex(`${lab}/${vm}/${nic}`);
+  return `52:54:00:${h.slice(0, 2)}:${h.slice(2, 4)}:${h.slice(4, 6)}`;
+}

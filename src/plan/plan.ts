@@ -1,0 +1,249 @@
+import { join } from 'node:path';
+import { LabError } from '../errors.js';
+import type { LabModel, NetworkModel, NicAddress, UserSpec, WriteFileSpec, Command, ServiceUse } from '../lab/model.js';
+import { accelProfiles, deviceProfiles, type Accel, type AccelProfile, type DeviceProfile, type DiskBus, type NicModel } from '../profiles/index.js';
+import type { HostPaths } from '../paths.js';
+import { sha256Hex, stableStringify } from '../util/hash.js';
+import { formatCidr, formatIpv4, type Cidr } from '../util/ipv4.js';
+import { bridgeNameFor, domainName, macFor, networkName } from './names.js';
+
+/** How `accel: auto` was decided on this host (by the live layer, or fixed for rendering). */
+export interface AutoAccel {
+  accel: Accel;
+  reason: string;
+}
+
+export interface PlanOptions {
+  paths: HostPaths;
+  autoAccel: AutoAccel;
+  /** Disk cache mode and I/O mode, the same for every device model so comparisons stay fair. */
+  diskCache?: 'none' | 'writeback' | 'unsafe';
+  diskIo?: 'native' | 'threads' | 'io_uring';
+}
+
+export interface NetworkPlan {
+  name: string;
+  /** libvirt network name; absent for existing host bridges (nothing to create). */
+  libvirtName?: string;
+  mode: NetworkModel['mode'];
+  bridge: string;
+  subnet?: Cidr;
+  hostAddress?: number;
+  dhcpRange?: { start: number; end: number };
+  mtu?: number;
+}
+
+export interface DiskPlan {
+  role: 'root' | 'data' | 'seed';
+  path: string;
+  format: 'qcow2' | 'raw';
+  device: 'disk' | 'cdrom';
+  bus: DiskBus;
+  dev: string;
+  readonly: boolean;
+  /** Host page cache and I/O mode for writable disks: identical across device models (fair comparisons). */
+  cache?: 'none' | 'writeback' | 'unsafe';
+  io?: 'native' | 'threads' | 'io_uring';
+  /** Base image the root overlay is a linked clone of. */
+  backingFile?: string;
+  sizeBytes?: number;
+  bootOrder?: number;
+  why: string;
+}
+
+export interface NicPlan {
+  index: number;
+  network: string;
+  /** Either a libvirt network or an existing host bridge. */
+  source: { kind: 'network'; name: string } | { kind: 'bridge'; name: string };
+  bridge: string;
+  mac: string;
+  model: NicModel;
+  vhost: boolean;
+  ifname: string;
+  address: NicAddress;
+  gateway?: number;
+  nameservers: number[];
+  why: string;
+}
+
+export interface VmPlan {
+  name: string;
+  template: string;
+  domainName: string;
+  hostname: string;
+  fqdn: string;
+  description?: string;
+  profile: DeviceProfile;
+  accel: AccelProfile;
+  accelRequested: 'kvm' | 'tcg' | 'auto';
+  accelReason: string;
+  memoryMiB: number;
+  vcpus: number;
+  image: { name: string; path: string };
+  dir: string;
+  disks: DiskPlan[];
+  nics: NicPlan[];
+  agent: { transport: 'virtio-serial' | 'isa-serial'; socketPath?: string };
+  consoleLog: string;
+  cloudInit: { users: UserSpec[]; packages: string[]; writeFiles: WriteFileSpec[]; runcmd: Command[]; bootcmd: Command[] };
+  services: ServiceUse[];
+  /** Hash of everything above: changes when the VM's definition changes. */
+  hash: string;
+  instanceId: string;
+}
+
+export interface Plan {
+  lab: { name: string; description?: string; domain: string; file: string; fileHash: string; dir: string };
+  networks: NetworkPlan[];
+  vms: VmPlan[];
+}
+
+const DEV_PREFIX: Record<DiskBus, string> = { ide: 'hd', sata: 'sd', scsi: 'sd', virtio: 'vd' };
+const IDE_MAX = 4;
+
+/** LabModel + device profiles → a complete, deterministic description of what to create. No I/O. */
+export function planLab(lab: LabModel, opts: PlanOptions): Plan {
+  const labDir = join(opts.paths.dataDir, 'labs', lab.name);
+  const networks = lab.networks.map((n) => planNetwork(lab.name, n));
+  const byName = new Map(networks.map((n) => [n.name, n]));
+  const vms = lab.vms.map((vm) => {
+    const profile = deviceProfiles[vm.profile]!;
+    const accelName: Accel = vm.accel === 'auto' ? opts.autoAccel.accel : vm.accel;
+    const accel = accelProfiles[accelName];
+    const dir = join(labDir, vm.name);
+    const dn = domainName(lab.name, vm.name);
+    const tuning = { cache: opts.diskCache ?? 'none', io: opts.diskIo ?? 'native' } as const;
+    const disks = planDisks(lab, vm.name, vm.template, profile, dir, join(opts.paths.dataDir, 'images', `${vm.image}.qcow2`), vm.disks, tuning);
+    const nics: NicPlan[] = vm.nics.map((n, i) => {
+      const net = byName.get(n.network)!;
+      const model = n.model ?? profile.nic.value.model;
+      const vhost = model === 'virtio' && profile.nic.value.vhost && accel.name === 'kvm';
+      return {
+        index: i,
+        network: n.network,
+        source: net.libvirtName ? { kind: 'network', name: net.libvirtName } : { kind: 'bridge', name: net.bridge },
+        bridge: net.bridge,
+        mac: n.mac ?? macFor(lab.name, vm.name, i),
+        model,
+        vhost,
+        ifname: n.ifname,
+        address: n.address,
+        ...(n.gateway !== undefined ? { gateway: n.gateway } : {}),
+        nameservers: n.nameservers,
+        why: nicWhy(profile, model, vhost, accel.name),
+      };
+    });
+    const agent =
+      profile.agent.value === 'isa-serial'
+        ? { transport: 'isa-serial' as const, socketPath: agentSocketPath(opts.paths.runDir, dn) }
+        : { transport: 'virtio-serial' as const };
+    const body = {
+      name: vm.name,
+      template: vm.template,
+      domainName: dn,
+      hostname: vm.name,
+      fqdn: `${vm.name}.${lab.domain}`,
+      ...(vm.description !== undefined ? { description: vm.description } : {}),
+      profile,
+      accel,
+      accelRequested: vm.accel,
+      accelReason: vm.accel === 'auto' ? `auto: ${opts.autoAccel.reason}` : 'set in the lab file',
+      memoryMiB: vm.memoryBytes / (1024 * 1024),
+      vcpus: vm.vcpus,
+      image: { name: vm.image, path: join(opts.paths.dataDir, 'images', `${vm.image}.qcow2`) },
+      dir,
+      disks,
+      nics,
+      agent,
+      consoleLog: join(dir, 'console.log'),
+      cloudInit: vm.cloudInit,
+      services: vm.services,
+    };
+    const hash = sha256Hex(stableStringify({ ...body, accelReason: undefined })).slice(0, 16);
+    return { ...body, hash, instanceId: `${dn}-${hash.slice(0, 12)}` } satisfies VmPlan;
+  });
+  assertUniqueMacs(lab, vms);
+  return {
+    lab: { name: lab.name, ...(lab.description !== undefined ? { description: lab.description } : {}), domain: lab.domain, file: lab.file, fileHash: lab.fileHash, dir: labDir },
+    networks,
+    vms,
+  };
+}
+
+function planNetwork(lab: string, n: NetworkModel): NetworkPlan {
+  const base = {
+    name: n.name,
+    mode: n.mode,
+    ...(n.subnet ? { subnet: n.subnet } : {}),
+    ...(n.hostAddress !== undefined ? { hostAddress: n.hostAddress } : {}),
+    ...(n.dhcpRange ? { dhcpRange: n.dhcpRange } : {}),
+    ...(n.mtu !== undefined ? { mtu: n.mtu } : {}),
+  };
+  if (n.mode === 'bridge') return { ...base, bridge: n.hostBridge! };
+  return { ...base, libvirtName: networkName(lab, n.name), bridge: bridgeNameFor(lab, n.name) };
+}
+
+function planDisks(
+  lab: LabModel, vm: string, template: string, profile: DeviceProfile, dir: string, base: string,
+  extra: LabModel['vms'][number]['disks'], tuning: Pick<DiskPlan, 'cache' | 'io'>,
+): DiskPlan[] {
+  const next: Partial<Record<string, number>> = {};
+  const dev = (bus: DiskBus) => {
+    const p = DEV_PREFIX[bus];
+    const i = next[p] ?? 0;
+    next[p] = i + 1;
+    return p + String.fromCharCode(97 + i);
+  };
+  const rootBus = profile.diskBus.value;
+  const disks: DiskPlan[] = [
+    { role: 'root', path: join(dir, 'root.qcow2'), format: 'qcow2', device: 'disk', bus: rootBus, dev: dev(rootBus), readonly: false, ...tuning, backingFile: base, bootOrder: 1, why: profile.diskBus.why },
+  ];
+  extra.forEach((d, i) => {
+    const bus = d.bus ?? rootBus;
+    disks.push({
+      role: 'data', path: join(dir, `disk${i + 1}.${d.format}`), format: d.format, device: 'disk', bus, dev: dev(bus), readonly: false, ...tuning, sizeBytes: d.sizeBytes,
+      why: bus === rootBus ? `extra disk on the same bus as the system disk` : `extra disk on the ${bus} bus (override in the lab)`,
+    });
+  });
+  const seed = profile.seed.value;
+  disks.push({ role: 'seed', path: join(dir, 'seed.iso'), format: 'raw', device: seed.device, bus: seed.bus, dev: dev(seed.bus), readonly: true, why: profile.seed.why });
+  const ide = disks.filter((d) => d.bus === 'ide').length;
+  if (ide > IDE_MAX) {
+    throw new LabError([{ file: lab.file, path: `vms.${template}.disks`, message: `${vm} needs ${ide} IDE devices (system disk, extra disks, seed CD-ROM); an IDE machine has ${IDE_MAX}`, hint: 'put extra disks on bus: sata' }]);
+  }
+  return disks;
+}
+
+function nicWhy(profile: DeviceProfile, model: NicModel, vhost: boolean, accel: Accel): string {
+  if (model !== profile.nic.value.model) return `${model} NIC (override in the lab)`;
+  if (model === 'virtio' && profile.nic.value.vhost && !vhost) {
+    return `virtio-net through QEMU's own backend: vhost-net needs KVM, under ${accel.toUpperCase()} packets still use shared rings but QEMU moves them`;
+  }
+  return profile.nic.why;
+}
+
+/** Unix socket paths are limited to 107 bytes; fall back to a hashed name. */
+export function agentSocketPath(runDir: string, domain: string): string {
+  const readable = join(runDir, `${domain}.agent.sock`);
+  return Buffer.byteLength(readable) <= 100 ? readable : join(runDir, `${sha256Hex(domain).slice(0, 16)}.agent.sock`);
+}
+
+function assertUniqueMacs(lab: LabModel, vms: VmPlan[]): void {
+  const seen = new Map<string, string>();
+  for (const vm of vms) {
+    for (const n of vm.nics) {
+      const other = seen.get(n.mac);
+      if (other) {
+        throw new LabError([{ file: lab.file, path: `vms.${vm.template}.nics[${n.index}].mac`, message: `MAC ${n.mac} of ${vm.name} clashes with ${other}`, hint: 'set "mac:" explicitly on one of them' }]);
+      }
+      seen.set(n.mac, `${vm.name}.nics[${n.index}]`);
+    }
+  }
+}
+
+export function describeAddress(a: NicAddress): string {
+  return a.kind === 'static' ? formatCidr(a.cidr) : a.kind;
+}
+
+export { formatIpv4 };
