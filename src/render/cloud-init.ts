@@ -1,0 +1,72 @@
+import YAML from 'yaml';
+import type { Plan, VmPlan } from '../plan/plan.js';
+import { formatIpv4 } from '../util/ipv4.js';
+import { renderServiceFragments, type CloudConfigFragment } from './services.js';
+
+/**
+ * cloud-init NoCloud seed files. Built as objects and serialised by the YAML
+ * library: no user value is ever concatenated into YAML text.
+ */
+const YAML_OPTS = { lineWidth: 0, aliasDuplicateObjects: false } as const;
+
+export function userDataObject(plan: Plan, vm: VmPlan, fragments: CloudConfigFragment[] = renderServiceFragments(plan, vm)): Record<string, unknown> {
+  const ci = vm.cloudInit;
+  const packages = unique([...fragments.flatMap((f) => f.packages ?? []), ...ci.packages]);
+  const writeFiles = [
+    ...fragments.flatMap((f) => f.write_files ?? []),
+    ...ci.writeFiles.map((f) => ({ path: f.path, content: f.content, ...(f.permissions ? { permissions: f.permissions } : {}), ...(f.owner ? { owner: f.owner } : {}) })),
+  ];
+  const bootcmd = [...fragments.flatMap((f) => f.bootcmd ?? []), ...ci.bootcmd];
+  const runcmd = [...fragments.flatMap((f) => f.runcmd ?? []), ...ci.runcmd];
+  const users = ci.users.map((u) => ({
+    name: u.name,
+    ...(u.sshAuthorizedKeys.length ? { ssh_authorized_keys: u.sshAuthorizedKeys } : {}),
+    ...(u.hashedPasswd ? { hashed_passwd: u.hashedPasswd, lock_passwd: false } : { lock_passwd: true }),
+    ...(u.sudo ? { sudo: 'ALL=(ALL) NOPASSWD:ALL' } : {}),
+    ...(u.groups.length ? { groups: u.groups } : {}),
+    shell: u.shell ?? '/bin/bash',
+  }));
+  return {
+    hostname: vm.hostname,
+    fqdn: vm.fqdn,
+    manage_etc_hosts: true,
+    ...(users.length ? { users } : {}),
+    ...(packages.length ? { packages } : {}),
+    ...(writeFiles.length ? { write_files: writeFiles } : {}),
+    ...(bootcmd.length ? { bootcmd } : {}),
+    ...(runcmd.length ? { runcmd } : {}),
+  };
+}
+
+export function renderUserData(plan: Plan, vm: VmPlan): string {
+  return `#cloud-config\n# vmlab: ${vm.domainName} (lab ${plan.lab.name})\n` + YAML.stringify(userDataObject(plan, vm), YAML_OPTS);
+}
+
+export function renderMetaData(vm: VmPlan): string {
+  return YAML.stringify({ 'instance-id': vm.instanceId, 'local-hostname': vm.hostname }, YAML_OPTS);
+}
+
+/** Network config version 2; interfaces matched by MAC and renamed to the lab's names. */
+export function networkConfigObject(plan: Plan, vm: VmPlan): Record<string, unknown> {
+  const ethernets: Record<string, unknown> = {};
+  for (const n of vm.nics) {
+    const e: Record<string, unknown> = { match: { macaddress: n.mac }, 'set-name': n.ifname };
+    if (n.address.kind === 'dhcp') e.dhcp4 = true;
+    else {
+      e.dhcp4 = false;
+      if (n.address.kind === 'static') e.addresses = [`${formatIpv4(n.address.cidr.address)}/${n.address.cidr.prefix}`];
+    }
+    if (n.gateway !== undefined) e.routes = [{ to: '0.0.0.0/0', via: formatIpv4(n.gateway) }];
+    if (n.nameservers.length) e.nameservers = { addresses: n.nameservers.map(formatIpv4), search: [plan.lab.domain] };
+    ethernets[n.ifname] = e;
+  }
+  return { version: 2, ethernets };
+}
+
+export function renderNetworkConfig(plan: Plan, vm: VmPlan): string {
+  return YAML.stringify(networkConfigObject(plan, vm), YAML_OPTS);
+}
+
+function unique(xs: string[]): string[] {
+  return [...new Set(xs)];
+}

@@ -1,0 +1,49 @@
+import Handlebars from 'handlebars';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { templatesDir } from '../paths.js';
+
+/**
+ * Two handlebars instances, one per output language.
+ *
+ * XML: handlebars' HTML escaping (&, <, >, ", ', `, =) produces valid XML
+ * character references, so plain `{{value}}` is safe in elements and
+ * attributes. `{{comment x}}` makes text safe inside <!-- -->.
+ *
+ * YAML: HTML escaping would corrupt values (an ssh key ending in "=="), so the
+ * YAML instance never escapes and templates must write `{{yaml value}}`, which
+ * JSON-encodes (JSON is YAML). A test rejects any other `{{expr}}` in YAML templates.
+ */
+export const xmlHandlebars = Handlebars.create();
+xmlHandlebars.registerHelper('comment', (v: unknown) =>
+  new xmlHandlebars.SafeString(String(v ?? '').replace(/-{2,}/g, '-').replace(/-$/, '- ').replace(/[\r\n]+/g, ' ')),
+);
+
+export const yamlHandlebars = Handlebars.create();
+yamlHandlebars.registerHelper('yaml', (v: unknown) => new yamlHandlebars.SafeString(JSON.stringify(v ?? null)));
+yamlHandlebars.registerHelper('concat', (...args: unknown[]) => args.slice(0, -1).map(String).join(''));
+yamlHandlebars.registerHelper('join', (list: unknown, sep: unknown) => (Array.isArray(list) ? list.map(String).join(String(sep)) : ''));
+yamlHandlebars.registerHelper('eq', (a: unknown, b: unknown) => a === b);
+
+const cache = new Map<string, Handlebars.TemplateDelegate>();
+
+export function xmlTemplate(name: string): Handlebars.TemplateDelegate {
+  let t = cache.get(name);
+  if (!t) {
+    t = xmlHandlebars.compile(readFileSync(join(templatesDir, name), 'utf8'), { strict: true, preventIndent: true });
+    cache.set(name, t);
+  }
+  return t;
+}
+
+export function yamlTemplate(key: string, source: string): Handlebars.TemplateDelegate {
+  let t = cache.get('yaml:' + key);
+  if (!t) {
+    t = yamlHandlebars.compile(source, { strict: true, noEscape: true, preventIndent: true });
+    cache.set('yaml:' + key, t);
+  }
+  return t;
+}
+
+/** The vmlab XML namespace for <metadata> in domains and networks. */
+export const VMLAB_XMLNS = 'https://vmlab.dev/xmlns/lab/1';
