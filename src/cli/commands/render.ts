@@ -1,0 +1,73 @@
+import type { Command } from 'commander';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { VmlabError } from '../../errors.js';
+import { probeAutoAccel } from '../../host/accel-probe.js';
+import { loadLab } from '../../lab/load.js';
+import { defaultHostPaths } from '../../paths.js';
+import { planLab, type AutoAccel } from '../../plan/plan.js';
+import { renderLab } from '../../render/index.js';
+import { emit, reportError } from '../output.js';
+
+interface RenderOpts {
+  out: string;
+  json?: boolean;
+  autoAccel?: string;
+  dataDir?: string;
+}
+
+export function parseAutoAccel(value: string | undefined): AutoAccel {
+  if (value === undefined) return probeAutoAccel();
+  if (value === 'kvm' || value === 'tcg') return { accel: value, reason: 'chosen with --auto-accel' };
+  throw new VmlabError('ERR_VMLAB_USAGE', `--auto-accel must be kvm or tcg, not "${value}"`, { kind: 'user' });
+}
+
+export function registerRender(program: Command): void {
+  program
+    .command('render')
+    .description('write the libvirt XML and cloud-init seed files of a lab, without touching libvirt')
+    .argument('<lab>', 'lab file (YAML)')
+    .requiredOption('-o, --out <dir>', 'output directory: <dir>/<vm>/{domain.xml,user-data,meta-data,network-config}, <dir>/networks/<net>.xml')
+    .option('--auto-accel <kvm|tcg>', 'what accel: auto becomes (default: decided from this host)')
+    .option('--data-dir <dir>', 'vmlab data directory used in disk paths (default /var/lib/vmlab or $VMLAB_DATA_DIR)')
+    .option('--json', 'machine-readable output')
+    .action((file: string, opts: RenderOpts) => {
+      try {
+        const lab = loadLab(file);
+        const auto = parseAutoAccel(opts.autoAccel);
+        const paths = { ...defaultHostPaths(), ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) };
+        const plan = planLab(lab, { paths, autoAccel: auto });
+        const rendered = renderLab(plan);
+        const written: string[] = [];
+        const write = (path: string, content: string, mode = 0o644) => {
+          writeFileSync(path, content, { mode });
+          written.push(path);
+        };
+        for (const vm of rendered.vms) {
+          const dir = join(opts.out, vm.name);
+          mkdirSync(dir, { recursive: true });
+          // user-data may hold password hashes: readable by the owner only.
+          for (const [name, content] of Object.entries(vm.files)) write(join(dir, name), content, name === 'user-data' ? 0o600 : 0o644);
+        }
+        if (rendered.networks.length) mkdirSync(join(opts.out, 'networks'), { recursive: true });
+        for (const n of rendered.networks) write(join(opts.out, 'networks', `${n.name}.xml`), n.xml);
+        emit(
+          opts,
+          {
+            ok: true,
+            lab: plan.lab.name,
+            out: opts.out,
+            autoAccel: auto,
+            vms: plan.vms.map((v) => ({ name: v.name, domain: v.domainName, profile: v.profile.name, accel: v.accel.name, accelReason: v.accelReason, hash: v.hash })),
+            networks: plan.networks.map((n) => ({ name: n.name, libvirtName: n.libvirtName ?? null, bridge: n.bridge, mode: n.mode })),
+            files: written,
+          },
+          () =>
+            `rendered lab "${plan.lab.name}" into ${opts.out} (${written.length} files)\n` +
+            plan.vms.map((v) => `  ${v.name.padEnd(16)} ${v.profile.name.padEnd(12)} ${v.accel.name} (${v.accelReason})`).join('\n'),
+        );
+      } catch (e) {
+        process.exitCode = reportError(e, opts);
+      }
+    });
+}

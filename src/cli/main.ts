@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../paths.js';
+import { registerRender } from './commands/render.js';
+import { registerValidate } from './commands/validate.js';
+
+const pkg = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string };
+
+export function buildProgram(): Command {
+  const program = new Command('vmlab')
+    .description('labs of full virtual machines on QEMU/KVM through libvirt')
+    .version(pkg.version)
+    .showHelpAfterError()
+    .exitOverride((err) => {
+      // commander's own usage errors are user errors: exit 2.
+      process.exit(err.exitCode === 0 ? 0 : 2);
+    });
+  registerValidate(program);
+  registerRender(program);
+  return program;
+}
+
+await buildProgram().parseAsync(process.argv);
