@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseStringPromise } from 'xml2js';
+import YAML from 'yaml';
+import { templatesDir } from '../../src/paths.js';
+import { renderLab } from '../../src/render/index.js';
+import { userDataObject } from '../../src/render/cloud-init.js';
+import { planFromText, MINIMAL } from '../helpers/lab.js';
+
+const HOSTILE = `a & b < c > d " e ' f == g {{x}} -- h`;
+
+describe('escaping: hostile strings come out intact', () => {
+  it('XML: a description with &<>"\' round-trips through the domain XML', async () => {
+    const text = MINIMAL.replace('  a:\n', `  a:\n    description: ${JSON.stringify(HOSTILE)}\n`);
+    const r = renderLab(planFromText(text));
+    const xml = r.vms[0]!.files['domain.xml'];
+    const doc = await parseStringPromise(xml);
+    assert.equal(doc.domain.description[0], HOSTILE);
+  });
+
+  it('YAML: write_files content, runcmd and ssh keys ending in "==" survive exactly', () => {
+    const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample+Key/Value== student@lab';
+    const text =
+      MINIMAL +
+      `    cloud-init:\n      users:\n        - name: student\n          ssh_authorized_keys: [${JSON.stringify(key)}]\n` +
+      `      write_files:\n        - path: /etc/motd\n          content: ${JSON.stringify(HOSTILE + '\n: not a key\n- not a list')}\n` +
+      `      runcmd:\n        - ${JSON.stringify(HOSTILE)}\n        - [echo, "#not a comment", "&anchor", "*alias"]\n`;
+    const plan = planFromText(text);
+    const ud = renderLab(plan).vms[0]!.files['user-data'];
+    assert.ok(ud.startsWith('#cloud-config\n'));
+    const parsed = YAML.parse(ud);
+    assert.equal(parsed.users[0].ssh_authorized_keys[0], key);
+    assert.equal(parsed.write_files[0].content, HOSTILE + '\n: not a key\n- not a list');
+    assert.equal(parsed.runcmd[0], HOSTILE);
+    assert.deepEqual(parsed.runcmd[1], ['echo', '#not a comment', '&anchor', '*alias']);
+    assert.deepEqual(parsed, userDataObject(plan, plan.vms[0]!));
+  });
+
+  it('YAML: service parameters survive the service templates exactly', () => {
+    const title = `Tom's "best" <page> & co ==`;
+    const plan = planFromText(MINIMAL.replace('  a:\n', `  a:\n    services:\n      - web: { title: ${JSON.stringify(title)}, port: 8080 }\n`));
+    const ud = YAML.parse(renderLab(plan).vms[0]!.files['user-data']);
+    const page = ud.write_files.find((f: { path: string }) => f.path === '/var/www/html/index.html');
+    assert.ok(page.content.includes(title), page.content);
+    const site = ud.write_files.find((f: { path: string }) => f.path === '/etc/nginx/sites-enabled/default');
+    assert.match(site.content, /listen 8080 default_server;/);
+  });
+
+  it('YAML templates never use a bare {{value}} (only {{yaml …}}, blocks and comments)', () => {
+    const dir = join(templatesDir, 'services');
+    const offenders: string[] = [];
+    for (const svc of readdirSync(dir)) {
+      const path = join(dir, svc, 'cloud-config.yaml.hbs');
+      const text = readFileSync(path, 'utf8').replace(/\{\{!--[\s\S]*?--\}\}/g, '');
+      for (const m of text.matchAll(/\{\{~?\s*([^}]*)\}\}/g)) {
+        const expr = m[1]!.trim();
+        if (!/^(yaml\s|[#/!]|else\b)/.test(expr)) offenders.push(`${path}: {{${expr}}}`);
+      }
+    }
+    assert.deepEqual(offenders, []);
+  });
+
+  it('the lint above catches a bare value (it can fail)', () => {
+    const text = 'content: {{params.title}}';
+    const bad = [...text.matchAll(/\{\{~?\s*([^}]*)\}\}/g)].filter((m) => !/^(yaml\s|[#/!]|else\b)/.test(m[1]!.trim()));
+    assert.equal(bad.length, 1);
+  });
+});
