@@ -1,0 +1,132 @@
+import type { Command } from 'commander';
+import { join } from 'node:path';
+import { buildImage } from '../../host/image-builder.js';
+import { importImage } from '../../host/image-import.js';
+import { pullImage } from '../../host/image-pull.js';
+import { ImageStore } from '../../host/image-store.js';
+import { catalogEntry, loadCatalog } from '../../images/catalog.js';
+import { loadRecipe, recipeNames } from '../../images/recipe.js';
+import { defaultHostPaths } from '../../paths.js';
+import { emit, reportError } from '../output.js';
+import { Progress } from '../progress.js';
+import { findBackingUsers } from '../../host/overlay-scan.js';
+
+export function imageStore(): ImageStore {
+  return new ImageStore(join(defaultHostPaths().dataDir, 'images'));
+}
+
+const mb = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MiB`;
+
+export function registerImage(program: Command): void {
+  const image = program.command('image').description('guest images: build from a recipe, pull from the catalog, import, list, remove');
+
+  image
+    .command('list')
+    .description('images in the cache, recipes that can be built, and the upstream catalog')
+    .option('--json', 'machine-readable output')
+    .action((opts: { json?: boolean }) => {
+      try {
+        const store = imageStore();
+        const images = store.list();
+        const recipes = recipeNames().map((n) => {
+          const r = loadRecipe(n);
+          const cur = store.current(n);
+          return { name: n, description: r.description, built: Boolean(cur), upToDate: cur?.recipeHash === r.hash };
+        });
+        const catalog = loadCatalog().map((c) => ({ name: c.name, description: c.description, url: c.url, pulled: images.some((i) => i.name === c.name) }));
+        emit(opts, { dir: store.dir, images, recipes, catalog }, () => {
+          const lines = [`image cache: ${store.dir}`];
+          lines.push(images.length ? 'images:' : 'images: none yet (build one: vmlab image build debian-12)');
+          for (const i of images) lines.push(`  ${i.name.padEnd(24)} ${i.source.padEnd(7)} ${mb(i.actualSize).padStart(9)} on disk, ${mb(i.virtualSize)} virtual, version ${i.version}${i.olderVersions.length ? ` (+${i.olderVersions.length} older)` : ''}`);
+          lines.push('recipes (vmlab image build NAME):');
+          for (const r of recipes) lines.push(`  ${r.name.padEnd(24)} ${r.built ? (r.upToDate ? 'built, up to date' : 'built, recipe changed: rebuild') : 'not built'}`);
+          lines.push('catalog (vmlab image pull NAME, needs internet):');
+          for (const c of catalog) lines.push(`  ${c.name.padEnd(24)} ${c.pulled ? 'pulled' : ''} ${c.description}`);
+          return lines.join('\n');
+        });
+      } catch (e) {
+        process.exitCode = reportError(e, opts);
+      }
+    });
+
+  image
+    .command('build')
+    .description('build an image from images/<name>/recipe.yaml; does nothing if the recipe is unchanged')
+    .argument('[name]', 'recipe name', 'debian-12')
+    .option('--force', 'rebuild even if the recipe is unchanged')
+    .option('--json', 'machine-readable output')
+    .action(async (name: string, opts: { force?: boolean; json?: boolean }) => {
+      const progress = new Progress(false);
+      try {
+        const recipe = loadRecipe(name);
+        const r = await buildImage(recipe, imageStore(), {
+          force: opts.force,
+          events: { step: (s, d) => progress.step(s, d), line: (l) => progress.update(l.slice(0, 100)) },
+        });
+        progress.done();
+        emit(opts, { ok: true, ...r }, () =>
+          r.status === 'cached'
+            ? `${name}: up to date (recipe ${recipe.hash.slice(0, 12)}), nothing to do: ${r.image.file}`
+            : `${name}: built in ${r.seconds.toFixed(0)} s: ${r.image.file} (${mb(r.image.actualSize)})\n  steps: ${Object.entries(r.steps).map(([k, v]) => `${k} ${v!.toFixed(1)}s`).join(', ')}`,
+        );
+      } catch (e) {
+        progress.done();
+        process.exitCode = reportError(e, opts);
+      }
+    });
+
+  image
+    .command('import')
+    .description('copy a disk image file into the cache (checked with qemu-img; converted to qcow2)')
+    .argument('<path>', 'disk image file (qcow2, raw with a partition table, vmdk, vdi, vhdx)')
+    .requiredOption('--name <name>', 'name labs will use for it')
+    .option('--json', 'machine-readable output')
+    .action(async (path: string, opts: { name: string; json?: boolean }) => {
+      try {
+        const info = await importImage(imageStore(), path, opts.name);
+        emit(opts, { ok: true, image: info }, () => `imported ${path} as "${info.name}" (${info.file})`);
+      } catch (e) {
+        process.exitCode = reportError(e, opts);
+      }
+    });
+
+  image
+    .command('pull')
+    .description('download a catalog image (resumes), verify its checksum, add it to the cache')
+    .argument('<name>', 'catalog name (vmlab image list)')
+    .option('--json', 'machine-readable output')
+    .action(async (name: string, opts: { json?: boolean }) => {
+      const progress = new Progress(false);
+      try {
+        const entry = catalogEntry(name);
+        const info = await pullImage(imageStore(), entry, {
+          step: (s) => progress.step(s),
+          progress: (got, total) => progress.update(total ? `${mb(got)} / ${mb(total)} (${((got / total) * 100).toFixed(0)}%)` : mb(got)),
+        });
+        progress.done();
+        emit(opts, { ok: true, image: info }, () => `pulled ${name}: ${info.file}`);
+      } catch (e) {
+        progress.done();
+        process.exitCode = reportError(e, opts);
+      }
+    });
+
+  image
+    .command('remove')
+    .description('remove an image; versions still used as backing files by lab disks are kept')
+    .argument('<name>', 'image name')
+    .option('--json', 'machine-readable output')
+    .action(async (name: string, opts: { json?: boolean }) => {
+      try {
+        const store = imageStore();
+        const users = await findBackingUsers(join(defaultHostPaths().dataDir, 'labs'));
+        const r = store.remove(name, (f) => users.has(f));
+        emit(opts, { ok: true, ...r }, () =>
+          [`removed ${r.removed.length} file(s) of "${name}"`, ...r.kept.map((k) => `  kept ${k}: used by ${[...(users.get(k) ?? [])].join(', ')} (vmlab down those labs first)`)].join('\n'),
+        );
+        if (r.kept.length) process.exitCode = 1;
+      } catch (e) {
+        process.exitCode = reportError(e, opts);
+      }
+    });
+}

@@ -1,0 +1,73 @@
+import { openSync, readSync, closeSync, statSync, existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { VmlabError } from '../errors.js';
+import { run } from './exec.js';
+import { IMAGE_NAME, type ImageInfo, type ImageStore } from './image-store.js';
+import { assertDiskImage, qemuImgInfo } from './qemu-img.js';
+
+export async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/**
+ * qemu-img calls any file "raw", so a raw file must also look like a disk:
+ * whole sectors and an MBR/GPT boot signature (0x55AA at byte 510).
+ */
+function looksLikeRawDisk(path: string): boolean {
+  const size = statSync(path).size;
+  if (size < 1024 || size % 512 !== 0) return false;
+  const buf = Buffer.alloc(2);
+  const fd = openSync(path, 'r');
+  readSync(fd, buf, 0, 2, 510);
+  closeSync(fd);
+  return buf[0] === 0x55 && buf[1] === 0xaa;
+}
+
+export async function checkDiskImage(path: string): Promise<{ format: string; virtualSize: number }> {
+  if (!existsSync(path)) throw new VmlabError('ERR_VMLAB_IMAGE_NOT_FOUND', `no such file: ${path}`, { kind: 'user' });
+  const info = await qemuImgInfo(path);
+  assertDiskImage(info, path);
+  if (info.format === 'raw' && !looksLikeRawDisk(path)) {
+    throw new VmlabError('ERR_VMLAB_IMAGE_NOT_DISK', `${path} is not a disk image (no partition table, not qcow2)`, { kind: 'user', hint: 'import a qcow2, or a raw disk with an MBR/GPT partition table' });
+  }
+  if (info.backingFile) {
+    throw new VmlabError('ERR_VMLAB_IMAGE_HAS_BACKING', `${path} is an overlay on ${info.backingFile}`, { kind: 'user', hint: 'flatten it first: qemu-img convert -O qcow2 overlay.qcow2 flat.qcow2' });
+  }
+  return info;
+}
+
+/** Copies (converting to qcow2) a disk image into the store under `name`. */
+export async function importImage(store: ImageStore, path: string, name: string, origin: 'import' | 'pull' = 'import', extra: Partial<ImageInfo> = {}): Promise<ImageInfo> {
+  if (!IMAGE_NAME.test(name)) throw new VmlabError('ERR_VMLAB_IMAGE_NAME', `"${name}" is not a valid image name`, { kind: 'user', hint: 'lowercase letters, digits, ".", "_" and "-"' });
+  const info = await checkDiskImage(path);
+  const unlock = store.lock(name);
+  try {
+    store.cleanStale(name);
+    const sha = extra.sha256 ?? (await sha256File(path));
+    const tmp = store.tempFile(name) + '.qcow2';
+    try {
+      await run('qemu-img', ['convert', '-f', info.format, '-O', 'qcow2', path, tmp], { timeoutMs: 30 * 60_000 });
+      const out = await qemuImgInfo(tmp);
+      return store.publish(tmp, {
+        name,
+        version: sha.slice(0, 12),
+        source: origin,
+        sha256: sha,
+        format: 'qcow2',
+        virtualSize: out.virtualSize,
+        actualSize: out.actualSize,
+        created: new Date().toISOString(),
+        origin: extra.origin ?? path,
+      });
+    } catch (e) {
+      const { rmSync } = await import('node:fs');
+      rmSync(tmp, { force: true });
+      throw e;
+    }
+  } finally {
+    unlock();
+  }
+}

@@ -1,0 +1,186 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, lstatSync, openSync, closeSync, unlinkSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { VmlabError } from '../errors.js';
+
+/**
+ * The image cache: one directory, e.g. /var/lib/vmlab/images.
+ *
+ *   <name>@<version>.qcow2   an immutable image version (linked clones point here)
+ *   <name>@<version>.json    what it is: source, recipe hash, sizes, build time
+ *   <name>.qcow2             symlink to the current version (what labs use)
+ *
+ * A rebuild adds a version and moves the symlink; it never rewrites a file an
+ * existing linked clone uses as its backing file.
+ */
+export interface ImageInfo {
+  name: string;
+  version: string;
+  file: string;
+  source: 'recipe' | 'import' | 'pull';
+  recipeHash?: string;
+  sha256?: string;
+  format: string;
+  virtualSize: number;
+  actualSize: number;
+  created: string;
+  buildSeconds?: number;
+  origin?: string;
+}
+
+export const IMAGE_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+export class ImageStore {
+  constructor(readonly dir: string) {}
+
+  ensure(): void {
+    mkdirSync(this.dir, { recursive: true, mode: 0o755 });
+  }
+
+  currentLink(name: string): string {
+    return join(this.dir, `${name}.qcow2`);
+  }
+
+  versionFile(name: string, version: string): string {
+    return join(this.dir, `${name}@${version}.qcow2`);
+  }
+
+  /** The current version of an image, or undefined. */
+  current(name: string): ImageInfo | undefined {
+    const link = this.currentLink(name);
+    let target: string;
+    try {
+      target = readlinkSync(link);
+    } catch {
+      return undefined;
+    }
+    const meta = join(this.dir, basename(target).replace(/\.qcow2$/, '.json'));
+    if (!existsSync(join(this.dir, basename(target))) || !existsSync(meta)) return undefined;
+    return JSON.parse(readFileSync(meta, 'utf8')) as ImageInfo;
+  }
+
+  /** Absolute path of the current version's file (what a linked clone's backing file must be). */
+  resolve(name: string): string {
+    const info = this.current(name);
+    if (!info) {
+      throw new VmlabError('ERR_VMLAB_IMAGE_MISSING', `image "${name}" is not in ${this.dir}`, {
+        kind: 'user',
+        hint: name === 'debian-12' ? 'build it: vmlab image build debian-12' : 'see vmlab image list; pull or import it first',
+      });
+    }
+    return info.file;
+  }
+
+  list(): Array<ImageInfo & { olderVersions: string[] }> {
+    if (!existsSync(this.dir)) return [];
+    const out: Array<ImageInfo & { olderVersions: string[] }> = [];
+    const entries = readdirSync(this.dir);
+    for (const f of entries.filter((e) => e.endsWith('.qcow2') && !e.includes('@')).sort()) {
+      if (!lstatSync(join(this.dir, f)).isSymbolicLink()) continue;
+      const name = f.replace(/\.qcow2$/, '');
+      const cur = this.current(name);
+      if (!cur) continue;
+      const older = entries.filter((e) => e.startsWith(`${name}@`) && e.endsWith('.qcow2') && e !== basename(cur.file)).map((e) => e.slice(name.length + 1, -6));
+      out.push({ ...cur, actualSize: safeSize(cur.file), olderVersions: older });
+    }
+    return out;
+  }
+
+  names(): string[] {
+    return this.list().map((i) => i.name);
+  }
+
+  /** Atomically publish a finished image file (already in this.dir) as the current version. */
+  publish(tmpFile: string, info: Omit<ImageInfo, 'file'>): ImageInfo {
+    const file = this.versionFile(info.name, info.version);
+    const full: ImageInfo = { ...info, file };
+    renameSync(tmpFile, file);
+    writeFileSync(file.replace(/\.qcow2$/, '.json.tmp'), JSON.stringify(full, null, 2) + '\n');
+    renameSync(file.replace(/\.qcow2$/, '.json.tmp'), file.replace(/\.qcow2$/, '.json'));
+    const link = this.currentLink(info.name);
+    const tmpLink = `${link}.tmp-${process.pid}`;
+    rmSync(tmpLink, { force: true });
+    symlinkSync(basename(file), tmpLink);
+    renameSync(tmpLink, link);
+    return full;
+  }
+
+  /** Remove an image: the current link and every version not used by a linked clone. */
+  remove(name: string, inUse: (file: string) => boolean): { removed: string[]; kept: string[] } {
+    const removed: string[] = [];
+    const kept: string[] = [];
+    if (!existsSync(this.dir)) return { removed, kept };
+    const versions = readdirSync(this.dir).filter((e) => e.startsWith(`${name}@`) && e.endsWith('.qcow2'));
+    if (versions.length === 0 && !existsSync(this.currentLink(name))) {
+      throw new VmlabError('ERR_VMLAB_IMAGE_MISSING', `no image "${name}" in ${this.dir}`, { kind: 'user', hint: 'see vmlab image list' });
+    }
+    for (const v of versions) {
+      const file = join(this.dir, v);
+      if (inUse(file)) {
+        kept.push(file);
+        continue;
+      }
+      rmSync(file, { force: true });
+      rmSync(file.replace(/\.qcow2$/, '.json'), { force: true });
+      removed.push(file);
+    }
+    if (kept.length === 0) rmSync(this.currentLink(name), { force: true });
+    return { removed, kept };
+  }
+
+  /** A temp name inside the cache, so the final rename is atomic; removed by cleanStale() if we die. */
+  tempFile(name: string): string {
+    this.ensure();
+    return join(this.dir, `.${name}.partial-${process.pid}-${Date.now()}`);
+  }
+
+  /** Removes partial files left behind by interrupted builds or downloads (not resumable ones). */
+  cleanStale(name: string): void {
+    if (!existsSync(this.dir)) return;
+    for (const e of readdirSync(this.dir)) {
+      if (e.startsWith(`.${name}.partial-`)) {
+        const pid = Number(e.split('-')[1]);
+        if (!pidAlive(pid)) rmSync(join(this.dir, e), { recursive: true, force: true });
+      }
+    }
+  }
+
+  /** An exclusive lock per image name (build/pull/remove), released by the returned function. */
+  lock(name: string): () => void {
+    this.ensure();
+    const path = join(this.dir, `.${name}.lock`);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const fd = openSync(path, 'wx');
+        writeFileSync(fd, String(process.pid));
+        closeSync(fd);
+        return () => rmSync(path, { force: true });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        const pid = Number(readFileSync(path, 'utf8'));
+        if (pidAlive(pid)) {
+          throw new VmlabError('ERR_VMLAB_IMAGE_LOCKED', `image "${name}" is being built or downloaded by process ${pid}`, { hint: 'wait for it to finish' });
+        }
+        unlinkSync(path);
+      }
+    }
+    throw new VmlabError('ERR_VMLAB_IMAGE_LOCKED', `cannot lock image "${name}"`);
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function safeSize(file: string): number {
+  try {
+    return statSync(file).blocks * 512;
+  } catch {
+    return 0;
+  }
+}
