@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { packageRoot } from '../paths.js';
 import { registerRender } from './commands/render.js';
 import { registerValidate } from './commands/validate.js';
+import { registerImage } from './commands/image.js';
+import { registerLab } from './commands/lab.js';
 
 const pkg = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string };
 
@@ -12,6 +14,8 @@ export function buildProgram(): Command {
   const program = new Command('vmlab')
     .description('labs of full virtual machines on QEMU/KVM through libvirt')
     .version(pkg.version)
+    .option('-c, --connect <uri>', 'libvirt URI (default: $LIBVIRT_DEFAULT_URI or qemu:///system)')
+    .option('--data-dir <dir>', 'vmlab data directory (default: $VMLAB_DATA_DIR or /var/lib/vmlab)')
     .showHelpAfterError()
     .exitOverride((err) => {
       // commander's own usage errors are user errors: exit 2.
@@ -19,6 +23,8 @@ export function buildProgram(): Command {
     });
   registerValidate(program);
   registerRender(program);
+  registerImage(program);
+  registerLab(program);
   return program;
 }
 

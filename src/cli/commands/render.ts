@@ -29,9 +29,9 @@ export function registerRender(program: Command): void {
     .argument('<lab>', 'lab file (YAML)')
     .requiredOption('-o, --out <dir>', 'output directory: <dir>/<vm>/{domain.xml,user-data,meta-data,network-config}, <dir>/networks/<net>.xml')
     .option('--auto-accel <kvm|tcg>', 'what accel: auto becomes (default: decided from this host)')
-    .option('--data-dir <dir>', 'vmlab data directory used in disk paths (default /var/lib/vmlab or $VMLAB_DATA_DIR)')
     .option('--json', 'machine-readable output')
-    .action((file: string, opts: RenderOpts) => {
+    .action((file: string, opts: RenderOpts, cmd: Command) => {
+      opts = { ...opts, ...(cmd.optsWithGlobals() as { dataDir?: string }) };
       try {
         const lab = loadLab(file);
         const auto = parseAutoAccel(opts.autoAccel);

@@ -1,0 +1,39 @@
+import { existsSync, mkdirSync, readdirSync, rmSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { createDisk, createLinkedClone } from '../host/qemu-img.js';
+import { writeSeedIso } from '../host/seed-iso.js';
+
+/** Disk and seed files of lab VMs. The real one uses qemu-img and xorriso; tests use a fake. */
+export interface DiskOps {
+  exists(path: string): boolean;
+  ensureDir(dir: string): void;
+  linkedClone(base: string, path: string): Promise<void>;
+  create(path: string, format: 'qcow2' | 'raw', sizeBytes: number): Promise<void>;
+  writeSeed(path: string, files: Record<string, string>): Promise<void>;
+  /** Removes a VM's directory, or only its non-disk files with keepDisks. */
+  removeVmFiles(dir: string, keepDisks: boolean): void;
+}
+
+/** Created under a temp name and renamed, so an interrupted `up` never leaves a half file. */
+async function atomically(path: string, make: (tmp: string) => Promise<void>): Promise<void> {
+  const tmp = `${path}.partial-${process.pid}`;
+  try {
+    await make(tmp);
+    renameSync(tmp, path);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
+export const hostDisks: DiskOps = {
+  exists: existsSync,
+  ensureDir: (dir) => mkdirSync(dir, { recursive: true, mode: 0o755 }),
+  linkedClone: (base, path) => atomically(path, (tmp) => createLinkedClone(base, tmp)),
+  create: (path, format, size) => atomically(path, (tmp) => createDisk(tmp, format, size)),
+  writeSeed: (path, files) => writeSeedIso(path, files),
+  removeVmFiles(dir, keepDisks) {
+    if (!existsSync(dir)) return;
+    if (!keepDisks) return rmSync(dir, { recursive: true, force: true });
+    for (const f of readdirSync(dir)) if (!/\.(qcow2|raw)$/.test(f)) rmSync(join(dir, f), { recursive: true, force: true });
+  },
+};

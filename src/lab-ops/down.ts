@@ -1,0 +1,70 @@
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { labPrefix } from '../plan/names.js';
+import type { DiskOps } from './disks.js';
+import { lockLab } from './lock.js';
+import { parseDomainXml, parseNetworkMeta } from './metadata.js';
+import type { LabRuntime } from './runtime.js';
+import { pruneEmptyDir } from './up.js';
+
+export interface DownResult {
+  lab: string;
+  domains: string[];
+  networks: string[];
+  files: string[];
+  skipped: string[];
+}
+
+/**
+ * Removes everything vmlab created for a lab, found from what libvirt reports
+ * (name prefix and vmlab metadata), not from a local state file.
+ */
+export async function downLab(rt: LabRuntime, lab: string, opts: { disks: DiskOps; keepDisks?: boolean }): Promise<DownResult> {
+  const h = rt.hypervisor;
+  const prefix = labPrefix(lab);
+  const unlock = lockLab(rt.paths.dataDir, lab);
+  const res: DownResult = { lab, domains: [], networks: [], files: [], skipped: [] };
+  try {
+    for (const d of await h.listDomains()) {
+      if (!d.name.startsWith(prefix)) continue;
+      const parsed = await parseDomainXml(await h.domainXml(d.name, true));
+      if (parsed.meta?.lab !== lab) {
+        res.skipped.push(`${d.name} (no vmlab metadata for lab ${lab})`);
+        continue;
+      }
+      if (d.active) await h.destroyDomain(d.name);
+      await h.undefineDomain(d.name);
+      res.domains.push(d.name);
+    }
+    for (const n of await h.listNetworks()) {
+      if (!n.name.startsWith(prefix)) continue;
+      const meta = await parseNetworkMeta(await h.networkXml(n.name));
+      if (meta?.lab !== lab) {
+        res.skipped.push(`${n.name} (no vmlab metadata for lab ${lab})`);
+        continue;
+      }
+      if (n.active) await h.destroyNetwork(n.name);
+      await h.undefineNetwork(n.name);
+      res.networks.push(n.name);
+    }
+    const labDir = join(rt.paths.dataDir, 'labs', lab);
+    if (existsSync(labDir)) {
+      for (const vm of readdirSync(labDir)) {
+        opts.disks.removeVmFiles(join(labDir, vm), Boolean(opts.keepDisks));
+        res.files.push(join(labDir, vm));
+      }
+      pruneEmptyDir(labDir);
+    }
+    if (existsSync(rt.paths.runDir)) {
+      for (const f of readdirSync(rt.paths.runDir)) {
+        if (f.startsWith(prefix) && f.endsWith('.agent.sock')) {
+          rmSync(join(rt.paths.runDir, f), { force: true });
+          res.files.push(join(rt.paths.runDir, f));
+        }
+      }
+    }
+    return res;
+  } finally {
+    unlock();
+  }
+}

@@ -1,0 +1,161 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { VmlabError } from '../errors.js';
+import type { GuestAgent } from '../guest/agent.js';
+import type { DomainEvent, Hypervisor } from '../libvirt/types.js';
+
+export type ReadyPhase = 'starting' | 'running' | 'agent' | 'cloud-init' | 'ready' | 'failed';
+
+export interface ReadyTimes {
+  /** ms from start request to the domain running (lifecycle event). */
+  running?: number;
+  /** ms from start request to the guest agent's first answer. */
+  agent?: number;
+  /** ms from start request to cloud-init done. */
+  cloudInit?: number;
+}
+
+export interface CloudInitResult {
+  done: boolean;
+  errors: string[];
+}
+
+/** cloud-init writes /run/cloud-init/result.json when its last stage ends; reading it spawns nothing in the guest. */
+export async function cloudInitResult(agent: GuestAgent): Promise<CloudInitResult> {
+  let text: string;
+  try {
+    text = await agent.readFile('/run/cloud-init/result.json');
+  } catch (e) {
+    if (/No such file|not found|Failed to open/i.test((e as Error).message)) return { done: false, errors: [] };
+    throw e;
+  }
+  const j = JSON.parse(text) as { v1?: { errors?: string[] } };
+  return { done: true, errors: j.v1?.errors ?? [] };
+}
+
+export function consoleTail(path: string | undefined, lines = 15): string[] {
+  if (!path || !existsSync(path)) return [];
+  try {
+    return readFileSync(path, 'utf8').replace(/\r/g, '').replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').split('\n').filter((l) => l.trim()).slice(-lines);
+  } catch {
+    return [];
+  }
+}
+
+/** Where QEMU logs its own errors (e.g. "KVM internal error … emulation failure"). */
+export function qemuLogTail(domain: string, lines = 20): string[] {
+  const path = `/var/log/libvirt/qemu/${domain}.log`;
+  return consoleTail(path, lines);
+}
+
+export function kvmFailure(domain: string): string | undefined {
+  const tail = qemuLogTail(domain, 60);
+  const hit = tail.find((l) => /KVM internal error|emulation failure|kvm run failed/i.test(l));
+  return hit;
+}
+
+export interface WaitReadyOptions {
+  hypervisor: Hypervisor;
+  domain: string;
+  vmName: string;
+  accel: string;
+  agent: () => Promise<GuestAgent>;
+  consoleLog?: string;
+  timeoutMs: number;
+  startedAt: number;
+  onPhase?: (phase: ReadyPhase, detail?: string) => void;
+}
+
+/**
+ * Waits, driven by libvirt's lifecycle signals and the guest agent's answers:
+ * running → agent answers → cloud-init done. A domain that stops or pauses on
+ * its own is reported at once (with the reason), never waited out.
+ */
+export async function waitReady(o: WaitReadyOptions): Promise<ReadyTimes> {
+  const times: ReadyTimes = {};
+  let phase: ReadyPhase = 'starting';
+  let failure: VmlabError | undefined;
+  const setPhase = (p: ReadyPhase, d?: string) => {
+    phase = p;
+    o.onPhase?.(p, d);
+  };
+  const diagnose = (what: string): VmlabError => {
+    const kvm = o.accel === 'kvm' ? kvmFailure(o.domain) : undefined;
+    if (kvm) {
+      return new VmlabError('ERR_VMLAB_KVM_UNUSABLE', `${o.vmName}: KVM cannot run this guest here (${kvm.trim()})`, {
+        hint: 'use accel: tcg (or accel: auto, which checks this host), see vmlab doctor',
+      });
+    }
+    const tail = consoleTail(o.consoleLog);
+    return new VmlabError('ERR_VMLAB_BOOT_FAILED', `${o.vmName}: ${what} (last phase: ${phase})`, {
+      hint: tail.length ? `last lines of the serial console:\n      ${tail.join('\n      ')}` : `see ${o.consoleLog ?? 'the serial console'} and /var/log/libvirt/qemu/${o.domain}.log`,
+      details: { phase, console: tail },
+    });
+  };
+  const unsubscribe = o.hypervisor.onDomainEvent((e: DomainEvent) => {
+    if (e.domain !== o.domain) return;
+    if (e.event === 'started' || e.event === 'resumed') {
+      if (times.running === undefined) times.running = Date.now() - o.startedAt;
+      if (phase === 'starting') setPhase('running');
+    } else if (e.event === 'stopped' || e.event === 'crashed') {
+      failure ??= diagnose(`the domain ${e.event === 'crashed' ? 'crashed' : 'stopped'} while booting`);
+    } else if (e.event === 'suspended') {
+      failure ??= diagnose('the domain was paused by QEMU while booting');
+    }
+  });
+  const deadline = o.startedAt + o.timeoutMs;
+  let agent: GuestAgent | undefined;
+  try {
+    for (;;) {
+      if (failure) throw failure;
+      if (Date.now() > deadline) throw diagnose(`not ready after ${Math.round(o.timeoutMs / 1000)} s`);
+      if (phase === 'starting') {
+        const info = await o.hypervisor.domain(o.domain);
+        if (info?.state === 'running') {
+          times.running ??= Date.now() - o.startedAt;
+          setPhase('running');
+        } else if (info && (info.state === 'shutoff' || info.state === 'crashed')) {
+          throw diagnose(`the domain is ${info.state}`);
+        } else if (info?.state === 'paused') {
+          throw diagnose('the domain is paused');
+        } else {
+          await sleep(200);
+        }
+        continue;
+      }
+      agent ??= await o.agent();
+      if (phase === 'running') {
+        try {
+          await agent.ping(2000);
+          times.agent = Date.now() - o.startedAt;
+          setPhase('agent');
+        } catch {
+          const info = await o.hypervisor.domain(o.domain);
+          if (info && info.state !== 'running') throw diagnose(`the domain is ${info.state}`);
+          await sleep(1000);
+        }
+        continue;
+      }
+      const r = await cloudInitResult(agent).catch(() => ({ done: false, errors: [] as string[] }));
+      if (r.done) {
+        times.cloudInit = Date.now() - o.startedAt;
+        if (r.errors.length) {
+          throw new VmlabError('ERR_VMLAB_CLOUD_INIT_FAILED', `${o.vmName}: cloud-init finished with errors: ${r.errors.join('; ')}`, {
+            hint: `look inside: vmlab exec <lab> ${o.vmName} -- cat /var/log/cloud-init-output.log`,
+          });
+        }
+        setPhase('ready');
+        return times;
+      }
+      if (phase !== 'cloud-init') setPhase('cloud-init');
+      await sleep(1500);
+    }
+  } catch (e) {
+    setPhase('failed', (e as Error).message);
+    throw e;
+  } finally {
+    unsubscribe();
+    agent?.close();
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,32 @@
+import { join } from 'node:path';
+import { GuestAgent } from '../guest/agent.js';
+import { SocketTransport } from '../guest/socket-transport.js';
+import { VirshTransport } from '../guest/virsh-transport.js';
+import { VmlabError } from '../errors.js';
+import { ImageStore } from '../host/image-store.js';
+import type { HostPaths } from '../paths.js';
+import type { Hypervisor } from '../libvirt/types.js';
+import { parseDomainXml } from './metadata.js';
+
+/** Everything lab operations need from the host, behind small interfaces. */
+export interface LabRuntime {
+  hypervisor: Hypervisor;
+  paths: HostPaths;
+  images: ImageStore;
+  /** A guest agent for a running domain, on whichever channel its XML declares. */
+  agentFor(domain: string, vmName: string): Promise<GuestAgent>;
+}
+
+export function createRuntime(hypervisor: Hypervisor, paths: HostPaths): LabRuntime {
+  return {
+    hypervisor,
+    paths,
+    images: new ImageStore(join(paths.dataDir, 'images')),
+    async agentFor(domain, vmName) {
+      const parsed = await parseDomainXml(await hypervisor.domainXml(domain));
+      if (parsed.agent?.kind === 'virtio') return new GuestAgent(new VirshTransport(hypervisor.uri, domain, vmName), vmName);
+      if (parsed.agent?.kind === 'serial-socket' && parsed.agent.socketPath) return new GuestAgent(new SocketTransport(parsed.agent.socketPath, vmName), vmName);
+      throw new VmlabError('ERR_VMLAB_NO_AGENT', `${domain} has no guest agent channel`, { hint: 'vmlab domains have one; was it defined by hand?' });
+    },
+  };
+}

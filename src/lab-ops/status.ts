@@ -1,0 +1,85 @@
+import { labPrefix } from '../plan/names.js';
+import type { Plan } from '../plan/plan.js';
+import { formatIpv4 } from '../util/ipv4.js';
+import { parseDomainXml } from './metadata.js';
+import { cloudInitResult } from './readiness.js';
+import type { LabRuntime } from './runtime.js';
+
+export interface VmStatus {
+  name: string;
+  domain: string;
+  state: string;
+  profile: string;
+  accel: string;
+  /** From the lab file (when given). */
+  plannedIps: string[];
+  /** Reported by the guest agent. */
+  agentIps: string[];
+  agent: boolean;
+  cloudInit: 'done' | 'running' | 'error' | 'unknown';
+  ready: boolean;
+  /** Definition differs from the lab file. */
+  changed?: boolean;
+}
+
+export interface LabStatus {
+  lab: string;
+  vms: VmStatus[];
+  networks: Array<{ name: string; active: boolean }>;
+  missing: string[];
+}
+
+interface AgentIface {
+  name: string;
+  'hardware-address'?: string;
+  'ip-addresses'?: Array<{ 'ip-address': string; prefix: number; 'ip-address-type': string }>;
+}
+
+export async function labStatus(rt: LabRuntime, lab: string, plan?: Plan): Promise<LabStatus> {
+  const h = rt.hypervisor;
+  const prefix = labPrefix(lab);
+  const vms: VmStatus[] = [];
+  for (const d of await h.listDomains()) {
+    if (!d.name.startsWith(prefix)) continue;
+    const parsed = await parseDomainXml(await h.domainXml(d.name));
+    if (parsed.meta?.lab !== lab) continue;
+    const name = parsed.meta.vm;
+    const planned = plan?.vms.find((v) => v.name === name);
+    const s: VmStatus = {
+      name,
+      domain: d.name,
+      state: d.state,
+      profile: parsed.meta.profile,
+      accel: parsed.meta.accel,
+      plannedIps: planned ? planned.nics.flatMap((n) => (n.address.kind === 'static' ? [`${formatIpv4(n.address.cidr.address)}/${n.address.cidr.prefix}`] : n.address.kind === 'dhcp' ? ['dhcp'] : [])) : [],
+      agentIps: [],
+      agent: false,
+      cloudInit: 'unknown',
+      ready: false,
+      ...(planned ? { changed: planned.hash !== parsed.meta.vmHash } : {}),
+    };
+    if (d.state === 'running') {
+      try {
+        const agent = await rt.agentFor(d.name, name);
+        try {
+          await agent.ping(2000);
+          s.agent = true;
+          const ifaces = await agent.transport.command<AgentIface[]>('guest-network-get-interfaces', undefined, 5000);
+          s.agentIps = ifaces.filter((i) => i.name !== 'lo').flatMap((i) => (i['ip-addresses'] ?? []).filter((a) => a['ip-address-type'] === 'ipv4').map((a) => `${a['ip-address']}/${a.prefix}`));
+          const ci = await cloudInitResult(agent);
+          s.cloudInit = ci.done ? (ci.errors.length ? 'error' : 'done') : 'running';
+        } finally {
+          agent.close();
+        }
+      } catch {
+        /* agent not answering: reported as agent=false */
+      }
+    }
+    s.ready = s.state === 'running' && s.agent && s.cloudInit === 'done';
+    vms.push(s);
+  }
+  const networks = (await h.listNetworks()).filter((n) => n.name.startsWith(prefix)).map((n) => ({ name: n.name, active: n.active }));
+  const missing = plan ? plan.vms.filter((v) => !vms.some((s) => s.name === v.name)).map((v) => v.name) : [];
+  vms.sort((a, b) => a.name.localeCompare(b.name));
+  return { lab, vms, networks, missing };
+}

@@ -1,0 +1,201 @@
+import { existsSync, readdirSync, rmdirSync } from 'node:fs';
+import { VmlabError } from '../errors.js';
+import { labPrefix } from '../plan/names.js';
+import type { Plan, VmPlan } from '../plan/plan.js';
+import { renderLab } from '../render/index.js';
+import type { DiskOps } from './disks.js';
+import { lockLab } from './lock.js';
+import { parseDomainXml, parseNetworkMeta } from './metadata.js';
+import { waitReady, type ReadyPhase, type ReadyTimes } from './readiness.js';
+import type { LabRuntime } from './runtime.js';
+
+export type VmAction = 'created' | 'started' | 'unchanged' | 'changed' | 'recreated';
+
+export interface VmUpResult {
+  name: string;
+  domain: string;
+  action: VmAction;
+  profile: string;
+  accel: string;
+  accelReason: string;
+  times?: ReadyTimes & { define?: number; disks?: number };
+  ready: boolean;
+  error?: string;
+}
+
+export interface UpResult {
+  lab: string;
+  upToDate: boolean;
+  networks: Array<{ name: string; libvirtName?: string; bridge: string; action: 'created' | 'started' | 'unchanged' | 'host-bridge' }>;
+  vms: VmUpResult[];
+  seconds: number;
+}
+
+export interface UpOptions {
+  disks: DiskOps;
+  bridgeExists(name: string): Promise<boolean>;
+  recreate?: boolean;
+  timeoutMs?: number;
+  onVm?(vm: string, phase: ReadyPhase | 'disks' | 'defined' | 'unchanged' | 'changed', detail?: string): void;
+}
+
+/**
+ * Brings a lab up, idempotently: what exists and matches the plan is left
+ * alone; what is missing is created; what differs is reported (re-created only
+ * with `recreate`). Everything is checked before anything is created.
+ */
+export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promise<UpResult> {
+  const t0 = Date.now();
+  const h = rt.hypervisor;
+  const rendered = renderLab(plan);
+
+  // 1. Preflight: nothing is created unless all of this holds.
+  const problems: string[] = [];
+  const bases = new Map<string, string>();
+  for (const vm of plan.vms) {
+    if (bases.has(vm.image.name)) continue;
+    try {
+      bases.set(vm.image.name, rt.images.resolve(vm.image.name));
+    } catch (e) {
+      problems.push(`${vm.name}: ${(e as VmlabError).message} (${(e as VmlabError).hint ?? ''})`);
+    }
+  }
+  for (const n of plan.networks) {
+    if (n.mode === 'bridge' && !(await opts.bridgeExists(n.bridge))) {
+      problems.push(`network ${n.name}: host bridge "${n.bridge}" does not exist (where libvirtd runs)`);
+    }
+  }
+  const existing = new Map<string, Awaited<ReturnType<typeof parseDomainXml>>>();
+  for (const vm of plan.vms) {
+    const info = await h.domain(vm.domainName);
+    if (!info) continue;
+    const parsed = await parseDomainXml(await h.domainXml(vm.domainName, true));
+    if (parsed.meta?.lab !== plan.lab.name) problems.push(`${vm.domainName} exists in libvirt but was not created by vmlab for lab ${plan.lab.name}: vmlab will not touch it`);
+    existing.set(vm.name, parsed);
+  }
+  for (const n of plan.networks) {
+    if (!n.libvirtName || !(await h.network(n.libvirtName))) continue;
+    const meta = await parseNetworkMeta(await h.networkXml(n.libvirtName));
+    if (meta?.lab !== plan.lab.name) problems.push(`network ${n.libvirtName} exists but was not created by vmlab for this lab: vmlab will not touch it`);
+  }
+  if (problems.length) {
+    throw new VmlabError('ERR_VMLAB_PREFLIGHT', `cannot bring up lab "${plan.lab.name}":\n  ${problems.join('\n  ')}`, {
+      kind: 'user',
+      hint: 'nothing was created',
+    });
+  }
+
+  const unlock = lockLab(rt.paths.dataDir, plan.lab.name);
+  try {
+    // 2. Networks: Linux bridges as libvirt networks (isolated: no <forward>).
+    const networks: UpResult['networks'] = [];
+    for (const n of plan.networks) {
+      if (!n.libvirtName) {
+        networks.push({ name: n.name, bridge: n.bridge, action: 'host-bridge' });
+        continue;
+      }
+      const xml = rendered.networks.find((r) => r.name === n.name)!.xml;
+      const info = await h.network(n.libvirtName);
+      if (!info) {
+        await h.defineNetwork(xml);
+        await h.startNetwork(n.libvirtName);
+        networks.push({ name: n.name, libvirtName: n.libvirtName, bridge: n.bridge, action: 'created' });
+      } else if (!info.active) {
+        await h.startNetwork(n.libvirtName);
+        networks.push({ name: n.name, libvirtName: n.libvirtName, bridge: n.bridge, action: 'started' });
+      } else {
+        networks.push({ name: n.name, libvirtName: n.libvirtName, bridge: n.bridge, action: 'unchanged' });
+      }
+    }
+
+    // 3. VMs in parallel: disks, seed, define, start, wait for readiness.
+    const results = await Promise.all(
+      plan.vms.map(async (vm): Promise<VmUpResult> => {
+        const base: VmUpResult = { name: vm.name, domain: vm.domainName, action: 'unchanged', profile: vm.profile.name, accel: vm.accel.name, accelReason: vm.accelReason, ready: false };
+        try {
+          const prev = existing.get(vm.name);
+          const files = rendered.vms.find((r) => r.name === vm.name)!.files;
+          let action: VmAction;
+          const times: NonNullable<VmUpResult['times']> = {};
+          if (prev && prev.meta?.vmHash !== vm.hash) {
+            if (!opts.recreate) {
+              opts.onVm?.(vm.name, 'changed', 'definition changed; run up --recreate to re-create it');
+              return { ...base, action: 'changed', ready: false };
+            }
+            await removeVm(rt, vm, opts.disks, false);
+            await createVm(rt, vm, files, bases.get(vm.image.name)!, opts, times);
+            action = 'recreated';
+          } else if (prev) {
+            action = 'unchanged';
+          } else {
+            await createVm(rt, vm, files, bases.get(vm.image.name)!, opts, times);
+            action = 'created';
+          }
+          const info = await h.domain(vm.domainName);
+          const startedAt = Date.now();
+          if (info?.state !== 'running') {
+            await h.startDomain(vm.domainName);
+            if (action === 'unchanged') action = 'started';
+          } else if (action === 'unchanged') {
+            opts.onVm?.(vm.name, 'unchanged');
+          }
+          const ready = await waitReady({
+            hypervisor: h,
+            domain: vm.domainName,
+            vmName: vm.name,
+            accel: vm.accel.name,
+            agent: () => rt.agentFor(vm.domainName, vm.name),
+            consoleLog: vm.consoleLog,
+            timeoutMs: opts.timeoutMs ?? (vm.accel.name === 'tcg' ? 600_000 : 180_000),
+            startedAt,
+            onPhase: (p, d) => opts.onVm?.(vm.name, p, d),
+          });
+          return { ...base, action, ready: true, ...(action === 'unchanged' ? {} : { times: { ...times, ...ready } }) };
+        } catch (e) {
+          opts.onVm?.(vm.name, 'failed', (e as Error).message);
+          return { ...base, ready: false, error: e instanceof VmlabError ? `${e.message}${e.hint ? `\n    ${e.hint}` : ''}` : String(e) };
+        }
+      }),
+    );
+    const upToDate = results.every((r) => r.action === 'unchanged' && r.ready) && networks.every((n) => n.action === 'unchanged' || n.action === 'host-bridge');
+    return { lab: plan.lab.name, upToDate, networks, vms: results, seconds: (Date.now() - t0) / 1000 };
+  } finally {
+    unlock();
+  }
+}
+
+async function createVm(rt: LabRuntime, vm: VmPlan, files: Record<string, string>, base: string, opts: UpOptions, times: { define?: number; disks?: number }): Promise<void> {
+  const d = opts.disks;
+  const t = Date.now();
+  opts.onVm?.(vm.name, 'disks');
+  d.ensureDir(vm.dir);
+  for (const disk of vm.disks) {
+    if (disk.role === 'root' && !d.exists(disk.path)) await d.linkedClone(base, disk.path);
+    if (disk.role === 'data' && !d.exists(disk.path)) await d.create(disk.path, disk.format, disk.sizeBytes!);
+  }
+  const seed = vm.disks.find((x) => x.role === 'seed')!;
+  await d.writeSeed(seed.path, { 'user-data': files['user-data']!, 'meta-data': files['meta-data']!, 'network-config': files['network-config']! });
+  times.disks = Date.now() - t;
+  const t1 = Date.now();
+  await rt.hypervisor.defineDomain(files['domain.xml']!);
+  times.define = Date.now() - t1;
+  opts.onVm?.(vm.name, 'defined');
+}
+
+async function removeVm(rt: LabRuntime, vm: VmPlan, disks: DiskOps, keepDisks: boolean): Promise<void> {
+  const info = await rt.hypervisor.domain(vm.domainName);
+  if (info?.active) await rt.hypervisor.destroyDomain(vm.domainName);
+  if (info) await rt.hypervisor.undefineDomain(vm.domainName);
+  disks.removeVmFiles(vm.dir, keepDisks);
+}
+
+export { labPrefix };
+
+/** Removes an empty directory, ignoring errors. */
+export function pruneEmptyDir(dir: string): void {
+  try {
+    if (existsSync(dir) && readdirSync(dir).length === 0) rmdirSync(dir);
+  } catch {
+    /* not empty or gone */
+  }
+}

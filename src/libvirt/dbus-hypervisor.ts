@@ -1,0 +1,267 @@
+import dbus from 'dbus-next';
+import { VmlabError } from '../errors.js';
+import { DOMAIN_EVENTS, DOMAIN_STATES, type DomainEvent, type DomainInfo, type Hypervisor, type NetworkInfo } from './types.js';
+
+const BUS_NAME = 'org.libvirt';
+
+/** libvirt URI → (bus, object path) of libvirt-dbus. */
+export function dbusTarget(uri: string): { bus: 'system' | 'session'; path: string } {
+  const m = /^([a-z]+):\/\/\/(system|session|default)$/.exec(uri);
+  const drivers: Record<string, string> = { qemu: 'QEMU', test: 'Test', lxc: 'LXC', xen: 'Xen', vbox: 'VBox', ch: 'CH' };
+  if (!m || !drivers[m[1]!]) {
+    throw new VmlabError('ERR_VMLAB_URI_UNSUPPORTED', `libvirt-dbus cannot reach "${uri}"`, {
+      kind: 'user',
+      hint: 'libvirt-dbus serves local drivers only: use qemu:///system (or set LIBVIRT_DEFAULT_URI)',
+    });
+  }
+  return { bus: m[2] === 'session' ? 'session' : 'system', path: `/org/libvirt/${drivers[m[1]!]}` };
+}
+
+export function defaultUri(explicit?: string): string {
+  return explicit ?? process.env.VMLAB_CONNECT ?? process.env.LIBVIRT_DEFAULT_URI ?? 'qemu:///system';
+}
+
+type Iface = dbus.ClientInterface & Record<string, (...args: unknown[]) => Promise<unknown>>;
+
+function isNotFound(e: unknown): boolean {
+  const text = String((e as { text?: string }).text ?? (e as Error).message ?? '');
+  return /not found|no (domain|network) with matching/i.test(text);
+}
+
+function unreachable(e: unknown, uri: string): VmlabError {
+  const type = String((e as { type?: string }).type ?? '');
+  const text = String((e as { text?: string }).text ?? (e as Error).message ?? e);
+  if (/ENOENT|ECONNREFUSED/.test(text) && /bus|socket/i.test(text + type)) {
+    return new VmlabError('ERR_VMLAB_DBUS_DOWN', `the D-Bus system bus is not running (${text})`, { hint: 'start it with: .ci/services (or: dbus-daemon --system)', cause: e });
+  }
+  if (/ServiceUnknown|NameHasNoOwner|Spawn/.test(type + text)) {
+    return new VmlabError('ERR_VMLAB_LIBVIRT_DBUS_DOWN', `libvirt-dbus is not available on the system bus (${text})`, {
+      hint: 'install libvirt-dbus and start libvirtd: .ci/setup (or apt-get install libvirt-dbus; .ci/services)',
+      cause: e,
+    });
+  }
+  if (/Failed to connect socket|libvirt-sock|Cannot recv data|connect to the hypervisor/i.test(text)) {
+    return new VmlabError('ERR_VMLAB_LIBVIRTD_DOWN', `libvirtd is not running for ${uri} (${text})`, { hint: 'start it with: .ci/services (or: systemctl start libvirtd)', cause: e });
+  }
+  return new VmlabError('ERR_VMLAB_LIBVIRT', `libvirt (${uri}): ${text}`, { cause: e });
+}
+
+/** libvirt through libvirt-dbus: the same binding Cockpit's VM pages use. */
+export class DbusHypervisor implements Hypervisor {
+  private readonly proxies = new Map<string, Promise<dbus.ProxyObject>>();
+  private connect?: Iface;
+
+  private constructor(readonly uri: string, private readonly bus: dbus.MessageBus, private readonly root: string) {}
+
+  static async open(uri = defaultUri()): Promise<DbusHypervisor> {
+    const target = dbusTarget(uri);
+    let bus: dbus.MessageBus;
+    try {
+      bus = target.bus === 'system' ? dbus.systemBus() : dbus.sessionBus();
+    } catch (e) {
+      throw unreachable(e, uri);
+    }
+    // dbus-next reports a missing bus socket as an 'error' event; never let it crash the process.
+    const busErrors: unknown[] = [];
+    bus.on('error', (e: unknown) => busErrors.push(e));
+    const h = new DbusHypervisor(uri, bus, target.path);
+    try {
+      h.connect = (await h.iface(target.path, 'org.libvirt.Connect')) as Iface;
+      await h.connect.ListDomains!(0); // cheap; GetCapabilities takes seconds
+    } catch (e) {
+      h.close();
+      throw unreachable(busErrors[0] ?? e, uri);
+    }
+    return h;
+  }
+
+  private async iface(path: string, name: string): Promise<Iface> {
+    let p = this.proxies.get(path);
+    if (!p) {
+      p = this.bus.getProxyObject(BUS_NAME, path);
+      this.proxies.set(path, p);
+      p.catch(() => this.proxies.delete(path));
+    }
+    return (await p).getInterface(name) as Iface;
+  }
+
+  private async prop<T>(path: string, iface: string, name: string): Promise<T> {
+    const props = await this.iface(path, 'org.freedesktop.DBus.Properties');
+    const v = (await props.Get!(iface, name)) as dbus.Variant;
+    return v.value as T;
+  }
+
+  private async call<T>(f: () => Promise<T>): Promise<T> {
+    try {
+      return await f();
+    } catch (e) {
+      if (e instanceof VmlabError) throw e;
+      throw unreachable(e, this.uri);
+    }
+  }
+
+  async version(): Promise<{ libvirt: string; hypervisor: string }> {
+    const fmt = (n: bigint | number) => {
+      const v = Number(n);
+      return `${Math.floor(v / 1_000_000)}.${Math.floor(v / 1000) % 1000}.${v % 1000}`;
+    };
+    return this.call(async () => ({
+      libvirt: fmt(await this.prop<bigint>(this.root, 'org.libvirt.Connect', 'LibVersion')),
+      hypervisor: fmt(await this.prop<bigint>(this.root, 'org.libvirt.Connect', 'Version')),
+    }));
+  }
+
+  private async domainPath(name: string): Promise<string | undefined> {
+    try {
+      return (await this.connect!.DomainLookupByName!(name)) as string;
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw unreachable(e, this.uri);
+    }
+  }
+
+  private async mustDomain(name: string): Promise<Iface> {
+    const path = await this.domainPath(name);
+    if (!path) throw new VmlabError('ERR_VMLAB_DOMAIN_MISSING', `libvirt has no domain "${name}"`);
+    return this.iface(path, 'org.libvirt.Domain');
+  }
+
+  private async domainInfoAt(path: string): Promise<DomainInfo> {
+    const dom = await this.iface(path, 'org.libvirt.Domain');
+    const [state, reason] = (await dom.GetState!(0)) as [number, number];
+    return {
+      name: await this.prop<string>(path, 'org.libvirt.Domain', 'Name'),
+      active: await this.prop<boolean>(path, 'org.libvirt.Domain', 'Active'),
+      state: DOMAIN_STATES[state] ?? 'nostate',
+      reason,
+    };
+  }
+
+  async listDomains(): Promise<DomainInfo[]> {
+    return this.call(async () => {
+      const paths = (await this.connect!.ListDomains!(0)) as string[];
+      const out: DomainInfo[] = [];
+      for (const p of paths) {
+        try {
+          out.push(await this.domainInfoAt(p));
+        } catch (e) {
+          if (!isNotFound(e)) throw e; // undefined while we listed
+        }
+      }
+      return out;
+    });
+  }
+
+  async domain(name: string): Promise<DomainInfo | undefined> {
+    return this.call(async () => {
+      const p = await this.domainPath(name);
+      if (!p) return undefined;
+      try {
+        return await this.domainInfoAt(p);
+      } catch (e) {
+        if (isNotFound(e)) return undefined;
+        throw e;
+      }
+    });
+  }
+
+  async defineDomain(xml: string): Promise<void> {
+    await this.call(() => this.connect!.DomainDefineXML!(xml));
+  }
+
+  async startDomain(name: string): Promise<void> {
+    await this.call(async () => (await this.mustDomain(name)).Create!(0));
+  }
+
+  async destroyDomain(name: string): Promise<void> {
+    await this.call(async () => (await this.mustDomain(name)).Destroy!(0));
+  }
+
+  async undefineDomain(name: string): Promise<void> {
+    // Flags: managed save (1) | snapshots metadata (2) | nvram (4): remove everything libvirt keeps.
+    await this.call(async () => (await this.mustDomain(name)).Undefine!(1 | 2 | 4));
+  }
+
+  async domainXml(name: string, inactive = false): Promise<string> {
+    return this.call(async () => (await (await this.mustDomain(name)).GetXMLDesc!(inactive ? 2 : 0)) as string);
+  }
+
+  private async networkPath(name: string): Promise<string | undefined> {
+    try {
+      return (await this.connect!.NetworkLookupByName!(name)) as string;
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw unreachable(e, this.uri);
+    }
+  }
+
+  private async mustNetwork(name: string): Promise<Iface> {
+    const path = await this.networkPath(name);
+    if (!path) throw new VmlabError('ERR_VMLAB_NETWORK_MISSING', `libvirt has no network "${name}"`);
+    return this.iface(path, 'org.libvirt.Network');
+  }
+
+  async listNetworks(): Promise<NetworkInfo[]> {
+    return this.call(async () => {
+      const paths = (await this.connect!.ListNetworks!(0)) as string[];
+      const out: NetworkInfo[] = [];
+      for (const p of paths) {
+        out.push({ name: await this.prop<string>(p, 'org.libvirt.Network', 'Name'), active: await this.prop<boolean>(p, 'org.libvirt.Network', 'Active') });
+      }
+      return out;
+    });
+  }
+
+  async network(name: string): Promise<NetworkInfo | undefined> {
+    return this.call(async () => {
+      const p = await this.networkPath(name);
+      if (!p) return undefined;
+      return { name, active: await this.prop<boolean>(p, 'org.libvirt.Network', 'Active') };
+    });
+  }
+
+  async defineNetwork(xml: string): Promise<void> {
+    await this.call(() => this.connect!.NetworkDefineXML!(xml));
+  }
+
+  async startNetwork(name: string): Promise<void> {
+    await this.call(async () => (await this.mustNetwork(name)).Create!());
+  }
+
+  async destroyNetwork(name: string): Promise<void> {
+    await this.call(async () => (await this.mustNetwork(name)).Destroy!());
+  }
+
+  async undefineNetwork(name: string): Promise<void> {
+    await this.call(async () => (await this.mustNetwork(name)).Undefine!());
+  }
+
+  async networkXml(name: string): Promise<string> {
+    return this.call(async () => (await (await this.mustNetwork(name)).GetXMLDesc!(0)) as string);
+  }
+
+  onDomainEvent(listener: (e: DomainEvent) => void): () => void {
+    const names = new Map<string, string>();
+    const handler = (path: string, event: number, detail: number) => {
+      const emit = (domain: string) => listener({ domain, event: DOMAIN_EVENTS[event] ?? 'unknown', detail });
+      const known = names.get(path);
+      if (known) return emit(known);
+      this.prop<string>(path, 'org.libvirt.Domain', 'Name')
+        .then((n) => {
+          names.set(path, n);
+          emit(n);
+        })
+        .catch(() => undefined);
+    };
+    this.connect!.on('DomainEvent', handler as (...args: unknown[]) => void);
+    return () => this.connect!.removeListener('DomainEvent', handler as (...args: unknown[]) => void);
+  }
+
+  close(): void {
+    try {
+      this.bus.disconnect();
+    } catch {
+      /* already gone */
+    }
+  }
+}

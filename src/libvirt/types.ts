@@ -1,0 +1,49 @@
+/** The port vmlab's orchestration uses; implemented over libvirt-dbus, and by a fake in tests. */
+export type DomainState = 'nostate' | 'running' | 'blocked' | 'paused' | 'shutdown' | 'shutoff' | 'crashed' | 'pmsuspended';
+
+export const DOMAIN_STATES: DomainState[] = ['nostate', 'running', 'blocked', 'paused', 'shutdown', 'shutoff', 'crashed', 'pmsuspended'];
+
+/** libvirt's virDomainEventType, in order. */
+export const DOMAIN_EVENTS = ['defined', 'undefined', 'started', 'suspended', 'resumed', 'stopped', 'shutdown', 'pmsuspended', 'crashed'] as const;
+export type DomainEventType = (typeof DOMAIN_EVENTS)[number];
+
+export interface DomainInfo {
+  name: string;
+  active: boolean;
+  state: DomainState;
+  /** libvirt's reason code for the state (e.g. why it is paused). */
+  reason: number;
+}
+
+export interface NetworkInfo {
+  name: string;
+  active: boolean;
+}
+
+export interface DomainEvent {
+  domain: string;
+  event: DomainEventType | 'unknown';
+  detail: number;
+}
+
+export interface Hypervisor {
+  readonly uri: string;
+  version(): Promise<{ libvirt: string; hypervisor: string }>;
+  listDomains(): Promise<DomainInfo[]>;
+  domain(name: string): Promise<DomainInfo | undefined>;
+  defineDomain(xml: string): Promise<void>;
+  startDomain(name: string): Promise<void>;
+  destroyDomain(name: string): Promise<void>;
+  undefineDomain(name: string): Promise<void>;
+  domainXml(name: string, inactive?: boolean): Promise<string>;
+  listNetworks(): Promise<NetworkInfo[]>;
+  network(name: string): Promise<NetworkInfo | undefined>;
+  defineNetwork(xml: string): Promise<void>;
+  startNetwork(name: string): Promise<void>;
+  destroyNetwork(name: string): Promise<void>;
+  undefineNetwork(name: string): Promise<void>;
+  networkXml(name: string): Promise<string>;
+  /** Lifecycle events of all domains; returns an unsubscribe function. */
+  onDomainEvent(listener: (e: DomainEvent) => void): () => void;
+  close(): void;
+}
