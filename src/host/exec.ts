@@ -24,6 +24,8 @@ export interface RunOptions {
   cwd?: string;
   /** Called with each line of stdout/stderr, for progress. */
   onLine?: (line: string) => void;
+  /** Aborting kills the program (Ctrl-C of a long build). */
+  signal?: AbortSignal;
 }
 
 export interface RunResult {
@@ -42,6 +44,7 @@ export async function run(cmd: string, args: readonly string[], opts: RunOptions
     input: opts.input,
     env: opts.env,
     cwd: opts.cwd,
+    ...(opts.signal ? { cancelSignal: opts.signal } : {}),
     stripFinalNewline: true,
     encoding: 'utf8',
     ...(opts.onLine
@@ -60,6 +63,9 @@ export async function run(cmd: string, args: readonly string[], opts: RunOptions
       hint: pkg ? `install it: apt-get install ${pkg} (or run .ci/setup)` : 'run .ci/setup',
       cause: r,
     });
+  }
+  if (r.isCanceled) {
+    throw new VmlabError('ERR_VMLAB_INTERRUPTED', `${cmd} was interrupted`, { cause: r });
   }
   if (r.timedOut) {
     throw new VmlabError('ERR_VMLAB_EXEC_TIMEOUT', `${cmd} did not finish within ${Math.round((opts.timeoutMs ?? 0) / 1000)} s`, { cause: r });

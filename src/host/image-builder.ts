@@ -5,6 +5,7 @@ import type { ImageRecipe } from '../images/recipe.js';
 import { run } from './exec.js';
 import type { ImageInfo, ImageStore } from './image-store.js';
 import { qemuImgInfo } from './qemu-img.js';
+import { removeTree } from './mounts.js';
 
 export type BuildStep = 'bootstrap' | 'customize' | 'disk' | 'bootloader' | 'rootfs' | 'convert' | 'publish';
 
@@ -37,7 +38,7 @@ export async function buildImage(recipe: ImageRecipe, store: ImageStore, opts: {
     return { status: 'cached', image: current, seconds: (Date.now() - t0) / 1000, steps: {} };
   }
   const unlock = store.lock(recipe.name);
-  store.cleanStale(recipe.name);
+  for (const stale of store.stalePartials(recipe.name)) await removeTree(stale);
   const work = store.tempFile(recipe.name);
   mkdirSync(work, { recursive: true });
   const steps: Partial<Record<BuildStep, number>> = {};
@@ -49,14 +50,17 @@ export async function buildImage(recipe: ImageRecipe, store: ImageStore, opts: {
     stepStart = Date.now();
     opts.events?.step?.(s, detail);
   };
-  // Interrupted (Ctrl-C, kill): leave nothing half-built behind.
+  // Interrupted (Ctrl-C, kill): stop the running tool, then the finally block
+  // below removes everything half-built before the process exits.
+  const abort = new AbortController();
+  let interrupted: NodeJS.Signals | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
-    rmSync(work, { recursive: true, force: true });
-    unlock();
-    process.kill(process.pid, sig);
+    interrupted = sig;
+    if (process.env.VMLAB_DEBUG) process.stderr.write(`[debug] ${sig} received, aborting\n`);
+    abort.abort();
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal); // not once: execa's signal-exit re-raises if no other listener remains
+  process.on('SIGTERM', onSignal);
   try {
     const root = join(work, 'root');
     const stage = join(work, 'stage');
@@ -78,7 +82,7 @@ export async function buildImage(recipe: ImageRecipe, store: ImageStore, opts: {
         root,
         ...(mirror ? [mirror] : []),
       ],
-      { timeoutMs: 20 * 60_000, onLine: opts.events?.line },
+      { timeoutMs: 20 * 60_000, onLine: opts.events?.line, signal: abort.signal },
     );
 
     step('customize', 'systemd units, machine-id, host keys');
@@ -118,11 +122,11 @@ export async function buildImage(recipe: ImageRecipe, store: ImageStore, opts: {
 
     step('rootfs', `ext4 root partition from the directory (label ${recipe.disk.rootLabel})`);
     const rootKiB = (recipe.disk.sizeBytes - rootStart) / 1024;
-    await run('mkfs.ext4', ['-q', '-F', '-L', recipe.disk.rootLabel, '-E', `offset=${rootStart}`, '-d', root, raw, `${rootKiB}k`], { timeoutMs: 10 * 60_000 });
+    await run('mkfs.ext4', ['-q', '-F', '-L', recipe.disk.rootLabel, '-E', `offset=${rootStart}`, '-d', root, raw, `${rootKiB}k`], { timeoutMs: 10 * 60_000, signal: abort.signal });
 
     step('convert', 'compressed qcow2');
     const tmpImage = store.tempFile(recipe.name) + '.qcow2';
-    await run('qemu-img', ['convert', '-c', '-W', '-m', '4', '-f', 'raw', '-O', 'qcow2', '-o', 'compression_type=zstd', raw, tmpImage], { timeoutMs: 15 * 60_000 });
+    await run('qemu-img', ['convert', '-c', '-W', '-m', '4', '-f', 'raw', '-O', 'qcow2', '-o', 'compression_type=zstd', raw, tmpImage], { timeoutMs: 15 * 60_000, signal: abort.signal });
     const info = await qemuImgInfo(tmpImage);
     if (info.format !== 'qcow2' || info.virtualSize !== recipe.disk.sizeBytes) {
       rmSync(tmpImage, { force: true });
@@ -148,9 +152,13 @@ export async function buildImage(recipe: ImageRecipe, store: ImageStore, opts: {
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
-    rmSync(work, { recursive: true, force: true });
-    for (const f of readdirSync(store.dir)) if (f.startsWith(`.${recipe.name}.partial-${process.pid}-`)) rmSync(join(store.dir, f), { force: true, recursive: true });
+    await removeTree(work);
+    for (const f of readdirSync(store.dir)) if (f.startsWith(`.${recipe.name}.partial-${process.pid}-`)) await removeTree(join(store.dir, f));
     unlock();
+    if (interrupted) {
+      process.stderr.write(`\ninterrupted (${interrupted}): nothing half-built was left behind\n`);
+      process.exit(130);
+    }
   }
 }
 

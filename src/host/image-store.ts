@@ -133,13 +133,21 @@ export class ImageStore {
     return join(this.dir, `.${name}.partial-${process.pid}-${Date.now()}`);
   }
 
-  /** Removes partial files left behind by interrupted builds or downloads (not resumable ones). */
+  /** Partial files or build trees left by interrupted builds of dead processes (not resumable downloads). */
+  stalePartials(name: string): string[] {
+    if (!existsSync(this.dir)) return [];
+    return readdirSync(this.dir)
+      .filter((e) => e.startsWith(`.${name}.partial-`) && !pidAlive(Number(e.slice(`.${name}.partial-`.length).split('-')[0])))
+      .map((e) => join(this.dir, e));
+  }
+
+  /** Removes stale partial files (plain files only; build trees go through removeTree). */
   cleanStale(name: string): void {
-    if (!existsSync(this.dir)) return;
-    for (const e of readdirSync(this.dir)) {
-      if (e.startsWith(`.${name}.partial-`)) {
-        const pid = Number(e.split('-')[1]);
-        if (!pidAlive(pid)) rmSync(join(this.dir, e), { recursive: true, force: true });
+    for (const p of this.stalePartials(name)) {
+      try {
+        if (!statSync(p).isDirectory()) rmSync(p, { force: true });
+      } catch {
+        /* gone */
       }
     }
   }
