@@ -7,6 +7,7 @@ import { registerRender } from './commands/render.js';
 import { registerValidate } from './commands/validate.js';
 import { registerImage } from './commands/image.js';
 import { registerLab } from './commands/lab.js';
+import { registerDoctor } from './commands/doctor.js';
 
 const pkg = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string };
 
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerRender(program);
   registerImage(program);
   registerLab(program);
+  registerDoctor(program);
   return program;
 }
 

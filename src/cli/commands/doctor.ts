@@ -1,0 +1,99 @@
+import type { Command } from 'commander';
+import { existsSync, statfsSync, statSync, accessSync, constants } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { probeAutoAccel } from '../../host/accel-probe.js';
+import { kvmRunsStockGuest } from '../../host/kvm-check.js';
+import { ImageStore } from '../../host/image-store.js';
+import { loadRecipe } from '../../images/recipe.js';
+import { DbusHypervisor, defaultUri } from '../../libvirt/dbus-hypervisor.js';
+import { emit, reportError } from '../output.js';
+import { hostPaths, type GlobalOpts } from '../context.js';
+
+interface Check {
+  name: string;
+  ok: boolean;
+  /** Not fatal: vmlab works, with a limitation. */
+  warn?: boolean;
+  detail: string;
+  fix?: string;
+}
+
+async function which(cmd: string): Promise<boolean> {
+  return (await execa('sh', ['-c', 'command -v "$1"', 'sh', cmd], { reject: false })).exitCode === 0;
+}
+
+export function registerDoctor(program: Command): void {
+  program
+    .command('doctor')
+    .description('check this host: KVM (can it run a stock guest?), libvirtd, libvirt-dbus, versions, image cache, disk space')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const g = cmd.optsWithGlobals() as GlobalOpts;
+      try {
+        const checks: Check[] = [];
+        const paths = hostPaths(g);
+
+        // KVM
+        const auto = probeAutoAccel();
+        if (!existsSync('/dev/kvm')) {
+          checks.push({ name: 'kvm', ok: true, warn: true, detail: 'no /dev/kvm: tcg only (every guest instruction translated, slow)', fix: 'enable virtualization in the firmware, or nested virtualization on the outer hypervisor; modprobe kvm_intel or kvm_amd' });
+        } else {
+          const real = await kvmRunsStockGuest();
+          if (real.ok && auto.accel === 'kvm') checks.push({ name: 'kvm', ok: true, detail: `KVM runs a stock guest (${real.detail}): accel auto = kvm` });
+          else checks.push({ name: 'kvm', ok: true, warn: true, detail: `KVM cannot run a stock guest here (${real.ok ? auto.reason : real.detail}): tcg only; accel auto = tcg` });
+          try {
+            accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
+          } catch {
+            checks.push({ name: 'kvm-access', ok: false, detail: '/dev/kvm is not readable and writable by this user', fix: 'add the user to group kvm' });
+          }
+          const st = statSync('/dev/kvm');
+          if ((st.mode & 0o060) !== 0o060) checks.push({ name: 'kvm-perms', ok: false, detail: '/dev/kvm is not group-accessible: libvirt re-probes QEMU on every call (slow)', fix: 'chgrp kvm /dev/kvm && chmod 0660 /dev/kvm (or run .ci/services)' });
+        }
+        checks.push(existsSync('/dev/vhost-net')
+          ? { name: 'vhost-net', ok: true, detail: '/dev/vhost-net present: virtio-net can use the in-kernel vhost backend under KVM' }
+          : { name: 'vhost-net', ok: true, warn: true, detail: 'no /dev/vhost-net: virtio-net uses QEMU\'s own backend', fix: 'modprobe vhost_net' });
+
+        // libvirt
+        const uri = defaultUri(g.connect);
+        try {
+          const h = await DbusHypervisor.open(uri);
+          const v = await h.version();
+          h.close();
+          checks.push({ name: 'libvirt', ok: true, detail: `libvirtd and libvirt-dbus answer on ${uri}: libvirt ${v.libvirt}, QEMU ${v.hypervisor}` });
+        } catch (e) {
+          const err = e as Error & { hint?: string };
+          checks.push({ name: 'libvirt', ok: false, detail: err.message, fix: err.hint ?? '.ci/services' });
+        }
+
+        // tools
+        for (const [tool, pkg] of [['qemu-img', 'qemu-utils'], ['xorriso', 'xorriso'], ['mmdebstrap', 'mmdebstrap'], ['virsh', 'libvirt-clients'], ['syslinux', 'syslinux']] as const) {
+          if (!(await which(tool))) checks.push({ name: `tool:${tool}`, ok: false, detail: `${tool} is missing`, fix: `apt-get install ${pkg} (or .ci/setup)` });
+        }
+
+        // images
+        const store = new ImageStore(join(paths.dataDir, 'images'));
+        const cur = store.current('debian-12');
+        const recipe = loadRecipe('debian-12');
+        if (!cur) checks.push({ name: 'image', ok: false, detail: `default image debian-12 not built (cache ${store.dir})`, fix: 'vmlab image build debian-12' });
+        else if (cur.recipeHash !== recipe.hash) checks.push({ name: 'image', ok: true, warn: true, detail: 'debian-12 is built but its recipe changed', fix: 'vmlab image build debian-12' });
+        else checks.push({ name: 'image', ok: true, detail: `debian-12 up to date (${(cur.actualSize / 2 ** 20).toFixed(0)} MiB, ${cur.file})` });
+
+        // disk
+        const dir = existsSync(paths.dataDir) ? paths.dataDir : '/';
+        const fs = statfsSync(dir);
+        const free = fs.bavail * fs.bsize;
+        checks.push(free > 5 * 2 ** 30
+          ? { name: 'disk', ok: true, detail: `${(free / 2 ** 30).toFixed(0)} GiB free in ${dir}` }
+          : { name: 'disk', ok: false, detail: `only ${(free / 2 ** 30).toFixed(1)} GiB free in ${dir}`, fix: 'free space, or set VMLAB_DATA_DIR to a larger disk' });
+
+        const ok = checks.every((c) => c.ok);
+        emit(opts, { ok, accel: auto, checks }, () =>
+          checks.map((c) => `${c.ok ? (c.warn ? 'WARN' : ' ok ') : 'FAIL'}  ${c.name.padEnd(10)} ${c.detail}${c.fix && (!c.ok || c.warn) ? `\n            fix: ${c.fix}` : ''}`).join('\n'),
+        );
+        if (!ok) process.exitCode = 1;
+      } catch (e) {
+        process.exitCode = reportError(e, opts);
+      }
+    });
+}
