@@ -32,7 +32,7 @@ export function loadLabForHost(file: string, paths: HostPaths): LabModel {
 }
 
 export function planForHost(lab: LabModel, paths: HostPaths, auto: AutoAccel = probeAutoAccel()): Plan {
-  return planLab(lab, { paths, autoAccel: auto });
+  return planLab(lab, { paths, autoAccel: auto, host: { vhostNet: existsSync('/dev/vhost-net') } });
 }
 
 export async function openRuntime(g: GlobalOpts): Promise<LabRuntime> {

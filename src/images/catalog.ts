@@ -15,7 +15,7 @@ export interface CatalogEntry {
   algorithm: 'sha256' | 'sha512';
 }
 
-export function loadCatalog(file = join(imagesDir, 'catalog.yaml')): CatalogEntry[] {
+export function loadCatalog(file = process.env.VMLAB_CATALOG ?? join(imagesDir, 'catalog.yaml')): CatalogEntry[] {
   if (!existsSync(file)) return [];
   const doc = YAML.parse(readFileSync(file, 'utf8')) as { images?: Record<string, Record<string, string>> };
   return Object.entries(doc.images ?? {}).map(([name, e]) => ({

@@ -47,10 +47,18 @@ export function qemuLogTail(domain: string, lines = 20): string[] {
   return consoleTail(path, lines);
 }
 
-export function kvmFailure(domain: string): string | undefined {
-  const tail = qemuLogTail(domain, 60);
-  const hit = tail.find((l) => /KVM internal error|emulation failure|kvm run failed/i.test(l));
-  return hit;
+const KVM_FAILURE = /requires KVM, but it is not available|KVM internal error|emulation failure|kvm run failed|failed to set MSR|kvm_buf_set_msrs|failed to initialize kvm/i;
+
+/** The line of QEMU's log (or of an error text) showing KVM itself failed, if any. */
+export function kvmFailure(domain: string, text = ''): string | undefined {
+  const fromText = text.split('\n').find((l) => KVM_FAILURE.test(l));
+  return fromText ?? qemuLogTail(domain, 60).find((l) => KVM_FAILURE.test(l));
+}
+
+export function kvmUnusable(vmName: string, line: string): VmlabError {
+  return new VmlabError('ERR_VMLAB_KVM_UNUSABLE', `${vmName}: KVM cannot run this guest here (${line.trim().replace(/^.*?qemu-system-x86_64: /, '')})`, {
+    hint: 'use accel: tcg, or accel: auto, which checks what this host can run (vmlab doctor)',
+  });
 }
 
 export interface WaitReadyOptions {
@@ -80,11 +88,7 @@ export async function waitReady(o: WaitReadyOptions): Promise<ReadyTimes> {
   };
   const diagnose = (what: string): VmlabError => {
     const kvm = o.accel === 'kvm' ? kvmFailure(o.domain) : undefined;
-    if (kvm) {
-      return new VmlabError('ERR_VMLAB_KVM_UNUSABLE', `${o.vmName}: KVM cannot run this guest here (${kvm.trim()})`, {
-        hint: 'use accel: tcg (or accel: auto, which checks this host), see vmlab doctor',
-      });
-    }
+    if (kvm) return kvmUnusable(o.vmName, kvm);
     const tail = consoleTail(o.consoleLog);
     return new VmlabError('ERR_VMLAB_BOOT_FAILED', `${o.vmName}: ${what} (last phase: ${phase})`, {
       hint: tail.length ? `last lines of the serial console:\n      ${tail.join('\n      ')}` : `see ${o.consoleLog ?? 'the serial console'} and /var/log/libvirt/qemu/${o.domain}.log`,

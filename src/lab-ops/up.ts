@@ -6,7 +6,7 @@ import { renderLab } from '../render/index.js';
 import type { DiskOps } from './disks.js';
 import { lockLab } from './lock.js';
 import { parseDomainXml, parseNetworkMeta } from './metadata.js';
-import { waitReady, type ReadyPhase, type ReadyTimes } from './readiness.js';
+import { kvmFailure, kvmUnusable, waitReady, type ReadyPhase, type ReadyTimes } from './readiness.js';
 import type { LabRuntime } from './runtime.js';
 
 export type VmAction = 'created' | 'started' | 'unchanged' | 'changed' | 'recreated';
@@ -112,10 +112,10 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
     const results = await Promise.all(
       plan.vms.map(async (vm): Promise<VmUpResult> => {
         const base: VmUpResult = { name: vm.name, domain: vm.domainName, action: 'unchanged', profile: vm.profile.name, accel: vm.accel.name, accelReason: vm.accelReason, ready: false };
+        let action: VmAction = 'unchanged';
         try {
           const prev = existing.get(vm.name);
           const files = rendered.vms.find((r) => r.name === vm.name)!.files;
-          let action: VmAction;
           const times: NonNullable<VmUpResult['times']> = {};
           if (prev && prev.meta?.vmHash !== vm.hash) {
             if (!opts.recreate) {
@@ -134,7 +134,12 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
           const info = await h.domain(vm.domainName);
           const startedAt = Date.now();
           if (info?.state !== 'running') {
-            await h.startDomain(vm.domainName);
+            try {
+              await h.startDomain(vm.domainName);
+            } catch (e) {
+              const kvm = vm.accel.name === 'kvm' ? kvmFailure(vm.domainName, (e as Error).message) : undefined;
+              throw kvm ? kvmUnusable(vm.name, kvm) : e;
+            }
             if (action === 'unchanged') action = 'started';
           } else if (action === 'unchanged') {
             opts.onVm?.(vm.name, 'unchanged');
@@ -153,7 +158,7 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
           return { ...base, action, ready: true, ...(action === 'unchanged' ? {} : { times: { ...times, ...ready } }) };
         } catch (e) {
           opts.onVm?.(vm.name, 'failed', (e as Error).message);
-          return { ...base, ready: false, error: e instanceof VmlabError ? `${e.message}${e.hint ? `\n    ${e.hint}` : ''}` : String(e) };
+          return { ...base, action, ready: false, error: e instanceof VmlabError ? `${e.message}${e.hint ? `\n    ${e.hint}` : ''}` : String(e) };
         }
       }),
     );

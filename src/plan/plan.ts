@@ -16,6 +16,8 @@ export interface AutoAccel {
 export interface PlanOptions {
   paths: HostPaths;
   autoAccel: AutoAccel;
+  /** Host facts that change devices: /dev/vhost-net present (default true). */
+  host?: { vhostNet: boolean };
   /** Disk cache mode and I/O mode, the same for every device model so comparisons stay fair. */
   diskCache?: 'none' | 'writeback' | 'unsafe';
   diskIo?: 'native' | 'threads' | 'io_uring';
@@ -118,7 +120,8 @@ export function planLab(lab: LabModel, opts: PlanOptions): Plan {
     const nics: NicPlan[] = vm.nics.map((n, i) => {
       const net = byName.get(n.network)!;
       const model = n.model ?? profile.nic.value.model;
-      const vhost = model === 'virtio' && profile.nic.value.vhost && accel.name === 'kvm';
+      const hostVhost = opts.host?.vhostNet ?? true;
+      const vhost = model === 'virtio' && profile.nic.value.vhost && accel.name === 'kvm' && hostVhost;
       return {
         index: i,
         network: n.network,
@@ -131,7 +134,7 @@ export function planLab(lab: LabModel, opts: PlanOptions): Plan {
         address: n.address,
         ...(n.gateway !== undefined ? { gateway: n.gateway } : {}),
         nameservers: n.nameservers,
-        why: nicWhy(profile, model, vhost, accel.name),
+        why: nicWhy(profile, model, vhost, accel.name, hostVhost),
       };
     });
     const agent =
@@ -215,8 +218,11 @@ function planDisks(
   return disks;
 }
 
-function nicWhy(profile: DeviceProfile, model: NicModel, vhost: boolean, accel: Accel): string {
+function nicWhy(profile: DeviceProfile, model: NicModel, vhost: boolean, accel: Accel, hostVhost: boolean): string {
   if (model !== profile.nic.value.model) return `${model} NIC (override in the lab)`;
+  if (model === 'virtio' && profile.nic.value.vhost && accel === 'kvm' && !hostVhost) {
+    return "virtio-net through QEMU's own backend: this host has no /dev/vhost-net (modprobe vhost_net), so no in-kernel vhost";
+  }
   if (model === 'virtio' && profile.nic.value.vhost && !vhost) {
     return `virtio-net through QEMU's own backend: vhost-net needs KVM, under ${accel.toUpperCase()} packets still use shared rings but QEMU moves them`;
   }

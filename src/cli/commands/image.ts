@@ -6,13 +6,13 @@ import { pullImage } from '../../host/image-pull.js';
 import { ImageStore } from '../../host/image-store.js';
 import { catalogEntry, loadCatalog } from '../../images/catalog.js';
 import { loadRecipe, recipeNames } from '../../images/recipe.js';
-import { defaultHostPaths } from '../../paths.js';
+import { hostPaths, type GlobalOpts } from '../context.js';
 import { emit, reportError } from '../output.js';
 import { Progress } from '../progress.js';
 import { findBackingUsers } from '../../host/overlay-scan.js';
 
-export function imageStore(): ImageStore {
-  return new ImageStore(join(defaultHostPaths().dataDir, 'images'));
+export function imageStore(cmd: Command): ImageStore {
+  return new ImageStore(join(hostPaths(cmd.optsWithGlobals() as GlobalOpts).dataDir, 'images'));
 }
 
 const mb = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MiB`;
@@ -24,9 +24,9 @@ export function registerImage(program: Command): void {
     .command('list')
     .description('images in the cache, recipes that can be built, and the upstream catalog')
     .option('--json', 'machine-readable output')
-    .action((opts: { json?: boolean }) => {
+    .action((opts: { json?: boolean }, cmd: Command) => {
       try {
-        const store = imageStore();
+        const store = imageStore(cmd);
         const images = store.list();
         const recipes = recipeNames().map((n) => {
           const r = loadRecipe(n);
@@ -55,11 +55,11 @@ export function registerImage(program: Command): void {
     .argument('[name]', 'recipe name', 'debian-12')
     .option('--force', 'rebuild even if the recipe is unchanged')
     .option('--json', 'machine-readable output')
-    .action(async (name: string, opts: { force?: boolean; json?: boolean }) => {
+    .action(async (name: string, opts: { force?: boolean; json?: boolean }, cmd: Command) => {
       const progress = new Progress(false);
       try {
         const recipe = loadRecipe(name);
-        const r = await buildImage(recipe, imageStore(), {
+        const r = await buildImage(recipe, imageStore(cmd), {
           force: opts.force,
           events: { step: (s, d) => progress.step(s, d), line: (l) => progress.update(l.slice(0, 100)) },
         });
@@ -81,9 +81,9 @@ export function registerImage(program: Command): void {
     .argument('<path>', 'disk image file (qcow2, raw with a partition table, vmdk, vdi, vhdx)')
     .requiredOption('--name <name>', 'name labs will use for it')
     .option('--json', 'machine-readable output')
-    .action(async (path: string, opts: { name: string; json?: boolean }) => {
+    .action(async (path: string, opts: { name: string; json?: boolean }, cmd: Command) => {
       try {
-        const info = await importImage(imageStore(), path, opts.name);
+        const info = await importImage(imageStore(cmd), path, opts.name);
         emit(opts, { ok: true, image: info }, () => `imported ${path} as "${info.name}" (${info.file})`);
       } catch (e) {
         process.exitCode = reportError(e, opts);
@@ -95,11 +95,11 @@ export function registerImage(program: Command): void {
     .description('download a catalog image (resumes), verify its checksum, add it to the cache')
     .argument('<name>', 'catalog name (vmlab image list)')
     .option('--json', 'machine-readable output')
-    .action(async (name: string, opts: { json?: boolean }) => {
+    .action(async (name: string, opts: { json?: boolean }, cmd: Command) => {
       const progress = new Progress(false);
       try {
         const entry = catalogEntry(name);
-        const info = await pullImage(imageStore(), entry, {
+        const info = await pullImage(imageStore(cmd), entry, {
           step: (s) => progress.step(s),
           progress: (got, total) => progress.update(total ? `${mb(got)} / ${mb(total)} (${((got / total) * 100).toFixed(0)}%)` : mb(got)),
         });
@@ -116,10 +116,10 @@ export function registerImage(program: Command): void {
     .description('remove an image; versions still used as backing files by lab disks are kept')
     .argument('<name>', 'image name')
     .option('--json', 'machine-readable output')
-    .action(async (name: string, opts: { json?: boolean }) => {
+    .action(async (name: string, opts: { json?: boolean }, cmd: Command) => {
       try {
-        const store = imageStore();
-        const users = await findBackingUsers(join(defaultHostPaths().dataDir, 'labs'));
+        const store = imageStore(cmd);
+        const users = await findBackingUsers(join(hostPaths(cmd.optsWithGlobals() as GlobalOpts).dataDir, 'labs'));
         const r = store.remove(name, (f) => users.has(f));
         emit(opts, { ok: true, ...r }, () =>
           [`removed ${r.removed.length} file(s) of "${name}"`, ...r.kept.map((k) => `  kept ${k}: used by ${[...(users.get(k) ?? [])].join(', ')} (vmlab down those labs first)`)].join('\n'),
