@@ -1,0 +1,64 @@
+import { readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { probeAutoAccel } from '../../src/host/accel-probe.js';
+import { libvirtdPid } from '../../src/host/host-net.js';
+import { DbusHypervisor } from '../../src/libvirt/dbus-hypervisor.js';
+import { root } from './lab.js';
+
+export const CLI = join(root, 'dist', 'src', 'cli', 'main.js');
+
+export function vmlab(args: string[], opts: { timeout?: number } = {}) {
+  return execa('node', [CLI, ...args], { reject: false, cwd: root, timeout: opts.timeout ?? 20 * 60_000 });
+}
+
+export async function vmlabJson<T = any>(args: string[]): Promise<{ exitCode: number; json: T; stderr: string }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const r = await vmlab([...args, '--json']);
+  let json: T;
+  try {
+    json = JSON.parse(String(r.stdout)) as T;
+  } catch {
+    throw new Error(`vmlab ${args.join(' ')} printed no JSON (exit ${r.exitCode}):\n${r.stdout}\n${r.stderr}`);
+  }
+  return { exitCode: r.exitCode ?? -1, json, stderr: String(r.stderr) };
+}
+
+let checked = false;
+
+/**
+ * Live tests need a real libvirtd reachable over libvirt-dbus, running in a
+ * network namespace of its own (so every bridge and tap stays there), and the
+ * reference image. Anything missing fails loudly: live tests are never skipped.
+ */
+export async function requireLiveHost(): Promise<void> {
+  if (checked) return;
+  const h = await DbusHypervisor.open().catch((e: Error & { hint?: string }) => {
+    throw new Error(`live tests need libvirtd and libvirt-dbus: ${e.message}\n  ${e.hint ?? ''}\n  run the suite through .ci/run, which starts them`);
+  });
+  h.close();
+  const pid = libvirtdPid();
+  if (!pid) throw new Error('libvirtd is not running (run the suite through .ci/run)');
+  const theirs = readlinkSync(`/proc/${pid}/ns/net`);
+  const ours = readlinkSync('/proc/self/ns/net');
+  if (theirs === ours && process.env.VMLAB_LIVE_HOST_NETNS !== '1') {
+    throw new Error(
+      'libvirtd runs in the host network namespace: live tests only run against a libvirtd inside a namespace of the test run ' +
+        '(.ci/run does: .ci/services --netns vmlab-ci). Set VMLAB_LIVE_HOST_NETNS=1 to override on a machine of your own.',
+    );
+  }
+  const accel = probeAutoAccel();
+  process.stdout.write(`      [live] libvirtd pid ${pid} in ${theirs}; guests run under ${accel.accel.toUpperCase()}: ${accel.reason}\n`);
+  const build = await vmlab(['image', 'build', 'debian-12'], { timeout: 15 * 60_000 });
+  if (build.exitCode !== 0) throw new Error(`cannot build the reference image:\n${build.stderr}`);
+  checked = true;
+}
+
+/** Domains and networks libvirt has whose names start with `prefix`. */
+export async function libvirtObjects(prefix: string): Promise<string[]> {
+  const r = await execa('virsh', ['-c', 'qemu:///system', 'list --all --name; net-list --all --name'], { reject: false });
+  return String(r.stdout).split('\n').map((s) => s.trim()).filter((s) => s.startsWith(prefix));
+}
+
+export function readText(path: string): string {
+  return readFileSync(path, 'utf8');
+}

@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { bridgePorts } from '../../src/host/host-net.js';
+import { bridgeNameFor } from '../../src/plan/names.js';
+import { libvirtObjects, requireLiveHost, vmlab, vmlabJson } from '../helpers/live.js';
+import { root } from '../helpers/lab.js';
+
+const LAB = 'labs/quickstart.yaml';
+const PCI_VENDORS = ['sh', '-c', 'cat /sys/bus/pci/devices/*/vendor'];
+
+/** The quickstart lab on real libvirt: one emulated and one virtio guest on an isolated bridge. */
+describe('live: quickstart lab (vmlab up / status / exec / down)', function () {
+  this.timeout(30 * 60_000);
+
+  before(async () => {
+    await requireLiveHost();
+    await vmlab(['down', 'quickstart']);
+  });
+
+  after(async () => {
+    await vmlab(['down', 'quickstart']);
+  });
+
+  it('up: both guests boot, cloud-init is done on both', async () => {
+    const t0 = Date.now();
+    const r = await vmlabJson(['up', LAB]);
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.deepEqual(r.json.vms.map((v: { name: string; action: string; ready: boolean }) => [v.name, v.action, v.ready]), [
+      ['emu', 'created', true],
+      ['para', 'created', true],
+    ]);
+    for (const v of r.json.vms) assert.ok(v.times.cloudInit > v.times.agent && v.times.agent > 0, JSON.stringify(v.times));
+    process.stdout.write(`      [live] quickstart up in ${((Date.now() - t0) / 1000).toFixed(0)} s: ${r.json.vms.map((v: { name: string; accel: string; times: { cloudInit: number } }) => `${v.name} (${v.accel}) ready at ${(v.times.cloudInit / 1000).toFixed(1)} s`).join(', ')}\n`);
+  });
+
+  it('static addresses are applied and each guest pings the other over the bridge', async () => {
+    const emu = await vmlab(['exec', LAB, 'emu', '--', 'ping', '-c', '3', '-W', '3', '10.10.0.12']);
+    assert.equal(emu.exitCode, 0, `${emu.stdout}${emu.stderr}`);
+    assert.match(String(emu.stdout), /3 received/);
+    const para = await vmlab(['exec', LAB, 'para', '--', 'ping', '-c', '3', '-W', '3', '10.10.0.11']);
+    assert.equal(para.exitCode, 0, `${para.stdout}${para.stderr}`);
+    const addr = await vmlab(['exec', LAB, 'para', '--', 'ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0']);
+    assert.match(String(addr.stdout), /inet 10\.10\.0\.12\/24/);
+  });
+
+  it('the emulated guest sees no virtio PCI device (vendor 0x1af4); the virtio guest does', async () => {
+    const emu = await vmlab(['exec', LAB, 'emu', '--', ...PCI_VENDORS]);
+    assert.equal(emu.exitCode, 0);
+    assert.ok(String(emu.stdout).includes('0x8086'), 'the emulated guest has Intel devices');
+    assert.ok(!String(emu.stdout).includes('0x1af4'), `emulated guest has a virtio device:\n${emu.stdout}`);
+    const para = await vmlab(['exec', LAB, 'para', '--', ...PCI_VENDORS]);
+    assert.ok(String(para.stdout).includes('0x1af4'), `virtio guest lacks virtio devices:\n${para.stdout}`);
+    const drivers = await vmlab(['exec', LAB, 'emu', '--', 'sh', '-c', 'basename $(readlink /sys/class/net/eth0/device/driver)']);
+    assert.equal(String(drivers.stdout).trim(), 'e1000');
+  });
+
+  it('status --json agrees: running, ready, addresses confirmed by the agent', async () => {
+    const s = await vmlabJson(['status', LAB]);
+    assert.equal(s.exitCode, 0, s.stderr);
+    const by = Object.fromEntries(s.json.vms.map((v: { name: string }) => [v.name, v]));
+    assert.equal(by.emu.state, 'running');
+    assert.equal(by.emu.profile, 'emulated');
+    assert.equal(by.para.profile, 'virtio');
+    for (const [name, ip] of [['emu', '10.10.0.11/24'], ['para', '10.10.0.12/24']] as const) {
+      assert.equal(by[name].ready, true, name);
+      assert.deepEqual(by[name].agentIps, [ip]);
+      assert.deepEqual(by[name].plannedIps, [ip]);
+    }
+  });
+
+  it('the bridge is what the course says: each guest tap is a port of the lab bridge', async () => {
+    const ports = await bridgePorts(bridgeNameFor('quickstart', 'lan'));
+    assert.equal(ports.length, 2, JSON.stringify(ports));
+  });
+
+  it('exec returns the guest command exit code and its output', async () => {
+    const r = await vmlab(['exec', LAB, 'emu', '--', 'sh', '-c', 'echo out; echo err >&2; exit 7']);
+    assert.equal(r.exitCode, 7);
+    assert.equal(String(r.stdout), 'out');
+    assert.equal(String(r.stderr), 'err');
+  });
+
+  it('up again is a no-op that says "up to date"', async () => {
+    const t0 = Date.now();
+    const r = await vmlabJson(['up', LAB]);
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.equal(r.json.upToDate, true);
+    assert.ok(Date.now() - t0 < 30_000, 'a no-op up is quick');
+  });
+
+  it('a changed VM definition is reported, not touched', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vmlab-live-'));
+    const changed = join(dir, 'quickstart.yaml');
+    writeFileSync(changed, readFileSync(join(root, LAB), 'utf8').replace('    profile: virtio    #', '    memory: 768MiB\n    profile: virtio    #'));
+    const r = await vmlabJson(['up', changed]);
+    const para = r.json.vms.find((v: { name: string }) => v.name === 'para');
+    assert.equal(para.action, 'changed');
+    const s = await vmlabJson(['status', changed]);
+    assert.equal(s.json.vms.find((v: { name: string }) => v.name === 'para').changed, true);
+    assert.equal(s.json.vms.find((v: { name: string }) => v.name === 'para').state, 'running');
+  });
+
+  it('down removes every domain, network and file of the lab', async () => {
+    const r = await vmlabJson(['down', 'quickstart']);
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.equal(r.json.domains.length, 2);
+    assert.equal(r.json.networks.length, 1);
+    assert.deepEqual(await libvirtObjects('vmlab-quickstart-'), []);
+    assert.equal(existsSync('/var/lib/vmlab/labs/quickstart'), false);
+    assert.ok(!readdirSync('/run/vmlab').some((f) => f.startsWith('vmlab-quickstart-')));
+    assert.equal((await bridgePorts(bridgeNameFor('quickstart', 'lan'))).length, 0);
+  });
+
+  it('a lab naming a missing image or host bridge fails before creating anything', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vmlab-live-'));
+    const noImage = join(dir, 'noimage.yaml');
+    writeFileSync(noImage, 'name: broken\nnetworks:\n  lan: {}\nvms:\n  a:\n    image: no-such-image\n    nics: [{network: lan}]\n');
+    const r1 = await vmlab(['up', noImage]);
+    assert.equal(r1.exitCode, 2);
+    assert.match(String(r1.stderr), /unknown image "no-such-image"/);
+    const noBridge = join(dir, 'nobridge.yaml');
+    writeFileSync(noBridge, 'name: broken\nnetworks:\n  lan: {}\n  office: { bridge: br-nothere }\nvms:\n  a:\n    nics: [{network: lan}, {network: office}]\n');
+    const r2 = await vmlab(['up', noBridge]);
+    assert.equal(r2.exitCode, 2);
+    assert.match(String(r2.stderr), /host bridge "br-nothere" does not exist/);
+    assert.deepEqual(await libvirtObjects('vmlab-broken-'), []);
+    assert.equal(existsSync('/var/lib/vmlab/labs/broken'), false);
+  });
+
+  it('up after a killed up completes the lab; down then leaves nothing', async () => {
+    const child = execa('node', [join(root, 'dist/src/cli/main.js'), 'up', LAB], { reject: false, cwd: root });
+    const deadline = Date.now() + 120_000;
+    while (Date.now() < deadline && (await libvirtObjects('vmlab-quickstart-')).filter((n) => n.endsWith('-emu') || n.endsWith('-para')).length < 1) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    child.kill('SIGKILL');
+    await child;
+    const r = await vmlabJson(['up', LAB]);
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.ok(r.json.vms.every((v: { ready: boolean }) => v.ready), JSON.stringify(r.json.vms));
+    await vmlab(['down', 'quickstart']);
+    assert.deepEqual(await libvirtObjects('vmlab-quickstart-'), []);
+  });
+});
