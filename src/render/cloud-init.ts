@@ -9,7 +9,33 @@ import { renderServiceFragments, type CloudConfigFragment } from './services.js'
  */
 const YAML_OPTS = { lineWidth: 0, aliasDuplicateObjects: false } as const;
 
-export function userDataObject(plan: Plan, vm: VmPlan, fragments: CloudConfigFragment[] = renderServiceFragments(plan, vm)): Record<string, unknown> {
+/**
+ * What the guest image needs from vmlab itself. The image runs no resolver by
+ * default (systemd-resolved costs seconds of boot under TCG): static `dns:`
+ * becomes /etc/resolv.conf; a DHCP interface turns systemd-resolved on, which
+ * takes the DNS servers from the lease.
+ */
+export function plumbingFragment(plan: Plan, vm: VmPlan): CloudConfigFragment {
+  const servers = [...new Set(vm.nics.flatMap((n) => n.nameservers.map(formatIpv4)))];
+  const frag: CloudConfigFragment = {};
+  if (vm.nics.some((n) => n.address.kind === 'dhcp')) {
+    frag.bootcmd = [
+      ['systemctl', 'enable', '--now', 'systemd-resolved.service'],
+      ['ln', '-sf', '../run/systemd/resolve/stub-resolv.conf', '/etc/resolv.conf'],
+    ];
+  } else if (servers.length) {
+    frag.write_files = [
+      {
+        path: '/etc/resolv.conf',
+        permissions: '0644',
+        content: `# written by vmlab from the lab file (nics[].dns)\n${servers.map((s) => `nameserver ${s}`).join('\n')}\nsearch ${plan.lab.domain}\n`,
+      },
+    ];
+  }
+  return frag;
+}
+
+export function userDataObject(plan: Plan, vm: VmPlan, fragments: CloudConfigFragment[] = [plumbingFragment(plan, vm), ...renderServiceFragments(plan, vm)]): Record<string, unknown> {
   const ci = vm.cloudInit;
   const packages = unique([...fragments.flatMap((f) => f.packages ?? []), ...ci.packages]);
   const writeFiles = [

@@ -67,3 +67,17 @@ describe('escaping: hostile strings come out intact', () => {
     assert.equal(bad.length, 1);
   });
 });
+
+describe('guest plumbing in user-data', () => {
+  it('static dns: becomes /etc/resolv.conf with the lab domain as search', () => {
+    const plan = planFromText(MINIMAL.replace('ip: 10.0.0.10/24', 'ip: 10.0.0.10/24\n        dns: [10.0.0.2]'));
+    const ud = YAML.parse(renderLab(plan).vms[0]!.files['user-data']);
+    const resolv = ud.write_files.find((f: { path: string }) => f.path === '/etc/resolv.conf');
+    assert.equal(resolv.content, '# written by vmlab from the lab file (nics[].dns)\nnameserver 10.0.0.2\nsearch t.lab\n');
+  });
+
+  it('no dns: leaves resolv.conf alone', () => {
+    const ud = YAML.parse(renderLab(planFromText(MINIMAL)).vms[0]!.files['user-data']);
+    assert.equal(ud.write_files, undefined);
+  });
+});
