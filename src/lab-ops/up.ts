@@ -18,7 +18,8 @@ export interface VmUpResult {
   profile: string;
   accel: string;
   accelReason: string;
-  times?: ReadyTimes & { define?: number; disks?: number };
+  /** ms: disks+seed, define; then running/agent/cloudInit since the start request; startAt/readyAt since `up` began. */
+  times?: ReadyTimes & { define?: number; disks?: number; startAt?: number; readyAt?: number };
   ready: boolean;
   error?: string;
 }
@@ -155,7 +156,8 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
             startedAt,
             onPhase: (p, d) => opts.onVm?.(vm.name, p, d),
           });
-          return { ...base, action, ready: true, ...(action === 'unchanged' ? {} : { times: { ...times, ...ready } }) };
+          const readyAt = Date.now() - t0;
+          return { ...base, action, ready: true, ...(action === 'unchanged' ? {} : { times: { ...times, ...ready, startAt: startedAt - t0, readyAt } }) };
         } catch (e) {
           opts.onVm?.(vm.name, 'failed', (e as Error).message);
           return { ...base, action, ready: false, error: e instanceof VmlabError ? `${e.message}${e.hint ? `\n    ${e.hint}` : ''}` : String(e) };
