@@ -3,6 +3,7 @@ import type { ServiceCatalog, ParamSpec, ParamType } from '../services/catalog.j
 import { broadcastOf, contains, formatCidr, networkOf, parseCidr, parseIpv4, type Cidr } from '../util/ipv4.js';
 import { isDnsLabel, closest } from '../util/names.js';
 import { parseSize, MiB, GiB } from '../util/units.js';
+import { checkService } from '../services/checks.js';
 import { Checker, type Obj } from './checker.js';
 import type {
   CloudInitSpec, Command, DiskModel, LabModel, NetworkMode, NetworkModel, NicAddress, NicSpec, ServiceUse, UserSpec,
@@ -266,7 +267,7 @@ function parseVms(c: Checker, v: unknown, d: Defaults, networks: Map<string, Net
     const disks = parseDisks(c, [...segs, 'disks'], o.disks, profile);
     const nics = parseNics(c, [...segs, 'nics'], o.nics, networks, count ?? 1);
     const cloudInit = parseCloudInit(c, [...segs, 'cloud-init'], o['cloud-init']);
-    const services = parseServices(c, [...segs, 'services'], o.services, networks, opts);
+    const services = nics ? parseServices(c, [...segs, 'services'], o.services, { networks, nics }, opts) : undefined;
     if (count === undefined || !img || !mem || !vcpus || !profile || !accel || !disks || !nics || !cloudInit || !services) continue;
     if (count > 1 && key.length + String(count).length > 63) c.fail(segs, 'name plus copy number would exceed 63 characters', { atKey: true });
     for (let i = 1; i <= count; i++) {
@@ -426,7 +427,13 @@ function parseCloudInit(c: Checker, segs: PathSeg[], v: unknown): CloudInitSpec 
   return { users, packages, writeFiles, runcmd: commands(c, [...segs, 'runcmd'], o.runcmd), bootcmd: commands(c, [...segs, 'bootcmd'], o.bootcmd) };
 }
 
-function parseServices(c: Checker, segs: PathSeg[], v: unknown, networks: Map<string, NetworkModel> | undefined, opts: ValidateOptions): ServiceUse[] | undefined {
+/** What a service parameter is checked against: the lab's networks and the VM's own interfaces. */
+interface ParamScope {
+  networks: Map<string, NetworkModel> | undefined;
+  nics: NicSpec[];
+}
+
+function parseServices(c: Checker, segs: PathSeg[], v: unknown, scope: ParamScope, opts: ValidateOptions): ServiceUse[] | undefined {
   const items = c.list(segs, v, { max: 32 });
   if (!items) return undefined;
   const out: ServiceUse[] = [];
@@ -450,44 +457,55 @@ function parseServices(c: Checker, segs: PathSeg[], v: unknown, networks: Map<st
       return;
     }
     const ps = typeof item === 'string' ? s : [...s, name];
-    const o = c.object(ps, params, { required: Object.entries(def.params).filter(([, p]) => p.required).map(([k]) => k), optional: Object.keys(def.params) });
-    if (!o) return;
-    const values: Record<string, unknown> = {};
-    for (const [k, spec] of Object.entries(def.params)) {
-      const val = o[k] === undefined ? spec.default : checkParam(c, [...ps, k], o[k], spec, networks);
-      if (val !== undefined) values[k] = val;
-    }
-    out.push({ name, params: values, path: formatPath(ps) });
+    const before = c.issues.length;
+    const values = checkFields(c, ps, params, def.params, scope);
+    if (!values || c.issues.length > before) return;
+    for (const p of checkService(name, values, scope.nics)) c.fail([...ps, ...p.at], p.message, { value: p.value, hint: p.hint });
+    if (c.issues.length === before) out.push({ name, params: values, path: formatPath(ps) });
   });
+  const seen = new Set<string>();
+  out.forEach((u) => {
+    if (seen.has(u.name)) c.fail(segs, `service "${u.name}" is listed twice`, { hint: 'give all its parameters in one entry' });
+    seen.add(u.name);
+  });
+  for (const u of out) {
+    for (const r of opts.services.get(u.name)?.requires ?? []) {
+      if (!seen.has(r)) c.fail(segs, `service "${u.name}" needs the "${r}" service on the same VM`, { hint: `add "- ${r}" to this VM's services` });
+    }
+  }
   return out;
 }
 
+function checkFields(c: Checker, segs: PathSeg[], v: unknown, fields: Record<string, ParamSpec>, scope: ParamScope): Record<string, unknown> | undefined {
+  const o = c.object(segs, v ?? {}, { required: Object.entries(fields).filter(([, p]) => p.required).map(([k]) => k), optional: Object.keys(fields) });
+  if (!o) return undefined;
+  const r: Record<string, unknown> = {};
+  for (const [k, f] of Object.entries(fields)) {
+    const val = o[k] === undefined ? f.default : checkParam(c, [...segs, k], o[k], f, scope);
+    if (val !== undefined) r[k] = val;
+  }
+  return r;
+}
 
-function checkParam(c: Checker, segs: PathSeg[], v: unknown, spec: ParamSpec, networks: Map<string, NetworkModel> | undefined): unknown {
+
+function checkParam(c: Checker, segs: PathSeg[], v: unknown, spec: ParamSpec, scope: ParamScope): unknown {
   if (spec.type === 'list') {
     const items = c.list(segs, v, { max: spec.max ?? 256 });
     if (!items) return undefined;
-    return items.map((x, i) => {
-      if (spec.items === 'object') {
-        const o = c.object([...segs, i], x, { required: Object.entries(spec.fields ?? {}).filter(([, f]) => f.required).map(([k]) => k), optional: Object.keys(spec.fields ?? {}) });
-        if (!o) return undefined;
-        const r: Record<string, unknown> = {};
-        for (const [k, f] of Object.entries(spec.fields ?? {})) {
-          const val = o[k] === undefined ? f.default : checkParam(c, [...segs, i, k], o[k], f, networks);
-          if (val !== undefined) r[k] = val;
-        }
-        return r;
-      }
-      return checkScalar(c, [...segs, i], x, spec.items ?? 'string', spec, networks);
-    });
+    return items.map((x, i) =>
+      spec.items === 'object' ? checkFields(c, [...segs, i], x, spec.fields ?? {}, scope) : checkScalar(c, [...segs, i], x, spec.items ?? 'string', spec, scope),
+    );
   }
-  return checkScalar(c, segs, v, spec.type, spec, networks);
+  if (spec.type === 'object') return checkFields(c, segs, v, spec.fields ?? {}, scope);
+  return checkScalar(c, segs, v, spec.type, spec, scope);
 }
 
-function checkScalar(c: Checker, segs: PathSeg[], v: unknown, type: ParamType | 'object', spec: ParamSpec, networks: Map<string, NetworkModel> | undefined): unknown {
+const ONE_LINE = /^[^\u0000-\u001f\u007f]*$/;
+
+function checkScalar(c: Checker, segs: PathSeg[], v: unknown, type: ParamType | 'object', spec: ParamSpec, scope: ParamScope): unknown {
   switch (type) {
     case 'string':
-      return c.string(segs, v, { maxLength: spec.max ?? 4096 });
+      return c.string(segs, v, { maxLength: spec.max ?? 4096, pattern: ONE_LINE, what: 'one line of text', hint: 'no line breaks or control characters' });
     case 'int':
       return c.int(segs, v, spec.min ?? -(2 ** 31), spec.max ?? 2 ** 31);
     case 'port':
@@ -504,11 +522,27 @@ function checkScalar(c: Checker, segs: PathSeg[], v: unknown, type: ParamType | 
     }
     case 'ifname':
       return c.string(segs, v, { pattern: IFNAME, what: 'an interface name' });
+    case 'interface': {
+      const names = scope.nics.map((n) => n.ifname);
+      const n = c.string(segs, v, { what: 'an interface name of this VM' });
+      if (n !== undefined && !names.includes(n)) {
+        const guess = closest(n, names);
+        c.fail(segs, `this VM has no interface "${n}"`, { value: n, hint: `${guess ? `did you mean "${guess}"? ` : ''}its interfaces: ${names.map((x, i) => `${x} (nics[${i}], network ${scope.nics[i]!.network})`).join(', ') || 'none'}` });
+        return undefined;
+      }
+      return n;
+    }
     case 'hostname':
       return c.string(segs, v, { pattern: /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, what: 'a host name', hint: DNS_HINT });
+    case 'domain':
+      return c.string(segs, v, { pattern: /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/, what: 'a DNS name', hint: 'e.g. lab.test: labels of lowercase letters, digits and "-", joined by dots' });
+    case 'mac':
+      return c.string(segs, v, { pattern: MAC, what: 'a MAC address', hint: 'six lowercase hex pairs, e.g. 52:54:00:12:34:56' });
+    case 'enum':
+      return c.oneOf(segs, v, spec.values ?? [], 'value');
     case 'network': {
       const n = c.string(segs, v, { what: 'a network name' });
-      if (n && networks && !networks.has(n)) c.fail(segs, `no network "${n}" in this lab`, { value: n });
+      if (n && scope.networks && !scope.networks.has(n)) c.fail(segs, `no network "${n}" in this lab`, { value: n });
       return n;
     }
     default:
@@ -547,6 +581,13 @@ function crossCheck(c: Checker, vms: ParsedVm[], networks: Map<string, NetworkMo
   }
 }
 
+/** A DHCP server, or a relay to one, with an interface on the network. */
 function vmsHaveDhcp(vms: ParsedVm[], network: string): boolean {
-  return vms.some((p) => p.vm.services.some((s) => s.name === 'dhcp') && p.vm.nics.some((n) => n.network === network));
+  return vms.some((p) =>
+    p.vm.services.some((s) => {
+      if (s.name !== 'dhcp' && s.name !== 'dhcp-relay') return false;
+      const nic = p.vm.nics.find((n) => n.ifname === s.params.interface);
+      return nic ? nic.network === network : p.vm.nics.some((n) => n.network === network);
+    }),
+  );
 }

@@ -38,12 +38,13 @@ export function plumbingFragment(plan: Plan, vm: VmPlan): CloudConfigFragment {
 export function userDataObject(plan: Plan, vm: VmPlan, fragments: CloudConfigFragment[] = [plumbingFragment(plan, vm), ...renderServiceFragments(plan, vm)]): Record<string, unknown> {
   const ci = vm.cloudInit;
   const packages = unique([...fragments.flatMap((f) => f.packages ?? []), ...ci.packages]);
-  const writeFiles = [
+  const writeFiles = uniqueFiles([
     ...fragments.flatMap((f) => f.write_files ?? []),
     ...ci.writeFiles.map((f) => ({ path: f.path, content: f.content, ...(f.permissions ? { permissions: f.permissions } : {}), ...(f.owner ? { owner: f.owner } : {}) })),
-  ];
-  const bootcmd = [...fragments.flatMap((f) => f.bootcmd ?? []), ...ci.bootcmd];
-  const runcmd = [...fragments.flatMap((f) => f.runcmd ?? []), ...ci.runcmd];
+  ]);
+  // Two services of one daemon (dhcp and dns are both dnsmasq) restart it once; the user's own commands run as written.
+  const bootcmd = [...uniqueCommands(fragments.flatMap((f) => f.bootcmd ?? [])), ...ci.bootcmd];
+  const runcmd = [...uniqueCommands(fragments.flatMap((f) => f.runcmd ?? [])), ...ci.runcmd];
   const users = ci.users.map((u) => ({
     name: u.name,
     ...(u.sshAuthorizedKeys.length ? { ssh_authorized_keys: u.sshAuthorizedKeys } : {}),
@@ -91,6 +92,27 @@ export function networkConfigObject(plan: Plan, vm: VmPlan): Record<string, unkn
 
 export function renderNetworkConfig(plan: Plan, vm: VmPlan): string {
   return YAML.stringify(networkConfigObject(plan, vm), YAML_OPTS);
+}
+
+/** Services that share a file (nftables.conf for nat and firewall) write it identically: keep one. */
+function uniqueFiles(files: Array<Record<string, unknown>>): Array<Record<string, unknown>> {
+  const seen = new Set<string>();
+  return files.filter((f) => {
+    const key = JSON.stringify(f);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+function uniqueCommands(cmds: Array<string | string[]>): Array<string | string[]> {
+  const seen = new Set<string>();
+  return cmds.filter((c) => {
+    const key = JSON.stringify(c);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 function unique(xs: string[]): string[] {

@@ -2,6 +2,7 @@ import Handlebars from 'handlebars';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { templatesDir } from '../paths.js';
+import { netmaskString } from '../util/ipv4.js';
 
 /**
  * Two handlebars instances, one per output language.
@@ -24,6 +25,20 @@ yamlHandlebars.registerHelper('yaml', (v: unknown) => new yamlHandlebars.SafeStr
 yamlHandlebars.registerHelper('concat', (...args: unknown[]) => args.slice(0, -1).map(String).join(''));
 yamlHandlebars.registerHelper('join', (list: unknown, sep: unknown) => (Array.isArray(list) ? list.map(String).join(String(sep)) : ''));
 yamlHandlebars.registerHelper('eq', (a: unknown, b: unknown) => a === b);
+yamlHandlebars.registerHelper('or', (...args: unknown[]) => args.slice(0, -1).find((a) => a !== undefined && a !== null && a !== '' && a !== false));
+yamlHandlebars.registerHelper('includes', (list: unknown, v: unknown) => Array.isArray(list) && list.includes(v));
+yamlHandlebars.registerHelper('netmask', (prefix: unknown) => netmaskString(Number(prefix)));
+yamlHandlebars.registerHelper('html', (v: unknown) => Handlebars.Utils.escapeExpression(String(v ?? '')));
+/**
+ * `content: {{#text}}…{{/text}}`: the block renders a configuration file as
+ * plain text and comes out JSON-encoded (one YAML scalar). Values inside a
+ * block are bare, which is safe because service parameters are typed and
+ * one-line (see ParamType): they cannot break out of their line.
+ */
+yamlHandlebars.registerHelper('text', function (this: unknown, options: Handlebars.HelperOptions) {
+  // A closing {{/text}} alone on its line swallows its newline (handlebars standalone rule): give it back.
+  return new yamlHandlebars.SafeString(JSON.stringify(options.fn(this)) + "\n");
+});
 
 const cache = new Map<string, Handlebars.TemplateDelegate>();
 

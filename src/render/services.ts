@@ -25,14 +25,21 @@ export function serviceContext(plan: Plan, vm: VmPlan, params: Record<string, un
       ip: n.address.kind === 'static' ? formatIpv4(n.address.cidr.address) : '',
     })),
   );
+  const statics = vm.nics.filter((n) => n.address.kind === 'static');
   return {
-    params,
+    params: camelKeys(params),
     lab: { name: plan.lab.name, domain: plan.lab.domain, hosts },
     vm: {
       name: vm.name,
       hostname: vm.hostname,
       fqdn: vm.fqdn,
       profile: vm.profile.name,
+      services: vm.services.map((s) => s.name),
+      /** The first static address: OSPF's default router-id. */
+      firstIp: statics[0] && statics[0].address.kind === 'static' ? formatIpv4(statics[0].address.cidr.address) : '',
+      /** ifname → address and ifname → prefix, for `lookup`. */
+      ips: Object.fromEntries(statics.map((n) => [n.ifname, n.address.kind === 'static' ? formatIpv4(n.address.cidr.address) : ''])),
+      prefixes: Object.fromEntries(statics.map((n) => [n.ifname, n.address.kind === 'static' ? n.address.cidr.prefix : 0])),
       nics: vm.nics.map((n) => ({
         ifname: n.ifname,
         network: n.network,
@@ -43,6 +50,15 @@ export function serviceContext(plan: Plan, vm: VmPlan, params: Record<string, un
       })),
     },
   };
+}
+
+/** Lab files say `router-id`; templates read `params.routerId`. */
+function camelKeys(v: unknown): any { // eslint-disable-line @typescript-eslint/no-explicit-any
+  if (Array.isArray(v)) return v.map(camelKeys);
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k.replace(/-([a-z])/g, (_, ch: string) => ch.toUpperCase()), camelKeys(x)]));
+  }
+  return v;
 }
 
 export function renderServiceFragments(plan: Plan, vm: VmPlan, catalog: ServiceCatalog = defaultServiceCatalog()): CloudConfigFragment[] {

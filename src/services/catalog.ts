@@ -7,13 +7,21 @@ import { templatesDir } from '../paths.js';
  * A service is a folder under templates/services/: `service.yaml` (description
  * and parameter schema) and `cloud-config.yaml.hbs` (a cloud-init fragment).
  */
-export type ParamType = 'string' | 'int' | 'port' | 'bool' | 'ipv4' | 'cidr' | 'ifname' | 'hostname' | 'network';
+/**
+ * Parameter types. `interface` is one of the VM's own interface names
+ * (nics[].name, default eth<index>); `enum` takes `values`; `string` is one
+ * line (no control characters), so no value can inject lines into a
+ * configuration file a service writes.
+ */
+export type ParamType = 'string' | 'int' | 'port' | 'bool' | 'ipv4' | 'cidr' | 'ifname' | 'interface' | 'hostname' | 'domain' | 'network' | 'mac' | 'enum';
 
 export interface ParamSpec {
-  type: ParamType | 'list';
+  type: ParamType | 'list' | 'object';
   items?: ParamType | 'object';
-  /** For items: object, the fields of each item. */
+  /** For type or items `object`: the fields. */
   fields?: Record<string, ParamSpec>;
+  /** For `enum`. */
+  values?: string[];
   required?: boolean;
   default?: unknown;
   description?: string;
@@ -24,6 +32,8 @@ export interface ParamSpec {
 export interface ServiceDef {
   name: string;
   description: string;
+  /** Services this one is useless without on the same VM (nat needs router). */
+  requires: string[];
   params: Record<string, ParamSpec>;
   template: string;
   templatePath: string;
@@ -41,10 +51,11 @@ export function loadServiceCatalog(dir = join(templatesDir, 'services')): Servic
       const specPath = join(dir, name, 'service.yaml');
       const templatePath = join(dir, name, 'cloud-config.yaml.hbs');
       if (!existsSync(specPath)) continue;
-      const spec = YAML.parse(readFileSync(specPath, 'utf8')) as { description?: string; params?: Record<string, ParamSpec> };
+      const spec = YAML.parse(readFileSync(specPath, 'utf8')) as { description?: string; requires?: string[]; params?: Record<string, ParamSpec> };
       defs.set(name, {
         name,
         description: spec.description ?? '',
+        requires: spec.requires ?? [],
         params: spec.params ?? {},
         template: readFileSync(templatePath, 'utf8'),
         templatePath,

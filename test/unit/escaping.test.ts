@@ -42,29 +42,38 @@ describe('escaping: hostile strings come out intact', () => {
     const plan = planFromText(MINIMAL.replace('  a:\n', `  a:\n    services:\n      - web: { title: ${JSON.stringify(title)}, port: 8080 }\n`));
     const ud = YAML.parse(renderLab(plan).vms[0]!.files['user-data']);
     const page = ud.write_files.find((f: { path: string }) => f.path === '/var/www/html/index.html');
-    assert.ok(page.content.includes(title), page.content);
+    assert.ok(page.content.includes('Tom&#x27;s &quot;best&quot; &lt;page&gt; &amp; co &#x3D;&#x3D;'), page.content);
     const site = ud.write_files.find((f: { path: string }) => f.path === '/etc/nginx/sites-enabled/default');
     assert.match(site.content, /listen 8080 default_server;/);
   });
 
-  it('YAML templates never use a bare {{value}} (only {{yaml …}}, blocks and comments)', () => {
+  /** Bare expressions outside {{#text}} blocks (and inline partials used inside them). */
+  function bareValues(template: string): string[] {
+    const text = template
+      .replace(/\{\{!--[\s\S]*?--\}\}/g, '')
+      .replace(/\{\{#text\}\}[\s\S]*?\{\{\/text\}\}/g, '"text"')
+      .replace(/\{\{#\*inline [^}]*\}\}[\s\S]*?\{\{\/inline\}\}/g, '');
+    return [...text.matchAll(/\{\{~?\s*([^}]*)\}\}/g)].map((m) => m[1]!.trim()).filter((e) => !/^(yaml\s|[#/!>]|else\b)/.test(e));
+  }
+
+  it('YAML templates never use a bare {{value}} (only {{yaml …}}, {{#text}} blocks and comments)', () => {
     const dir = join(templatesDir, 'services');
     const offenders: string[] = [];
     for (const svc of readdirSync(dir)) {
       const path = join(dir, svc, 'cloud-config.yaml.hbs');
-      const text = readFileSync(path, 'utf8').replace(/\{\{!--[\s\S]*?--\}\}/g, '');
-      for (const m of text.matchAll(/\{\{~?\s*([^}]*)\}\}/g)) {
-        const expr = m[1]!.trim();
-        if (!/^(yaml\s|[#/!]|else\b)/.test(expr)) offenders.push(`${path}: {{${expr}}}`);
-      }
+      offenders.push(...bareValues(readFileSync(path, 'utf8')).map((e) => `${path}: {{${e}}}`));
     }
     assert.deepEqual(offenders, []);
   });
 
   it('the lint above catches a bare value (it can fail)', () => {
-    const text = 'content: {{params.title}}';
-    const bad = [...text.matchAll(/\{\{~?\s*([^}]*)\}\}/g)].filter((m) => !/^(yaml\s|[#/!]|else\b)/.test(m[1]!.trim()));
-    assert.equal(bad.length, 1);
+    assert.deepEqual(bareValues('content: {{params.title}}\nx: {{#text}}{{ok}}{{/text}}'), ['params.title']);
+  });
+
+  it('a service parameter cannot inject a line into a configuration file', () => {
+    const bad = MINIMAL.replace('  a:\n', `  a:\n    services:\n      - web: { title: "x\\nlisten 9999;" }\n`);
+    assert.throws(() => planFromText(bad), (e: Error & { issues?: Array<{ message: string; path: string }> }) =>
+      !!e.issues?.some((i) => i.path.endsWith('web.title') && /one line/.test(i.message)));
   });
 });
 
