@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../paths.js';
 import { registerRender } from './commands/render.js';
+import { registerGraph } from './commands/graph.js';
 import { registerValidate } from './commands/validate.js';
 import { registerImage } from './commands/image.js';
 import { registerLab } from './commands/lab.js';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
     });
   registerValidate(program);
   registerRender(program);
+  registerGraph(program);
   registerImage(program);
   registerLab(program);
   registerDoctor(program);

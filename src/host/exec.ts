@@ -15,6 +15,7 @@ const PROVIDERS: Record<string, string> = {
   syslinux: 'syslinux',
   virsh: 'libvirt-clients',
   ip: 'iproute2',
+  dot: 'graphviz',
 };
 
 export interface RunOptions {
@@ -26,11 +27,14 @@ export interface RunOptions {
   onLine?: (line: string) => void;
   /** Aborting kills the program (Ctrl-C of a long build). */
   signal?: AbortSignal;
+  /** Keep stdout as bytes (an image), in `stdoutBytes`. */
+  binary?: boolean;
 }
 
 export interface RunResult {
   stdout: string;
   stderr: string;
+  stdoutBytes?: Uint8Array;
 }
 
 /**
@@ -46,7 +50,7 @@ export async function run(cmd: string, args: readonly string[], opts: RunOptions
     cwd: opts.cwd,
     ...(opts.signal ? { cancelSignal: opts.signal } : {}),
     stripFinalNewline: true,
-    encoding: 'utf8',
+    encoding: opts.binary ? 'buffer' : 'utf8',
     ...(opts.onLine
       ? {
           stdout: [function* (line: unknown) { opts.onLine!(String(line)); yield line; }],
@@ -55,8 +59,9 @@ export async function run(cmd: string, args: readonly string[], opts: RunOptions
       : {}),
   };
   const r = await execa(cmd, args as string[], options);
-  const stdout = String(r.stdout ?? '');
-  const stderr = String(r.stderr ?? '');
+  const bytes = opts.binary ? (r.stdout as unknown as Uint8Array) : undefined;
+  const stdout = bytes ? '' : String(r.stdout ?? '');
+  const stderr = opts.binary ? Buffer.from((r.stderr as unknown as Uint8Array) ?? []).toString('utf8') : String(r.stderr ?? '');
   if ((r as { code?: string }).code === 'ENOENT' || /ENOENT/.test(String(r.message ?? '')) && r.exitCode === undefined) {
     const pkg = PROVIDERS[cmd];
     throw new VmlabError('ERR_VMLAB_TOOL_MISSING', `${cmd} is not installed`, {
@@ -77,5 +82,5 @@ export async function run(cmd: string, args: readonly string[], opts: RunOptions
       details: { command: cmd, args: [...args], exitCode: r.exitCode },
     });
   }
-  return { stdout, stderr };
+  return { stdout, stderr, ...(bytes ? { stdoutBytes: bytes } : {}) };
 }
