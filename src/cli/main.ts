@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { packageRoot } from '../paths.js';
 import { registerRender } from './commands/render.js';
 import { registerGraph } from './commands/graph.js';
+import { registerSnapshot } from './commands/snapshot.js';
+import { registerAssignment } from './commands/assignment.js';
 import { registerValidate } from './commands/validate.js';
 import { registerImage } from './commands/image.js';
 import { registerLab } from './commands/lab.js';
@@ -28,6 +30,8 @@ export function buildProgram(): Command {
   registerGraph(program);
   registerImage(program);
   registerLab(program);
+  registerSnapshot(program);
+  registerAssignment(program);
   registerDoctor(program);
   return program;
 }

@@ -22,7 +22,9 @@ export interface AgentEndpoint {
 export interface ParsedDomain {
   meta?: DomainMeta;
   agent?: AgentEndpoint;
-  disks: Array<{ file: string; device: string; dev: string }>;
+  disks: Array<{ file: string; device: string; dev: string; format: string; readonly: boolean }>;
+  /** UEFI firmware in pflash (internal snapshots refused by libvirt before 10.9). */
+  pflash: boolean;
   macs: string[];
   consoleLog?: string;
 }
@@ -69,7 +71,14 @@ export async function parseDomainXml(xml: string): Promise<ParsedDomain> {
         }
       : {}),
     ...(channel ? { agent: { kind: 'virtio' as const } } : serialAgent ? { agent: { kind: 'serial-socket' as const, socketPath: serialAgent.source?.[0]?.$?.path } } : {}),
-    disks: (devices.disk ?? []).map((x: X) => ({ file: x.source?.[0]?.$?.file ?? '', device: x.$?.device ?? 'disk', dev: x.target?.[0]?.$?.dev ?? '' })),
+    disks: (devices.disk ?? []).map((x: X) => ({
+      file: x.source?.[0]?.$?.file ?? '',
+      device: x.$?.device ?? 'disk',
+      dev: x.target?.[0]?.$?.dev ?? '',
+      format: x.driver?.[0]?.$?.type ?? 'raw',
+      readonly: x.readonly !== undefined || x.$?.device === 'cdrom',
+    })),
+    pflash: (d.os?.[0]?.loader ?? []).some((l: X) => l.$?.type === 'pflash') || d.os?.[0]?.$?.firmware === 'efi',
     macs: (devices.interface ?? []).map((i: X) => i.mac?.[0]?.$?.address ?? ''),
     ...(consoleSerial?.log?.[0]?.$?.file ? { consoleLog: consoleSerial.log[0].$.file } : {}),
   };

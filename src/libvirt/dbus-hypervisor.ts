@@ -1,6 +1,30 @@
 import dbus from 'dbus-next';
+import xml2js from 'xml2js';
 import { VmlabError } from '../errors.js';
-import { DOMAIN_EVENTS, DOMAIN_STATES, type DomainEvent, type DomainInfo, type Hypervisor, type NetworkInfo } from './types.js';
+import { DOMAIN_EVENTS, DOMAIN_STATES, type DomainEvent, type DomainInfo, type Hypervisor, type NetworkInfo, type SnapshotInfo } from './types.js';
+
+/** libvirt flags (virDomainSnapshotCreateFlags). */
+const SNAPSHOT_CREATE_ATOMIC = 128;
+
+function xmlEscape(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+}
+
+export async function parseSnapshotXml(xml: string): Promise<SnapshotInfo> {
+  const doc = (await xml2js.parseStringPromise(xml)) as { domainsnapshot: Record<string, Array<string | { $?: Record<string, string> }>> };
+  const s = doc.domainsnapshot;
+  const text = (k: string) => (typeof s[k]?.[0] === 'string' ? (s[k]![0] as string) : undefined);
+  const mem = s.memory?.[0];
+  const memAttr = typeof mem === 'object' ? mem.$?.snapshot : undefined;
+  const state = text('state') ?? 'unknown';
+  return {
+    name: text('name') ?? '',
+    createdAt: Number(text('creationTime') ?? 0),
+    state,
+    memory: memAttr ? memAttr !== 'no' : state === 'running',
+    ...(text('description') ? { description: text('description')! } : {}),
+  };
+}
 
 const BUS_NAME = 'org.libvirt';
 
@@ -238,6 +262,41 @@ export class DbusHypervisor implements Hypervisor {
 
   async networkXml(name: string): Promise<string> {
     return this.call(async () => (await (await this.mustNetwork(name)).GetXMLDesc!(0)) as string);
+  }
+
+  private async snapshotIface(domain: string, name: string): Promise<Iface> {
+    const dom = await this.mustDomain(domain);
+    try {
+      return await this.iface((await dom.SnapshotLookupByName!(name, 0)) as string, 'org.libvirt.DomainSnapshot');
+    } catch (e) {
+      if (/not found|no domain snapshot/i.test(String((e as { text?: string }).text ?? (e as Error).message))) {
+        throw new VmlabError('ERR_VMLAB_SNAPSHOT_MISSING', `${domain} has no snapshot "${name}"`);
+      }
+      throw e;
+    }
+  }
+
+  async listSnapshots(domain: string): Promise<SnapshotInfo[]> {
+    return this.call(async () => {
+      const dom = await this.mustDomain(domain);
+      const paths = (await dom.ListDomainSnapshots!(0)) as string[];
+      const out: SnapshotInfo[] = [];
+      for (const p of paths) out.push(await parseSnapshotXml((await (await this.iface(p, 'org.libvirt.DomainSnapshot')).GetXMLDesc!(0)) as string));
+      return out.sort((a, b) => a.createdAt - b.createdAt || a.name.localeCompare(b.name));
+    });
+  }
+
+  async createSnapshot(domain: string, name: string, description: string): Promise<void> {
+    const xml = `<domainsnapshot><name>${xmlEscape(name)}</name><description>${xmlEscape(description)}</description></domainsnapshot>`;
+    await this.call(async () => (await this.mustDomain(domain)).SnapshotCreateXML!(xml, SNAPSHOT_CREATE_ATOMIC));
+  }
+
+  async revertSnapshot(domain: string, name: string): Promise<void> {
+    await this.call(async () => (await this.snapshotIface(domain, name)).Revert!(0));
+  }
+
+  async deleteSnapshot(domain: string, name: string): Promise<void> {
+    await this.call(async () => (await this.snapshotIface(domain, name)).Delete!(0));
   }
 
   onDomainEvent(listener: (e: DomainEvent) => void): () => void {

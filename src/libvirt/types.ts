@@ -26,6 +26,17 @@ export interface DomainEvent {
   detail: number;
 }
 
+/** An internal snapshot of a domain (libvirt's domainsnapshot). */
+export interface SnapshotInfo {
+  name: string;
+  /** Unix seconds. */
+  createdAt: number;
+  /** The domain's state when it was taken: running snapshots hold memory too. */
+  state: string;
+  memory: boolean;
+  description?: string;
+}
+
 export interface Hypervisor {
   readonly uri: string;
   version(): Promise<{ libvirt: string; hypervisor: string }>;
@@ -43,6 +54,12 @@ export interface Hypervisor {
   destroyNetwork(name: string): Promise<void>;
   undefineNetwork(name: string): Promise<void>;
   networkXml(name: string): Promise<string>;
+  listSnapshots(domain: string): Promise<SnapshotInfo[]>;
+  /** Internal snapshot (disks and, of a running domain, memory), taken atomically. */
+  createSnapshot(domain: string, name: string, description: string): Promise<void>;
+  /** Back to the snapshot; a running snapshot resumes running, with its memory. */
+  revertSnapshot(domain: string, name: string): Promise<void>;
+  deleteSnapshot(domain: string, name: string): Promise<void>;
   /** Lifecycle events of all domains; returns an unsubscribe function. */
   onDomainEvent(listener: (e: DomainEvent) => void): () => void;
   close(): void;

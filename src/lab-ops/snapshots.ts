@@ -1,0 +1,214 @@
+import { VmlabError } from '../errors.js';
+import type { SnapshotInfo } from '../libvirt/types.js';
+import { domainName, labPrefix } from '../plan/names.js';
+import type { Plan } from '../plan/plan.js';
+import { lockLab } from './lock.js';
+import { parseDomainXml } from './metadata.js';
+import type { LabRuntime } from './runtime.js';
+
+/**
+ * Lab snapshots: one libvirt internal snapshot per VM, all VMs at once.
+ * Internal snapshots keep disks and, of a running guest, memory inside the
+ * guest's own qcow2 overlay, so a revert resumes the guest where it was (no
+ * boot). A lab snapshot is only usable when every VM has it: revert checks
+ * that first and changes nothing otherwise.
+ */
+export interface SnapshotTarget {
+  vm: string;
+  domain: string;
+}
+
+const SNAPSHOT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export function checkSnapshotName(name: string): void {
+  if (!SNAPSHOT_NAME.test(name)) {
+    throw new VmlabError('ERR_VMLAB_SNAPSHOT_NAME', `"${name}" is not a snapshot name`, { kind: 'user', hint: 'letters, digits, ".", "_" and "-", at most 64 characters' });
+  }
+}
+
+/**
+ * The VMs a snapshot command acts on: all VMs of the lab (from the lab file
+ * when given, else from libvirt), or one. Every one must exist in libvirt and
+ * be able to take internal snapshots; otherwise nothing is done.
+ */
+export async function snapshotTargets(rt: LabRuntime, lab: string, plan: Plan | undefined, vm?: string): Promise<SnapshotTarget[]> {
+  const h = rt.hypervisor;
+  const prefix = labPrefix(lab);
+  const defined = new Map<string, string>();
+  for (const d of await h.listDomains()) {
+    if (!d.name.startsWith(prefix)) continue;
+    const parsed = await parseDomainXml(await h.domainXml(d.name, true));
+    if (parsed.meta?.lab === lab) defined.set(parsed.meta.vm, d.name);
+  }
+  const expected = plan ? plan.vms.map((v) => v.name) : [...defined.keys()];
+  if (expected.length === 0) throw new VmlabError('ERR_VMLAB_LAB_DOWN', `lab "${lab}" has no VMs in libvirt`, { kind: 'user', hint: 'vmlab up LAB first' });
+  let wanted = expected;
+  if (vm !== undefined) {
+    if (!expected.includes(vm)) throw new VmlabError('ERR_VMLAB_VM_UNKNOWN', `lab "${lab}" has no VM "${vm}"`, { kind: 'user', hint: `its VMs: ${expected.join(', ')}` });
+    wanted = [vm];
+  }
+  const missing = wanted.filter((v) => !defined.has(v));
+  if (missing.length) {
+    throw new VmlabError('ERR_VMLAB_SNAPSHOT_VM_MISSING', `VM(s) ${missing.join(', ')} of lab "${lab}" are not defined in libvirt (removed by hand?); nothing was changed`, {
+      kind: 'user',
+      hint: 'vmlab up LAB recreates them (their snapshots are gone with them)',
+    });
+  }
+  const targets = wanted.map((v) => ({ vm: v, domain: defined.get(v) ?? domainName(lab, v) }));
+  for (const t of targets) {
+    const parsed = await parseDomainXml(await h.domainXml(t.domain, true));
+    if (parsed.pflash) {
+      throw new VmlabError('ERR_VMLAB_SNAPSHOT_UNSUPPORTED', `${t.vm} boots UEFI firmware from pflash: libvirt refuses internal snapshots of such guests before 10.9; nothing was changed`, {
+        kind: 'user',
+        hint: 'use BIOS guests (vmlab\'s profiles do), or snapshot the disks yourself',
+      });
+    }
+    const raw = parsed.disks.find((d) => d.device === 'disk' && !d.readonly && d.format !== 'qcow2');
+    if (raw) {
+      throw new VmlabError('ERR_VMLAB_SNAPSHOT_UNSUPPORTED', `${t.vm}'s disk ${raw.dev} is ${raw.format}: internal snapshots live inside qcow2 files; nothing was changed`, {
+        kind: 'user',
+        hint: 'give the disk format: qcow2 in the lab file',
+      });
+    }
+  }
+  return targets;
+}
+
+async function timed<T>(f: () => Promise<T>): Promise<{ value: T; ms: number }> {
+  const t0 = performance.now();
+  const value = await f();
+  return { value, ms: Math.round(performance.now() - t0) };
+}
+
+export interface SnapshotOpResult {
+  snapshot: string;
+  /** Wall time of the whole operation (VMs in parallel). */
+  ms: number;
+  vms: Array<{ vm: string; domain: string; ms: number; method?: string }>;
+}
+
+/** Takes `name` on every target, in parallel; if one fails, the others are deleted again. */
+export async function createLabSnapshot(rt: LabRuntime, lab: string, targets: SnapshotTarget[], name: string, description = ''): Promise<SnapshotOpResult> {
+  checkSnapshotName(name);
+  const h = rt.hypervisor;
+  const unlock = lockLab(rt.paths.dataDir, lab);
+  try {
+    const clash: string[] = [];
+    for (const t of targets) if ((await h.listSnapshots(t.domain)).some((s) => s.name === name)) clash.push(t.vm);
+    if (clash.length) throw new VmlabError('ERR_VMLAB_SNAPSHOT_EXISTS', `snapshot "${name}" already exists on ${clash.join(', ')}`, { kind: 'user', hint: `vmlab snapshot delete LAB ${name}, or choose another name` });
+    const t0 = performance.now();
+    const results = await Promise.allSettled(targets.map((t) => timed(() => h.createSnapshot(t.domain, name, description || `vmlab lab ${lab}, VM ${t.vm}`))));
+    const failed = results.map((r, i) => [r, targets[i]!] as const).filter(([r]) => r.status === 'rejected');
+    if (failed.length) {
+      await Promise.allSettled(results.map((r, i) => (r.status === 'fulfilled' ? h.deleteSnapshot(targets[i]!.domain, name) : Promise.resolve())));
+      const [r, t] = failed[0]!;
+      throw new VmlabError('ERR_VMLAB_SNAPSHOT_FAILED', `snapshot "${name}" failed on ${t.vm}: ${((r as PromiseRejectedResult).reason as Error).message}; the others were deleted again`, { cause: (r as PromiseRejectedResult).reason });
+    }
+    return {
+      snapshot: name,
+      ms: Math.round(performance.now() - t0),
+      vms: targets.map((t, i) => ({ ...t, ms: (results[i] as PromiseFulfilledResult<{ ms: number }>).value.ms })),
+    };
+  } finally {
+    unlock();
+  }
+}
+
+export interface LabSnapshot {
+  name: string;
+  createdAt: number;
+  state: string;
+  memory: boolean;
+  vms: string[];
+  /** Missing on these VMs: the snapshot cannot be reverted as a lab. */
+  missingOn: string[];
+  complete: boolean;
+}
+
+export async function listLabSnapshots(rt: LabRuntime, targets: SnapshotTarget[]): Promise<LabSnapshot[]> {
+  const byName = new Map<string, { infos: SnapshotInfo[]; vms: string[] }>();
+  for (const t of targets) {
+    for (const s of await rt.hypervisor.listSnapshots(t.domain)) {
+      const e = byName.get(s.name) ?? { infos: [], vms: [] };
+      e.infos.push(s);
+      e.vms.push(t.vm);
+      byName.set(s.name, e);
+    }
+  }
+  return [...byName.entries()]
+    .map(([name, e]) => {
+      const missingOn = targets.map((t) => t.vm).filter((v) => !e.vms.includes(v));
+      return {
+        name,
+        createdAt: Math.min(...e.infos.map((i) => i.createdAt)),
+        state: [...new Set(e.infos.map((i) => i.state))].join('/'),
+        memory: e.infos.every((i) => i.memory),
+        vms: e.vms,
+        missingOn,
+        complete: missingOn.length === 0,
+      };
+    })
+    .sort((a, b) => a.createdAt - b.createdAt || a.name.localeCompare(b.name));
+}
+
+/** Reverts every target to `name`, in parallel — only when every one has it. */
+export async function revertLabSnapshot(rt: LabRuntime, lab: string, targets: SnapshotTarget[], name: string): Promise<SnapshotOpResult> {
+  checkSnapshotName(name);
+  const h = rt.hypervisor;
+  const unlock = lockLab(rt.paths.dataDir, lab);
+  try {
+    const infos = new Map<string, SnapshotInfo>();
+    const missing: string[] = [];
+    for (const t of targets) {
+      const s = (await h.listSnapshots(t.domain)).find((x) => x.name === name);
+      if (s) infos.set(t.vm, s);
+      else missing.push(t.vm);
+    }
+    if (missing.length === targets.length) throw new VmlabError('ERR_VMLAB_SNAPSHOT_MISSING', `lab "${lab}" has no snapshot "${name}"`, { kind: 'user', hint: 'vmlab snapshot list LAB' });
+    if (missing.length) {
+      throw new VmlabError('ERR_VMLAB_SNAPSHOT_INCOMPLETE', `snapshot "${name}" is incomplete: ${missing.join(', ')} lack(s) it; nothing was reverted`, {
+        kind: 'user',
+        hint: `revert single VMs with --vm, or delete it: vmlab snapshot delete LAB ${name}`,
+      });
+    }
+    const t0 = performance.now();
+    const results = await Promise.all(
+      targets.map(async (t) => {
+        const info = infos.get(t.vm)!;
+        const { ms } = await timed(async () => {
+          await h.revertSnapshot(t.domain, name);
+          // A snapshot of a shut-off guest has no memory: the guest boots from the reverted disk.
+          if (!info.memory && (await h.domain(t.domain))?.state !== 'running') await h.startDomain(t.domain);
+        });
+        return { ...t, ms, method: info.memory ? 'internal snapshot with memory: resumed, no boot' : 'internal disk snapshot: booted' };
+      }),
+    );
+    return { snapshot: name, ms: Math.round(performance.now() - t0), vms: results };
+  } finally {
+    unlock();
+  }
+}
+
+/** Deletes `name` wherever it exists (also the remains of an incomplete snapshot). */
+export async function deleteLabSnapshot(rt: LabRuntime, lab: string, targets: SnapshotTarget[], name: string): Promise<SnapshotOpResult & { absentOn: string[] }> {
+  checkSnapshotName(name);
+  const h = rt.hypervisor;
+  const unlock = lockLab(rt.paths.dataDir, lab);
+  try {
+    const t0 = performance.now();
+    const absentOn: string[] = [];
+    const vms: SnapshotOpResult['vms'] = [];
+    for (const t of targets) {
+      if (!(await h.listSnapshots(t.domain)).some((s) => s.name === name)) {
+        absentOn.push(t.vm);
+        continue;
+      }
+      const { ms } = await timed(() => h.deleteSnapshot(t.domain, name));
+      vms.push({ ...t, ms });
+    }
+    if (vms.length === 0) throw new VmlabError('ERR_VMLAB_SNAPSHOT_MISSING', `lab "${lab}" has no snapshot "${name}"`, { kind: 'user', hint: 'vmlab snapshot list LAB' });
+    return { snapshot: name, ms: Math.round(performance.now() - t0), vms, absentOn };
+  } finally {
+    unlock();
+  }
+}

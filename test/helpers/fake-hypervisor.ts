@@ -1,0 +1,101 @@
+import type { DomainEvent, DomainInfo, Hypervisor, NetworkInfo, SnapshotInfo } from '../../src/libvirt/types.js';
+
+/**
+ * An in-memory Hypervisor for orchestration tests: domains with their XML and
+ * snapshots, and a log of every mutating call. `failOn` makes one call throw.
+ */
+export class FakeHypervisor implements Hypervisor {
+  readonly uri = 'fake:///';
+  readonly domains = new Map<string, { xml: string; state: DomainInfo['state']; snapshots: SnapshotInfo[] }>();
+  readonly networks = new Map<string, { xml: string; active: boolean }>();
+  readonly calls: string[] = [];
+  failOn?: (call: string) => boolean;
+  private clock = 1_700_000_000;
+
+  private act(call: string): void {
+    this.calls.push(call);
+    if (this.failOn?.(call)) throw new Error(`fake failure: ${call}`);
+  }
+
+  private must(name: string) {
+    const d = this.domains.get(name);
+    if (!d) throw new Error(`no domain ${name}`);
+    return d;
+  }
+
+  async version() {
+    return { libvirt: '9.0.0', hypervisor: '7.2.0' };
+  }
+  async listDomains(): Promise<DomainInfo[]> {
+    return [...this.domains].map(([name, d]) => ({ name, active: d.state === 'running', state: d.state, reason: 0 }));
+  }
+  async domain(name: string) {
+    return (await this.listDomains()).find((d) => d.name === name);
+  }
+  async defineDomain(xml: string) {
+    const name = /<name>([^<]+)<\/name>/.exec(xml)![1]!;
+    this.act(`define ${name}`);
+    this.domains.set(name, { xml, state: 'shutoff', snapshots: this.domains.get(name)?.snapshots ?? [] });
+  }
+  async startDomain(name: string) {
+    this.act(`start ${name}`);
+    this.must(name).state = 'running';
+  }
+  async destroyDomain(name: string) {
+    this.act(`destroy ${name}`);
+    this.must(name).state = 'shutoff';
+  }
+  async undefineDomain(name: string) {
+    this.act(`undefine ${name}`);
+    this.domains.delete(name);
+  }
+  async domainXml(name: string) {
+    return this.must(name).xml;
+  }
+  async listNetworks(): Promise<NetworkInfo[]> {
+    return [...this.networks].map(([name, n]) => ({ name, active: n.active }));
+  }
+  async network(name: string) {
+    return (await this.listNetworks()).find((n) => n.name === name);
+  }
+  async defineNetwork(xml: string) {
+    const name = /<name>([^<]+)<\/name>/.exec(xml)![1]!;
+    this.networks.set(name, { xml, active: false });
+  }
+  async startNetwork(name: string) {
+    this.networks.get(name)!.active = true;
+  }
+  async destroyNetwork(name: string) {
+    this.networks.get(name)!.active = false;
+  }
+  async undefineNetwork(name: string) {
+    this.networks.delete(name);
+  }
+  async networkXml(name: string) {
+    return this.networks.get(name)!.xml;
+  }
+  async listSnapshots(domain: string) {
+    return [...this.must(domain).snapshots];
+  }
+  async createSnapshot(domain: string, name: string, description: string) {
+    this.act(`snapshot-create ${domain} ${name}`);
+    const d = this.must(domain);
+    d.snapshots.push({ name, createdAt: this.clock++, state: d.state, memory: d.state === 'running', description });
+  }
+  async revertSnapshot(domain: string, name: string) {
+    this.act(`snapshot-revert ${domain} ${name}`);
+    const d = this.must(domain);
+    const s = d.snapshots.find((x) => x.name === name);
+    if (!s) throw new Error('no snapshot');
+    d.state = s.state === 'running' ? 'running' : 'shutoff';
+  }
+  async deleteSnapshot(domain: string, name: string) {
+    this.act(`snapshot-delete ${domain} ${name}`);
+    const d = this.must(domain);
+    d.snapshots = d.snapshots.filter((x) => x.name !== name);
+  }
+  onDomainEvent(_listener: (e: DomainEvent) => void) {
+    return () => undefined;
+  }
+  close() {}
+}

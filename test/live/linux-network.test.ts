@@ -1,0 +1,159 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { libvirtdPid } from '../../src/host/host-net.js';
+import { planFromText, root } from '../helpers/lab.js';
+import { libvirtObjects, requireLiveHost, vmlab, vmlabJson } from '../helpers/live.js';
+
+const LAB = 'labs/linux-network.yaml';
+const plan = planFromText(readFileSync(join(root, LAB), 'utf8'), LAB);
+const vmPlan = (name: string) => plan.vms.find((v) => v.name === name)!;
+
+/** Runs a command in a guest through the guest agent (vmlab exec). */
+async function guest(vm: string, args: string[], timeoutS = 60) {
+  const r = await vmlab(['exec', '--timeout', String(timeoutS), LAB, vm, '--', ...args]);
+  return { code: r.exitCode ?? -1, out: String(r.stdout), err: String(r.stderr) };
+}
+
+/** Retries `probe` until it returns a value (convergence: OSPF, DHCP retries); the last failure is reported. */
+async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s ${last}`);
+    await new Promise((r) => setTimeout(r, 3000));
+  }
+}
+
+/** `bridge -j link` and `ip -j link` where libvirtd (and so every tap) lives. */
+async function hostNet(cmd: 'bridge' | 'ip', args: string[]): Promise<Array<Record<string, string>>> {
+  const pid = libvirtdPid();
+  assert.ok(pid, 'libvirtd runs');
+  const r = await execa('nsenter', [`--net=/proc/${pid}/ns/net`, cmd, '-j', ...args]);
+  return JSON.parse(String(r.stdout) || '[]') as Array<Record<string, string>>;
+}
+
+/**
+ * The course's network lab, end to end: Linux as switch (bridges), router
+ * (OSPF), NAT, firewall, DHCP (with a relay), DNS and web server.
+ */
+describe('live: linux-network lab (switch, OSPF routers, NAT, firewall, DHCP, DNS, web)', function () {
+  this.timeout(40 * 60_000);
+  let t0 = 0;
+
+  before(async () => {
+    await requireLiveHost();
+    await vmlab(['down', 'linux-network']);
+  });
+
+  after(async () => {
+    await vmlab(['down', 'linux-network']);
+  });
+
+  it('up: all six guests are ready', async () => {
+    t0 = Date.now();
+    const r = await vmlabJson(['up', LAB, '--timeout', '1500']);
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.deepEqual(r.json.vms.map((v: { name: string; ready: boolean }) => [v.name, v.ready]), plan.vms.map((v) => [v.name, true]));
+    process.stdout.write(`      [live] linux-network up in ${((Date.now() - t0) / 1000).toFixed(0)} s (${r.json.vms.length} guests under ${r.json.vms[0].accel})\n`);
+  });
+
+  it('OSPF converged: r1 learned LAN2 and the default route from r2', async () => {
+    const routes = await eventually('OSPF routes on r1', async () => {
+      const r = await guest('r1', ['vtysh', '-c', 'show ip route ospf json']);
+      const j = JSON.parse(r.out) as Record<string, Array<{ selected?: boolean; nexthops: Array<{ ip?: string }> }>>;
+      return j['10.2.0.0/24']?.[0]?.selected && j['0.0.0.0/0']?.[0]?.selected ? j : undefined;
+    }, 180_000);
+    assert.equal(routes['10.2.0.0/24']![0]!.nexthops[0]!.ip, '10.0.12.2');
+    const text = await guest('r2', ['vtysh', '-c', 'show ip route ospf']);
+    assert.match(text.out, /O>\* 10\.1\.0\.0\/24 \[110\/\d+\] via 10\.0\.12\.1, eth1/);
+  });
+
+  it('DHCP: client1 (LAN1, through r1\'s relay) and client2 (LAN2) got leases from srv; the leases are on srv', async () => {
+    const addressOf = (vm: string) =>
+      eventually(`a DHCP address on ${vm}`, async () => {
+        const r = await guest(vm, ['ip', '-j', '-4', 'addr', 'show', 'dev', 'eth0']);
+        const a = (JSON.parse(r.out) as Array<{ addr_info: Array<{ local: string; dynamic?: boolean }> }>)[0]?.addr_info.find((x) => x.dynamic);
+        return a?.local;
+      }, 300_000);
+    const ip1 = await addressOf('client1');
+    const ip2 = await addressOf('client2');
+    assert.match(ip1, /^10\.1\.0\.1\d\d$/);
+    assert.match(ip2, /^10\.2\.0\.1\d\d$/);
+    const leases = await guest('srv', ['cat', '/var/lib/misc/dnsmasq.leases']);
+    assert.match(leases.out, new RegExp(`^\\d+ ${vmPlan('client1').nics[0]!.mac} ${ip1.replace(/\./g, '\\.')} `, 'm'), leases.out);
+    assert.match(leases.out, new RegExp(`^\\d+ ${vmPlan('client2').nics[0]!.mac} ${ip2.replace(/\./g, '\\.')} `, 'm'), leases.out);
+    const route = await guest('client1', ['ip', 'route', 'show', 'default']);
+    assert.match(route.out, /default via 10\.1\.0\.1 dev eth0/, 'the gateway came with the lease');
+  });
+
+  it('DNS: client1 resolves web.netlab.test through the lab\'s DNS server', async () => {
+    const r = await eventually('web.netlab.test on client1', async () => {
+      const g = await guest('client1', ['getent', 'hosts', 'web.netlab.test']);
+      return g.code === 0 ? g : undefined;
+    }, 120_000);
+    assert.match(r.out, /^10\.2\.0\.10\s+web\.netlab\.test/);
+  });
+
+  it('client1 on LAN1 reaches the web server on LAN2 across both routers', async () => {
+    const r = await guest('client1', ['curl', '-sS', '--max-time', '10', 'http://web.netlab.test/']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /Hello from LAN2: srv\.netlab\.test/);
+    const path = await guest('client1', ['ip', 'route', 'get', '10.2.0.10']);
+    assert.match(path.out, /via 10\.1\.0\.1/);
+  });
+
+  it('NAT: the outside VM sees r2\'s outside address as the source, never a LAN address', async () => {
+    const r = await guest('client1', ['curl', '-sS', '--max-time', '10', 'http://203.0.113.10/']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /The outside world: inet\.netlab\.test/);
+    const log = await guest('inet', ['tail', '-n', '1', '/var/log/nginx/access.log']);
+    assert.match(log.out, /^203\.0\.113\.1 /, log.out);
+    const ct = await guest('r2', ['nft', 'list', 'table', 'ip', 'vmlab_nat']);
+    assert.match(ct.out, /counter packets [1-9]\d* bytes \d+ masquerade/);
+  });
+
+  it('firewall: web to the outside passes, iperf3 (5201) is dropped; the port itself is open', async () => {
+    const web = await guest('client1', ['timeout', '5', 'bash', '-c', 'exec 3<>/dev/tcp/203.0.113.10/80']);
+    assert.equal(web.code, 0, `port 80 should pass: ${web.err}`);
+    const blocked = await guest('client1', ['timeout', '5', 'bash', '-c', 'exec 3<>/dev/tcp/203.0.113.10/5201']);
+    assert.equal(blocked.code, 124, `port 5201 should be silently dropped (timeout 124), got ${blocked.code} ${blocked.err}`);
+    const direct = await guest('r2', ['timeout', '5', 'bash', '-c', 'exec 3<>/dev/tcp/203.0.113.10/5201']);
+    assert.equal(direct.code, 0, 'r2 itself (not forwarded) reaches 5201: the forward rule is what drops it');
+    const fw = await guest('r2', ['nft', 'list', 'chain', 'inet', 'vmlab_filter', 'forward']);
+    assert.match(fw.out, /counter packets [1-9]\d* bytes \d+ comment "left to the policy"/);
+  });
+
+  it('bridges are switches: `bridge link` shows every guest\'s tap on its lab bridge', async () => {
+    const links = await hostNet('bridge', ['link', 'show']);
+    const macs = await hostNet('ip', ['link', 'show']);
+    for (const vm of plan.vms) {
+      for (const nic of vm.nics) {
+        const tapMac = 'fe' + nic.mac.slice(2); // libvirt gives the host end of a tap fe:… plus the guest MAC
+        const tap = macs.find((l) => l.address === tapMac)?.ifname;
+        assert.ok(tap, `${vm.name} ${nic.ifname}: no tap with MAC ${tapMac}`);
+        const port = links.find((l) => l.ifname === tap);
+        assert.equal(port?.master, nic.bridge, `${vm.name} ${nic.ifname}: tap ${tap} on ${port?.master}, expected ${nic.bridge}`);
+      }
+    }
+    process.stdout.write(`      [live] linux-network: up to all checks passed in ${((Date.now() - t0) / 1000).toFixed(0)} s (target 480 s)\n`);
+  });
+
+  it('down leaves nothing of the lab', async () => {
+    const r = await vmlabJson(['down', 'linux-network']);
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.equal(r.json.domains.length, 6);
+    assert.equal(r.json.networks.length, 4);
+    assert.deepEqual(await libvirtObjects('vmlab-linux-network-'), []);
+    assert.equal(existsSync('/var/lib/vmlab/labs/linux-network'), false);
+    const bridges = await hostNet('ip', ['link', 'show', 'type', 'bridge']);
+    for (const n of plan.networks) assert.ok(!bridges.some((b) => b.ifname === n.bridge), `bridge ${n.bridge} is gone`);
+  });
+});
