@@ -1,0 +1,100 @@
+/**
+ * `npm run bench:snapshot`: how fast a whole running lab (3 × 512 MiB guests)
+ * is checkpointed and reset. Internal snapshots with memory are created and
+ * reverted for all VMs in parallel (median/min/max of N, default 5), and the
+ * alternative — resetting by rebooting every guest until it is ready again —
+ * is measured for comparison (default 3 runs). Writes bench-results/snapshot.json.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadLabForHost, openRuntime, planForHost } from '../cli/context.js';
+import { probeAutoAccel } from '../host/accel-probe.js';
+import { bridgeExists } from '../host/host-net.js';
+import { hostDisks } from '../lab-ops/disks.js';
+import { downLab } from '../lab-ops/down.js';
+import { parseDomainXml } from '../lab-ops/metadata.js';
+import { waitReady } from '../lab-ops/readiness.js';
+import { createLabSnapshot, deleteLabSnapshot, revertLabSnapshot, snapshotTargets } from '../lab-ops/snapshots.js';
+import { upLab } from '../lab-ops/up.js';
+import { defaultHostPaths } from '../paths.js';
+import { summarize, type Summary } from './stats.js';
+
+const REPS = Number(process.env.VMLAB_BENCH_REPS ?? 5);
+const REBOOTS = Number(process.env.VMLAB_BENCH_REBOOTS ?? 3);
+const FILE = process.env.VMLAB_BENCH_LAB ?? 'labs/bench-3vm.yaml';
+const s = (x: Summary) => `${(x.median / 1000).toFixed(2)} s (${(x.min / 1000).toFixed(2)}–${(x.max / 1000).toFixed(2)})`;
+
+async function main(): Promise<void> {
+  const paths = defaultHostPaths();
+  const auto = probeAutoAccel();
+  const lab = loadLabForHost(FILE, paths);
+  const plan = planForHost(lab, paths, auto);
+  const rt = await openRuntime({});
+  process.stdout.write(`bench:snapshot on ${FILE} (${plan.vms.length} VMs, accel ${auto.accel}: ${auto.reason}); ${REPS} snapshot runs, ${REBOOTS} reboots\n`);
+  try {
+    await downLab(rt, lab.name, { disks: hostDisks });
+    const up = await upLab(rt, plan, { disks: hostDisks, bridgeExists });
+    if (!up.vms.every((v) => v.ready)) throw new Error(`lab not ready: ${JSON.stringify(up.vms.map((v) => v.error))}`);
+    const targets = await snapshotTargets(rt, lab.name, plan);
+    const create: number[] = [];
+    const revert: number[] = [];
+    const del: number[] = [];
+    await createLabSnapshot(rt, lab.name, targets, 'start');
+    for (let i = 0; i < REPS; i++) {
+      const c = await createLabSnapshot(rt, lab.name, targets, `bench-${i}`);
+      create.push(c.ms);
+      const r = await revertLabSnapshot(rt, lab.name, targets, 'start');
+      revert.push(r.ms);
+      const d = await deleteLabSnapshot(rt, lab.name, targets, `bench-${i}`);
+      del.push(d.ms);
+      process.stdout.write(`  run ${i + 1}: create ${(c.ms / 1000).toFixed(2)} s, revert ${(r.ms / 1000).toFixed(2)} s (${r.vms.map((v) => `${v.vm} ${(v.ms / 1000).toFixed(2)}`).join(', ')}), delete ${(d.ms / 1000).toFixed(2)} s\n`);
+    }
+    // The alternative reset: every guest reboots (what discarding a disk overlay costs too).
+    const reboot: number[] = [];
+    for (let i = 0; i < REBOOTS; i++) {
+      const t0 = Date.now();
+      await Promise.all(
+        plan.vms.map(async (vm) => {
+          await rt.hypervisor.destroyDomain(vm.domainName);
+          const startedAt = Date.now();
+          await rt.hypervisor.startDomain(vm.domainName);
+          const parsed = await parseDomainXml(await rt.hypervisor.domainXml(vm.domainName));
+          await waitReady({ hypervisor: rt.hypervisor, domain: vm.domainName, vmName: vm.name, accel: vm.accel.name, agent: () => rt.agentFor(vm.domainName, vm.name), consoleLog: parsed.consoleLog, timeoutMs: 15 * 60_000, startedAt });
+        }),
+      );
+      reboot.push(Date.now() - t0);
+      process.stdout.write(`  reboot ${i + 1}: all ${plan.vms.length} ready again in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+    }
+    await downLab(rt, lab.name, { disks: hostDisks });
+    const results = {
+      lab: lab.name,
+      vms: plan.vms.length,
+      memoryMiB: plan.vms[0]!.memoryMiB,
+      accel: auto,
+      method: 'libvirt internal snapshots (qcow2), memory included, all VMs in parallel',
+      createMs: summarize(create),
+      revertMs: summarize(revert),
+      deleteMs: summarize(del),
+      rebootResetMs: summarize(reboot),
+      target: 'reset of the whole lab <= 5 s',
+    };
+    const rows = [
+      ['snapshot create (lab)', s(results.createMs)],
+      ['snapshot revert = reset (lab)', s(results.revertMs)],
+      ['snapshot delete (lab)', s(results.deleteMs)],
+      ['reset by reboot until ready', s(results.rebootResetMs)],
+    ];
+    process.stdout.write('\n' + rows.map(([a, b]) => `${a!.padEnd(32)} ${b}`).join('\n') + '\n');
+    process.stdout.write(`reset target <= 5 s: ${results.revertMs.median <= 5000 ? 'met' : 'NOT met'}; revert is ${(results.rebootResetMs.median / results.revertMs.median).toFixed(0)}x faster than rebooting\n`);
+    mkdirSync('bench-results', { recursive: true });
+    writeFileSync(join('bench-results', 'snapshot.json'), JSON.stringify(results, null, 2) + '\n');
+    process.stdout.write('wrote bench-results/snapshot.json\n');
+  } finally {
+    rt.hypervisor.close();
+  }
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench:snapshot failed: ${(e as Error).message}\n`);
+  process.exitCode = 1;
+});
