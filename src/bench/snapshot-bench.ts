@@ -12,8 +12,7 @@ import { probeAutoAccel } from '../host/accel-probe.js';
 import { bridgeExists } from '../host/host-net.js';
 import { hostDisks } from '../lab-ops/disks.js';
 import { downLab } from '../lab-ops/down.js';
-import { parseDomainXml } from '../lab-ops/metadata.js';
-import { waitReady } from '../lab-ops/readiness.js';
+import { rebootUntilReady } from '../lab-ops/reboot.js';
 import { createLabSnapshot, deleteLabSnapshot, revertLabSnapshot, snapshotTargets } from '../lab-ops/snapshots.js';
 import { upLab } from '../lab-ops/up.js';
 import { defaultHostPaths } from '../paths.js';
@@ -53,15 +52,7 @@ async function main(): Promise<void> {
     const reboot: number[] = [];
     for (let i = 0; i < REBOOTS; i++) {
       const t0 = Date.now();
-      await Promise.all(
-        plan.vms.map(async (vm) => {
-          await rt.hypervisor.destroyDomain(vm.domainName);
-          const startedAt = Date.now();
-          await rt.hypervisor.startDomain(vm.domainName);
-          const parsed = await parseDomainXml(await rt.hypervisor.domainXml(vm.domainName));
-          await waitReady({ hypervisor: rt.hypervisor, domain: vm.domainName, vmName: vm.name, accel: vm.accel.name, agent: () => rt.agentFor(vm.domainName, vm.name), consoleLog: parsed.consoleLog, timeoutMs: 15 * 60_000, startedAt });
-        }),
-      );
+      await Promise.all(plan.vms.map((vm) => rebootUntilReady(rt, vm)));
       reboot.push(Date.now() - t0);
       process.stdout.write(`  reboot ${i + 1}: all ${plan.vms.length} ready again in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
     }

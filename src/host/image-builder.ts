@@ -177,10 +177,20 @@ async function customize(root: string, recipe: ImageRecipe): Promise<void> {
   // No resolver running by default: vmlab writes /etc/resolv.conf from the lab's `dns:`.
   rmSync(join(root, 'etc/resolv.conf'), { force: true });
   writeFileSync(join(root, 'etc/resolv.conf'), '# written by vmlab from the lab file (nics[].dns)\n', { mode: 0o644 });
-  for (const d of ['var/lib/apt/lists', 'var/cache/apt', 'var/log']) {
+  for (const d of ['var/lib/apt/lists', 'var/cache/apt']) {
     const p = join(root, d);
     if (!existsSync(p)) continue;
     for (const e of readdirSync(p)) if (e !== 'partial' && e !== 'archives') rmSync(join(p, e), { recursive: true, force: true });
+  }
+  // Build logs go, but not the directories packages made for their logs (nginx will not start without /var/log/nginx).
+  removeFilesKeepDirs(join(root, 'var/log'));
+}
+
+function removeFilesKeepDirs(dir: string): void {
+  if (!existsSync(dir)) return;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.isDirectory()) removeFilesKeepDirs(join(dir, e.name));
+    else rmSync(join(dir, e.name), { force: true });
   }
 }
 

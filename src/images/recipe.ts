@@ -6,8 +6,8 @@ import { imagesDir } from '../paths.js';
 import { createHash } from 'node:crypto';
 import { parseSize } from '../util/units.js';
 
-/** Bump when the builder's steps change in a way that changes the image. */
-export const BUILDER_VERSION = 1;
+/** Bump when the build steps change what ends up in the image (2: package log directories kept). */
+export const BUILDER_VERSION = 2;
 
 export interface ImageRecipe {
   name: string;

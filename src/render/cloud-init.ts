@@ -45,6 +45,9 @@ export function userDataObject(plan: Plan, vm: VmPlan, fragments: CloudConfigFra
   // Two services of one daemon (dhcp and dns are both dnsmasq) restart it once; the user's own commands run as written.
   const bootcmd = [...uniqueCommands(fragments.flatMap((f) => f.bootcmd ?? [])), ...ci.bootcmd];
   const runcmd = [...uniqueCommands(fragments.flatMap((f) => f.runcmd ?? [])), ...ci.runcmd];
+  // cloud-init runs runcmd as one script and judges it by its last command: stop at the
+  // first failure instead, so a service that does not start is an error `vmlab up` reports.
+  if (runcmd.length) runcmd.unshift('set -e');
   const users = ci.users.map((u) => ({
     name: u.name,
     ...(u.sshAuthorizedKeys.length ? { ssh_authorized_keys: u.sshAuthorizedKeys } : {}),

@@ -32,8 +32,9 @@ describe('escaping: hostile strings come out intact', () => {
     const parsed = YAML.parse(ud);
     assert.equal(parsed.users[0].ssh_authorized_keys[0], key);
     assert.equal(parsed.write_files[0].content, HOSTILE + '\n: not a key\n- not a list');
-    assert.equal(parsed.runcmd[0], HOSTILE);
-    assert.deepEqual(parsed.runcmd[1], ['echo', '#not a comment', '&anchor', '*alias']);
+    assert.equal(parsed.runcmd[0], "set -e", "runcmd stops at the first failing command");
+    assert.equal(parsed.runcmd[1], HOSTILE);
+    assert.deepEqual(parsed.runcmd[2], ['echo', '#not a comment', '&anchor', '*alias']);
     assert.deepEqual(parsed, userDataObject(plan, plan.vms[0]!));
   });
 
