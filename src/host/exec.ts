@@ -16,6 +16,9 @@ const PROVIDERS: Record<string, string> = {
   virsh: 'libvirt-clients',
   ip: 'iproute2',
   dot: 'graphviz',
+  'rsvg-convert': 'librsvg2-bin',
+  fio: 'fio',
+  iperf3: 'iperf3',
 };
 
 export interface RunOptions {

@@ -46,6 +46,8 @@ export interface DiskPlan {
   /** Host page cache and I/O mode for writable disks: identical across device models (fair comparisons). */
   cache?: 'none' | 'writeback' | 'unsafe';
   io?: 'native' | 'threads' | 'io_uring';
+  /** The QEMU I/O thread serving this disk (virtio-blk with a profile that has one). */
+  iothread?: number;
   /** Base image the root overlay is a linked clone of. */
   backingFile?: string;
   sizeBytes?: number;
@@ -209,6 +211,7 @@ function planDisks(
       why: bus === rootBus ? `extra disk on the same bus as the system disk` : `extra disk on the ${bus} bus (override in the lab)`,
     });
   });
+  if (profile.iothread.value) for (const d of disks) if (d.bus === 'virtio') d.iothread = 1;
   const seed = profile.seed.value;
   disks.push({ role: 'seed', path: join(dir, 'seed.iso'), format: 'raw', device: seed.device, bus: seed.bus, dev: dev(seed.bus), readonly: true, why: profile.seed.why });
   const ide = disks.filter((d) => d.bus === 'ide').length;

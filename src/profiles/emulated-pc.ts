@@ -12,6 +12,7 @@ export const emulatedPc: DeviceProfile = {
   video: { value: 'vga', why: 'standard VGA: plain emulated graphics' },
   memballoon: { value: 'none', why: 'no balloon: a real PC cannot hand memory back to a hypervisor' },
   rng: { value: false, why: 'no paravirtual RNG: the guest gathers entropy itself' },
+  iothread: { value: false, why: 'no I/O thread: the emulated IDE controller is served by the main loop' },
   agent: { value: 'isa-serial', why: 'guest agent on an emulated serial port (ttyS1): control without any paravirtual device' },
   controllers: { value: [{ type: 'usb', model: 'none' }], why: 'no USB controller: lab guests are headless' },
   unsupportedBuses: [],

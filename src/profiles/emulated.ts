@@ -12,6 +12,7 @@ export const emulated: DeviceProfile = {
   video: { value: 'vga', why: 'standard VGA: plain emulated graphics, nothing paravirtual' },
   memballoon: { value: 'none', why: 'no balloon: a real PC cannot hand memory back to a hypervisor' },
   rng: { value: false, why: 'no paravirtual RNG: the guest gathers entropy itself, as on bare metal' },
+  iothread: { value: false, why: 'no I/O thread: an emulated AHCI controller is served by the main loop, as its register traps are' },
   agent: { value: 'isa-serial', why: 'guest agent on an emulated 16550 serial port (ttyS1): control without any paravirtual device' },
   controllers: { value: [{ type: 'usb', model: 'none' }], why: 'no USB controller: lab guests are headless, fewer emulated devices' },
   unsupportedBuses: ['ide'],

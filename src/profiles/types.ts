@@ -27,6 +27,8 @@ export interface DeviceProfile {
   video: Choice<'vga' | 'cirrus' | 'virtio'>;
   memballoon: Choice<'none' | 'virtio'>;
   rng: Choice<boolean>;
+  /** Disk I/O of virtio-blk disks handled in a dedicated QEMU I/O thread. */
+  iothread: Choice<boolean>;
   /** How vmlab talks to the QEMU guest agent inside the guest. */
   agent: Choice<'virtio-serial' | 'isa-serial'>;
   /** Controllers to declare explicitly (e.g. virtio-scsi). */

@@ -12,6 +12,7 @@ export const virtio: DeviceProfile = {
   video: { value: 'virtio', why: 'virtio-gpu: a paravirtual display, no emulated VGA registers' },
   memballoon: { value: 'virtio', why: 'virtio balloon: the guest cooperates with the host and can return memory' },
   rng: { value: true, why: 'virtio-rng: entropy handed in by the host, so boot never waits for randomness' },
+  iothread: { value: true, why: 'an I/O thread of its own for virtio-blk: disk requests do not wait for the vCPU thread or the main loop' },
   agent: { value: 'virtio-serial', why: 'QEMU guest agent on a virtio-serial channel, the channel libvirt itself uses' },
   controllers: { value: [{ type: 'usb', model: 'none' }], why: 'no USB controller: lab guests are headless' },
   unsupportedBuses: ['ide'],

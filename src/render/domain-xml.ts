@@ -21,6 +21,8 @@ export function renderDomainXml(plan: Plan, vm: VmPlan): string {
     hostPassthrough: vm.accel.cpu.value.mode === 'host-passthrough',
     memoryMiB: vm.memoryMiB,
     vcpus: vm.vcpus,
+    iothreads: vm.disks.some((d) => d.iothread !== undefined) ? 1 : 0,
+    iothreadWhy: vm.profile.iothread.why,
     disks: vm.disks.map((d) => ({
       role: d.role,
       why: d.why,
@@ -28,6 +30,7 @@ export function renderDomainXml(plan: Plan, vm: VmPlan): string {
       format: d.format,
       cache: d.cache ?? '',
       io: d.io ?? '',
+      iothread: d.iothread ?? 0,
       discard: !d.readonly,
       path: d.path,
       dev: d.dev,

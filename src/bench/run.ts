@@ -1,0 +1,181 @@
+import { mkdirSync, rmSync } from 'node:fs';
+import { cpus, release } from 'node:os';
+import { join } from 'node:path';
+import { parseStringPromise } from 'xml2js';
+import { createBenchNetns, hostRunner, removeBenchNetns, withIperfServer, BENCH_NETNS, BENCH_NETNS_ADDR } from '../host/bench-netns.js';
+import type { LabModel } from '../lab/model.js';
+import { downLab } from '../lab-ops/down.js';
+import type { DiskOps } from '../lab-ops/disks.js';
+import { rebootUntilReady } from '../lab-ops/reboot.js';
+import type { LabRuntime } from '../lab-ops/runtime.js';
+import { upLab } from '../lab-ops/up.js';
+import { formatIpv4 } from '../util/ipv4.js';
+import { planLab, type AutoAccel } from '../plan/plan.js';
+import { labFor, refusal, type BenchConfig } from './matrix.js';
+import { cpuSeconds, fio, findDiskBySize, iperf, pingMedianMs, type CommandRunner } from './measure.js';
+import type { BenchResults, ConfigResult, MetricKey } from './results.js';
+import { summarize } from './stats.js';
+
+export interface BenchOptions {
+  reps: number;
+  quick: boolean;
+  auto: AutoAccel;
+  vhostNet: boolean;
+  disks: DiskOps;
+  bridgeExists(name: string): Promise<boolean>;
+  onStep?(config: string, step: string): void;
+}
+
+/** Sizes of the measurements: full, and --quick (short runs for CI and a first look). */
+export function workload(quick: boolean) {
+  return quick
+    ? { cpuMiB: 16, fioMiB: 64, randS: 3, iperfS: 3, pings: 20 }
+    : { cpuMiB: 64, fioMiB: 256, randS: 10, iperfS: 10, pings: 20 };
+}
+
+type Samples = Partial<Record<MetricKey, number[]>>;
+
+function add(s: Samples, k: MetricKey, v: number): void {
+  (s[k] ??= []).push(v);
+}
+
+function summaries(s: Samples): ConfigResult['metrics'] {
+  return Object.fromEntries(Object.entries(s).map(([k, v]) => [k, summarize(v!)])) as ConfigResult['metrics'];
+}
+
+/** The same measurements, on a runner (a guest or the host); `peer` runs an iperf3 server. */
+async function measureOnce(r: CommandRunner, disk: string, peer: string, w: ReturnType<typeof workload>, s: Samples, step: (x: string) => void): Promise<void> {
+  step('cpu');
+  add(s, 'cpu', await cpuSeconds(r, w.cpuMiB));
+  step('fio sequential write');
+  add(s, 'seqWrite', await fio(r, 'seqWrite', disk, { sizeMiB: w.fioMiB, runtimeS: w.randS }));
+  step('fio sequential read');
+  add(s, 'seqRead', await fio(r, 'seqRead', disk, { sizeMiB: w.fioMiB, runtimeS: w.randS }));
+  step('fio 4k random read');
+  add(s, 'randRead', await fio(r, 'randRead', disk, { sizeMiB: w.fioMiB, runtimeS: w.randS }));
+  step('iperf3');
+  add(s, 'tcp', await iperf(r, peer, w.iperfS));
+  step('ping');
+  add(s, 'ping', await pingMedianMs(r, peer, w.pings));
+}
+
+type X = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** Disk and NIC tuning as libvirt runs it: read back from the domain XML of the test disk and NIC. */
+export async function tuningFromXml(xml: string): Promise<NonNullable<ConfigResult['tuning']>> {
+  const d = ((await parseStringPromise(xml)) as X).domain;
+  const disks = (d.devices[0].disk ?? []) as X[];
+  const data = disks.find((x) => x.$.device === 'disk' && x.driver?.[0]?.$?.type === 'raw') ?? disks[0]!;
+  const nic = (d.devices[0].interface ?? [])[0] as X | undefined;
+  return {
+    diskBus: data.target[0].$.bus,
+    diskCache: data.driver[0].$.cache ?? 'default',
+    diskIo: data.driver[0].$.io ?? 'default',
+    nicModel: nic?.model?.[0]?.$?.type ?? '',
+    vhost: nic?.driver?.[0]?.$?.name === 'vhost',
+    iothread: data.driver[0].$.iothread !== undefined,
+  };
+}
+
+async function runGuestConfig(rt: LabRuntime, model: LabModel, c: BenchConfig, o: BenchOptions): Promise<ConfigResult> {
+  const w = workload(o.quick);
+  const step = (x: string) => o.onStep?.(c.name, x);
+  const lab = labFor(model, c);
+  const plan = planLab(lab, { paths: rt.paths, autoAccel: o.auto, host: { vhostNet: o.vhostNet && c.vhostNet }, diskCache: c.diskCache, diskIo: c.diskIo });
+  const [a, b] = plan.vms;
+  if (!a || !b) throw new Error('the bench lab needs two VMs');
+  const s: Samples = {};
+  await downLab(rt, lab.name, { disks: o.disks });
+  try {
+    step('up (boot 1)');
+    const up = await upLab(rt, plan, { disks: o.disks, bridgeExists: o.bridgeExists });
+    const failed = up.vms.filter((v) => !v.ready);
+    if (failed.length) throw new Error(`${c.name}: ${failed.map((v) => `${v.name}: ${v.error ?? v.action}`).join('; ')}`);
+    for (const v of up.vms) {
+      add(s, 'bootAgent', v.times!.agent!);
+      add(s, 'bootCloudInit', v.times!.cloudInit!);
+    }
+    const xml = Object.fromEntries(await Promise.all(plan.vms.map(async (v) => [v.name, await rt.hypervisor.domainXml(v.domainName)] as const)));
+    const agentRunner = (vm: typeof a): CommandRunner => ({
+      async run(argv, timeoutMs) {
+        const agent = await rt.agentFor(vm.domainName, vm.name);
+        try {
+          const r = await agent.exec(argv[0]!, argv.slice(1), { timeoutMs });
+          return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+        } finally {
+          agent.close();
+        }
+      },
+    });
+    const ra = agentRunner(a);
+    const lsblk = await ra.run(['lsblk', '--json', '--bytes', '--nodeps', '--output', 'NAME,SIZE,TYPE'], 30_000);
+    const disk = findDiskBySize(lsblk.stdout, lab.vms[0]!.disks[0]!.sizeBytes);
+    const peer = b.nics[0]!.address.kind === 'static' ? formatIpv4(b.nics[0]!.address.cidr.address) : '';
+    for (let i = 0; i < o.reps; i++) {
+      await measureOnce(ra, disk, peer, w, s, (x) => step(`run ${i + 1}/${o.reps}: ${x}`));
+    }
+    for (let i = 1; i < o.reps; i++) {
+      step(`boot ${i + 1}/${o.reps}`);
+      for (const t of await Promise.all(plan.vms.map((v) => rebootUntilReady(rt, v)))) {
+        add(s, 'bootAgent', t.agent!);
+        add(s, 'bootCloudInit', t.cloudInit!);
+      }
+    }
+    return { name: c.name, kind: c.kind, accel: c.accel!, profile: c.profile!, description: c.description, tuning: await tuningFromXml(xml[a.name]!), metrics: summaries(s), xml };
+  } finally {
+    step('down');
+    await downLab(rt, lab.name, { disks: o.disks });
+  }
+}
+
+async function runHost(dataDir: string, o: BenchOptions): Promise<ConfigResult> {
+  const w = workload(o.quick);
+  const step = (x: string) => o.onStep?.('host', x);
+  const s: Samples = {};
+  const dir = join(dataDir, 'bench');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'fio-host.dat');
+  await createBenchNetns();
+  try {
+    const inA = hostRunner(BENCH_NETNS.a);
+    const local = hostRunner();
+    await withIperfServer(async () => {
+      for (let i = 0; i < o.reps; i++) {
+        // fio and the CPU task on the host itself; iperf3 and ping from namespace a to b.
+        const split: CommandRunner = { run: (argv, t) => (argv[0] === 'iperf3' || argv[0] === 'ping' ? inA : local).run(argv, t) };
+        await measureOnce(split, file, BENCH_NETNS_ADDR.b, w, s, (x) => step(`run ${i + 1}/${o.reps}: ${x}`));
+      }
+    });
+  } finally {
+    rmSync(file, { force: true });
+    await removeBenchNetns();
+  }
+  return { name: 'host', kind: 'host', description: 'the host itself: fio with direct I/O on a file of the filesystem holding the guest disks, iperf3 and ping between two network namespaces joined by a Linux bridge', metrics: summaries(s) };
+}
+
+export async function runBench(rt: LabRuntime, model: LabModel, configs: BenchConfig[], o: BenchOptions): Promise<BenchResults> {
+  const version = await rt.hypervisor.version().catch(() => undefined);
+  const results: BenchResults = {
+    version: 1,
+    createdAt: new Date().toISOString(),
+    quick: o.quick,
+    reps: o.reps,
+    host: {
+      cores: cpus().length,
+      kernel: release(),
+      ...(version ? { qemu: version.hypervisor, libvirt: version.libvirt } : {}),
+      accelNote: o.auto.accel === 'kvm' ? 'KVM works on this host.' : `KVM rows not run: ${o.auto.reason}.`,
+    },
+    configs: [],
+    refused: [],
+  };
+  for (const c of configs) {
+    const why = refusal(c, { auto: o.auto, vhostNet: o.vhostNet });
+    if (why) {
+      results.refused.push({ name: c.name, reason: why });
+      continue;
+    }
+    results.configs.push(c.kind === 'host' ? await runHost(rt.paths.dataDir, o) : await runGuestConfig(rt, model, c, o));
+  }
+  return results;
+}
