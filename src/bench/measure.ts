@@ -1,3 +1,4 @@
+import { VmlabError } from '../errors.js';
 /**
  * The measurements, the same in a guest (through the guest agent) and on the
  * host: a command runner is all they need. Parsers are pure and unit-tested.
@@ -6,7 +7,11 @@ export interface CommandRunner {
   run(argv: string[], timeoutMs: number): Promise<{ exitCode: number; stdout: string; stderr: string }>;
 }
 
-export class MeasureError extends Error {}
+export class MeasureError extends VmlabError {
+  constructor(message: string) {
+    super('ERR_VMLAB_BENCH_MEASURE', message, { hint: 'the tool runs in the guest image and on the host (.ci/packages.txt: fio, iperf3, iputils-ping)' });
+  }
+}
 
 async function must(r: CommandRunner, argv: string[], timeoutMs: number): Promise<{ stdout: string; stderr: string }> {
   const res = await r.run(argv, timeoutMs);

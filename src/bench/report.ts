@@ -74,6 +74,7 @@ export function renderTable(r: BenchResults): string {
     '',
     ...r.configs.map((c) => `- \`${c.name}\`: ${c.description}`),
     ...r.refused.map((x) => `- \`${x.name}\`: not run here — ${x.reason}`),
+    ...(r.failed ?? []).map((x) => `- \`${x.name}\`: **failed** — ${x.error}`),
     '',
   ];
   return lines.join('\n') + '\n' + notes.join('\n');

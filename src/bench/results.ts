@@ -51,4 +51,6 @@ export interface BenchResults {
   configs: ConfigResult[];
   /** Configurations asked for that cannot run here, and why. */
   refused: Array<{ name: string; reason: string }>;
+  /** Configurations that were run but failed (the others' results are still kept). */
+  failed?: Array<{ name: string; error: string }>;
 }

@@ -175,7 +175,12 @@ export async function runBench(rt: LabRuntime, model: LabModel, configs: BenchCo
       results.refused.push({ name: c.name, reason: why });
       continue;
     }
-    results.configs.push(c.kind === 'host' ? await runHost(rt.paths.dataDir, o) : await runGuestConfig(rt, model, c, o));
+    try {
+      results.configs.push(c.kind === 'host' ? await runHost(rt.paths.dataDir, o) : await runGuestConfig(rt, model, c, o));
+    } catch (e) {
+      (results.failed ??= []).push({ name: c.name, error: (e as Error).message });
+      o.onStep?.(c.name, `FAILED: ${(e as Error).message}`);
+    }
   }
   return results;
 }

@@ -75,7 +75,8 @@ export function registerBench(program: Command): void {
           });
           for (const r of results.refused) progress.step(r.name, `not run: ${r.reason}`);
           const files = await writeReport(results, opts.out, true);
-          emit(opts, results, () => `${renderTable(results)}\nwrote ${files.filter((f) => !f.includes('/xml/')).join(', ')} (+ the domain XML of every run in ${join(opts.out, 'xml')})`);
+          if (results.failed?.length) process.exitCode = 1;
+          emit(opts, results, () => `${renderTable(results)}${results.failed?.length ? `\nFAILED: ${results.failed.map((f) => `${f.name}: ${f.error}`).join('; ')}` : ''}\nwrote ${files.filter((f) => !f.includes('/xml/')).join(', ')} (+ the domain XML of every run in ${join(opts.out, 'xml')})`);
         } finally {
           rt.hypervisor.close();
         }
