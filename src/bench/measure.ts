@@ -29,7 +29,7 @@ export function parseTimeSeconds(stderr: string): number {
 /** CPU: SHA-256 over `mib` MiB of zeros — pure computation, no I/O worth mentioning. */
 export async function cpuSeconds(r: CommandRunner, mib: number): Promise<number> {
   const script = `TIMEFORMAT=%R; time (head -c ${Math.floor(mib) * 1048576} /dev/zero | sha256sum > /dev/null)`;
-  return parseTimeSeconds((await must(r, ['bash', '-c', script], 600_000)).stderr) * 1000;
+  return parseTimeSeconds((await must(r, ['bash', '-c', script], 600_000)).stderr);
 }
 
 export interface FioResult {

@@ -98,6 +98,19 @@ function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let cur = '';
+  for (const word of text.split(' ')) {
+    if (cur && cur.length + 1 + word.length > width) {
+      lines.push(cur);
+      cur = '  ' + word;
+    } else cur = cur ? `${cur} ${word}` : word;
+  }
+  if (cur) lines.push(cur);
+  return lines;
+}
+
 export function renderChart(r: BenchResults): string {
   const W = 900;
   const labelW = 190;
@@ -128,7 +141,7 @@ export function renderChart(r: BenchResults): string {
     ...r.refused.map((x) => `${x.name}: not run here (${x.reason})`),
     `Medians of ${r.reps} run(s); thin lines span min–max. ${r.host.accelNote}`,
   ];
-  for (const line of caption) {
+  for (const line of caption.flatMap((l) => wrap(l, 140))) {
     out.push(`<text x="10" y="${y}" class="caption">${esc(line)}</text>`);
     y += 16;
   }

@@ -91,9 +91,10 @@ async function runGuestConfig(rt: LabRuntime, model: LabModel, c: BenchConfig, o
     const up = await upLab(rt, plan, { disks: o.disks, bridgeExists: o.bridgeExists });
     const failed = up.vms.filter((v) => !v.ready);
     if (failed.length) throw new Error(`${c.name}: ${failed.map((v) => `${v.name}: ${v.error ?? v.action}`).join('; ')}`);
+    // Boot times in seconds; both guests of a boot are samples.
     for (const v of up.vms) {
-      add(s, 'bootAgent', v.times!.agent!);
-      add(s, 'bootCloudInit', v.times!.cloudInit!);
+      add(s, 'bootAgent', v.times!.agent! / 1000);
+      add(s, 'bootCloudInit', v.times!.cloudInit! / 1000);
     }
     const xml = Object.fromEntries(await Promise.all(plan.vms.map(async (v) => [v.name, await rt.hypervisor.domainXml(v.domainName)] as const)));
     const agentRunner = (vm: typeof a): CommandRunner => ({
@@ -117,8 +118,8 @@ async function runGuestConfig(rt: LabRuntime, model: LabModel, c: BenchConfig, o
     for (let i = 1; i < o.reps; i++) {
       step(`boot ${i + 1}/${o.reps}`);
       for (const t of await Promise.all(plan.vms.map((v) => rebootUntilReady(rt, v)))) {
-        add(s, 'bootAgent', t.agent!);
-        add(s, 'bootCloudInit', t.cloudInit!);
+        add(s, 'bootAgent', t.agent! / 1000);
+        add(s, 'bootCloudInit', t.cloudInit! / 1000);
       }
     }
     return { name: c.name, kind: c.kind, accel: c.accel!, profile: c.profile!, description: c.description, tuning: await tuningFromXml(xml[a.name]!), metrics: summaries(s), xml };

@@ -40,6 +40,16 @@ export async function openRuntime(g: GlobalOpts): Promise<LabRuntime> {
   return createRuntime(h, hostPaths(g));
 }
 
+/** Opens libvirt for the length of `f` and always closes the connection. */
+export async function withRuntime<T>(g: GlobalOpts, f: (rt: LabRuntime) => Promise<T>): Promise<T> {
+  const rt = await openRuntime(g);
+  try {
+    return await f(rt);
+  } finally {
+    rt.hypervisor.close();
+  }
+}
+
 /** `LAB` arguments may be a lab file or a lab name (down/status work without the file). */
 export function labArg(arg: string, paths: HostPaths): { name: string; model?: LabModel } {
   if (existsSync(arg) || arg.endsWith('.yaml') || arg.endsWith('.yml')) {

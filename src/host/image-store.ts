@@ -1,5 +1,6 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, lstatSync, openSync, closeSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, lstatSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { pidAlive, takeLockFile } from '../util/lockfile.js';
 import { VmlabError } from '../errors.js';
 
 /**
@@ -155,35 +156,12 @@ export class ImageStore {
   /** An exclusive lock per image name (build/pull/remove), released by the returned function. */
   lock(name: string): () => void {
     this.ensure();
-    const path = join(this.dir, `.${name}.lock`);
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const fd = openSync(path, 'wx');
-        writeFileSync(fd, String(process.pid));
-        closeSync(fd);
-        return () => rmSync(path, { force: true });
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-        const pid = Number(readFileSync(path, 'utf8'));
-        if (pidAlive(pid)) {
-          throw new VmlabError('ERR_VMLAB_IMAGE_LOCKED', `image "${name}" is being built or downloaded by process ${pid}`, { hint: 'wait for it to finish' });
-        }
-        unlinkSync(path);
-      }
-    }
-    throw new VmlabError('ERR_VMLAB_IMAGE_LOCKED', `cannot lock image "${name}"`);
+    return takeLockFile(join(this.dir, `.${name}.lock`), (pid) =>
+      new VmlabError('ERR_VMLAB_IMAGE_LOCKED', pid ? `image "${name}" is being built or downloaded by process ${pid}` : `cannot lock image "${name}"`, { hint: 'wait for it to finish' }),
+    );
   }
 }
 
-function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function safeSize(file: string): number {
   try {

@@ -38,13 +38,13 @@ export function plumbingFragment(plan: Plan, vm: VmPlan): CloudConfigFragment {
 export function userDataObject(plan: Plan, vm: VmPlan, fragments: CloudConfigFragment[] = [plumbingFragment(plan, vm), ...renderServiceFragments(plan, vm)]): Record<string, unknown> {
   const ci = vm.cloudInit;
   const packages = unique([...fragments.flatMap((f) => f.packages ?? []), ...ci.packages]);
-  const writeFiles = uniqueFiles([
+  const writeFiles = uniqueByValue([
     ...fragments.flatMap((f) => f.write_files ?? []),
     ...ci.writeFiles.map((f) => ({ path: f.path, content: f.content, ...(f.permissions ? { permissions: f.permissions } : {}), ...(f.owner ? { owner: f.owner } : {}) })),
   ]);
   // Two services of one daemon (dhcp and dns are both dnsmasq) restart it once; the user's own commands run as written.
-  const bootcmd = [...uniqueCommands(fragments.flatMap((f) => f.bootcmd ?? [])), ...ci.bootcmd];
-  const runcmd = [...uniqueCommands(fragments.flatMap((f) => f.runcmd ?? [])), ...ci.runcmd];
+  const bootcmd = [...uniqueByValue(fragments.flatMap((f) => f.bootcmd ?? [])), ...ci.bootcmd];
+  const runcmd = [...uniqueByValue(fragments.flatMap((f) => f.runcmd ?? [])), ...ci.runcmd];
   // cloud-init runs runcmd as one script and judges it by its last command: stop at the
   // first failure instead, so a service that does not start is an error `vmlab up` reports.
   if (runcmd.length) runcmd.unshift('set -e');
@@ -97,21 +97,11 @@ export function renderNetworkConfig(plan: Plan, vm: VmPlan): string {
   return YAML.stringify(networkConfigObject(plan, vm), YAML_OPTS);
 }
 
-/** Services that share a file (nftables.conf for nat and firewall) write it identically: keep one. */
-function uniqueFiles(files: Array<Record<string, unknown>>): Array<Record<string, unknown>> {
+/** Drops exact repeats (services that share a file or a restart), keeping the first. */
+function uniqueByValue<T>(xs: T[]): T[] {
   const seen = new Set<string>();
-  return files.filter((f) => {
-    const key = JSON.stringify(f);
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-}
-
-function uniqueCommands(cmds: Array<string | string[]>): Array<string | string[]> {
-  const seen = new Set<string>();
-  return cmds.filter((c) => {
-    const key = JSON.stringify(c);
+  return xs.filter((x) => {
+    const key = JSON.stringify(x);
     if (seen.has(key)) return false;
     seen.add(key);
     return true;

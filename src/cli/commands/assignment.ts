@@ -9,7 +9,7 @@ import { bridgeExists } from '../../host/host-net.js';
 import { hostDisks } from '../../lab-ops/disks.js';
 import { upLab } from '../../lab-ops/up.js';
 import type { HostPaths } from '../../paths.js';
-import { hostPaths, knownImages, openRuntime, planForHost, type GlobalOpts } from '../context.js';
+import { hostPaths, knownImages, withRuntime, planForHost, type GlobalOpts } from '../context.js';
 import { emit, reportError } from '../output.js';
 import { Progress } from '../progress.js';
 
@@ -44,23 +44,20 @@ export function registerAssignment(program: Command): void {
       const progress = new Progress(false);
       try {
         const { g, a, plan } = setup(file, cmd);
-        const rt = await openRuntime(g);
-        try {
-          const up = await upLab(rt, plan, { disks: hostDisks, bridgeExists, onVm: (vm, phase) => progress.step(vm, phase) });
-          const notReady = up.vms.filter((v) => !v.ready);
-          if (notReady.length) throw new VmlabError('ERR_VMLAB_NOT_READY', `lab "${plan.lab.name}" is not ready (${notReady.map((v) => `${v.name}: ${v.action}${v.error ? ' ' + v.error : ''}`).join('; ')})`, { hint: `vmlab up ${a.labFile} shows why` });
-          const cp = await takeCheckpoint(rt, a, plan);
-          emit(opts, { ok: true, assignment: a.name, lab: plan.lab.name, checkpoint: a.checkpoint, created: cp.created, upSeconds: up.seconds, snapshot: cp.snapshot ?? null }, () =>
-            [
-              `assignment "${a.name}" started on lab "${plan.lab.name}"`,
-              cp.created ? `  checkpoint "${a.checkpoint}" taken in ${((cp.snapshot?.ms ?? 0) / 1000).toFixed(1)} s` : `  checkpoint "${a.checkpoint}" already exists: kept`,
-              a.tasks ? `\n${a.tasks.trim()}\n` : '',
-              `check your work: vmlab assignment check ${file}`,
-            ].join('\n'),
-          );
-        } finally {
-          rt.hypervisor.close();
-        }
+        await withRuntime(g, async (rt) => {
+        const up = await upLab(rt, plan, { disks: hostDisks, bridgeExists, onVm: (vm, phase) => progress.step(vm, phase) });
+        const notReady = up.vms.filter((v) => !v.ready);
+        if (notReady.length) throw new VmlabError('ERR_VMLAB_NOT_READY', `lab "${plan.lab.name}" is not ready (${notReady.map((v) => `${v.name}: ${v.action}${v.error ? ' ' + v.error : ''}`).join('; ')})`, { hint: `vmlab up ${a.labFile} shows why` });
+        const cp = await takeCheckpoint(rt, a, plan);
+        emit(opts, { ok: true, assignment: a.name, lab: plan.lab.name, checkpoint: a.checkpoint, created: cp.created, upSeconds: up.seconds, snapshot: cp.snapshot ?? null }, () =>
+          [
+            `assignment "${a.name}" started on lab "${plan.lab.name}"`,
+            cp.created ? `  checkpoint "${a.checkpoint}" taken in ${((cp.snapshot?.ms ?? 0) / 1000).toFixed(1)} s` : `  checkpoint "${a.checkpoint}" already exists: kept`,
+            a.tasks ? `\n${a.tasks.trim()}\n` : '',
+            `check your work: vmlab assignment check ${file}`,
+          ].join('\n'),
+        );
+        });
       } catch (e) {
         process.exitCode = reportError(e, opts);
       }
@@ -75,18 +72,15 @@ export function registerAssignment(program: Command): void {
     .action(async (file: string, opts: Opts, cmd: Command) => {
       try {
         const { g, paths, a } = setup(file, cmd);
-        const rt = await openRuntime(g);
-        try {
-          const run = await runChecks(rt, a);
-          const dir = resultsDir(paths, a, opts.out);
-          mkdirSync(dir, { recursive: true });
-          writeFileSync(join(dir, 'check.json'), JSON.stringify(run, null, 2) + '\n');
-          writeFileSync(join(dir, 'junit.xml'), toJunit(run));
-          emit(opts, { ...run, files: [join(dir, 'check.json'), join(dir, 'junit.xml')] }, () => `${scoreTable(run)}\nwrote ${join(dir, 'check.json')} and junit.xml`);
-          if (run.failed > 0) process.exitCode = EXIT_CHECKS_FAILED;
-        } finally {
-          rt.hypervisor.close();
-        }
+        await withRuntime(g, async (rt) => {
+        const run = await runChecks(rt, a);
+        const dir = resultsDir(paths, a, opts.out);
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(join(dir, 'check.json'), JSON.stringify(run, null, 2) + '\n');
+        writeFileSync(join(dir, 'junit.xml'), toJunit(run));
+        emit(opts, { ...run, files: [join(dir, 'check.json'), join(dir, 'junit.xml')] }, () => `${scoreTable(run)}\nwrote ${join(dir, 'check.json')} and junit.xml`);
+        if (run.failed > 0) process.exitCode = EXIT_CHECKS_FAILED;
+        });
       } catch (e) {
         process.exitCode = reportError(e, opts);
       }
@@ -101,19 +95,16 @@ export function registerAssignment(program: Command): void {
     .action(async (file: string, opts: Opts & { discard?: boolean }, cmd: Command) => {
       try {
         const { g, a, plan } = setup(file, cmd);
-        const rt = await openRuntime(g);
-        try {
-          const r = await resetAssignment(rt, a, plan, { discard: opts.discard });
-          emit(opts, { ok: true, assignment: a.name, checkpoint: a.checkpoint, ...r }, () =>
-            [
-              ...(r.autosave ? [`current state saved as "${r.autosave.snapshot}" (${(r.autosave.ms / 1000).toFixed(1)} s)`] : []),
-              `reset to "${a.checkpoint}" in ${(r.revert.ms / 1000).toFixed(1)} s`,
-              ...r.revert.vms.map((v) => `  ${v.vm.padEnd(14)} ${(v.ms / 1000).toFixed(1)} s  ${v.method}`),
-            ].join('\n'),
-          );
-        } finally {
-          rt.hypervisor.close();
-        }
+        await withRuntime(g, async (rt) => {
+        const r = await resetAssignment(rt, a, plan, { discard: opts.discard });
+        emit(opts, { ok: true, assignment: a.name, checkpoint: a.checkpoint, ...r }, () =>
+          [
+            ...(r.autosave ? [`current state saved as "${r.autosave.snapshot}" (${(r.autosave.ms / 1000).toFixed(1)} s)`] : []),
+            `reset to "${a.checkpoint}" in ${(r.revert.ms / 1000).toFixed(1)} s`,
+            ...r.revert.vms.map((v) => `  ${v.vm.padEnd(14)} ${(v.ms / 1000).toFixed(1)} s  ${v.method}`),
+          ].join('\n'),
+        );
+        });
       } catch (e) {
         process.exitCode = reportError(e, opts);
       }

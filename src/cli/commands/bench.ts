@@ -11,7 +11,7 @@ import { bridgeExists } from '../../host/host-net.js';
 import { svgToPng } from '../../host/svg-png.js';
 import { hostDisks } from '../../lab-ops/disks.js';
 import { labsDir } from '../../paths.js';
-import { loadLabForHost, hostPaths, openRuntime, type GlobalOpts } from '../context.js';
+import { loadLabForHost, hostPaths, withRuntime, type GlobalOpts } from '../context.js';
 import { emit, reportError } from '../output.js';
 import { Progress } from '../progress.js';
 
@@ -62,24 +62,21 @@ export function registerBench(program: Command): void {
         const model = loadLabForHost(opts.lab, paths);
         const auto = probeAutoAccel();
         progress.step('bench', `${names.join(', ')}; ${reps} rep(s)${opts.quick ? ', quick' : ''}; auto accel here: ${auto.accel} (${auto.reason})`);
-        const rt = await openRuntime(g);
-        try {
-          const results = await runBench(rt, model, benchConfigs(names), {
-            reps,
-            quick: Boolean(opts.quick),
-            auto,
-            vhostNet: existsSync('/dev/vhost-net'),
-            disks: hostDisks,
-            bridgeExists,
-            onStep: (c, s) => progress.step(c, s),
-          });
-          for (const r of results.refused) progress.step(r.name, `not run: ${r.reason}`);
-          const files = await writeReport(results, opts.out, true);
-          if (results.failed?.length) process.exitCode = 1;
-          emit(opts, results, () => `${renderTable(results)}${results.failed?.length ? `\nFAILED: ${results.failed.map((f) => `${f.name}: ${f.error}`).join('; ')}` : ''}\nwrote ${files.filter((f) => !f.includes('/xml/')).join(', ')} (+ the domain XML of every run in ${join(opts.out, 'xml')})`);
-        } finally {
-          rt.hypervisor.close();
-        }
+        await withRuntime(g, async (rt) => {
+        const results = await runBench(rt, model, benchConfigs(names), {
+          reps,
+          quick: Boolean(opts.quick),
+          auto,
+          vhostNet: existsSync('/dev/vhost-net'),
+          disks: hostDisks,
+          bridgeExists,
+          onStep: (c, s) => progress.step(c, s),
+        });
+        for (const r of results.refused) progress.step(r.name, `not run: ${r.reason}`);
+        const files = await writeReport(results, opts.out, true);
+        if (results.failed?.length) process.exitCode = 1;
+        emit(opts, results, () => `${renderTable(results)}${results.failed?.length ? `\nFAILED: ${results.failed.map((f) => `${f.name}: ${f.error}`).join('; ')}` : ''}\nwrote ${files.filter((f) => !f.includes('/xml/')).join(', ')} (+ the domain XML of every run in ${join(opts.out, 'xml')})`);
+        });
       } catch (e) {
         process.exitCode = reportError(e, opts);
       }

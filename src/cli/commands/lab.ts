@@ -10,7 +10,7 @@ import { upLab } from '../../lab-ops/up.js';
 import { domainName } from '../../plan/names.js';
 import { emit, reportError } from '../output.js';
 import { Progress } from '../progress.js';
-import { hostPaths, labArg, loadLabForHost, openRuntime, planForHost, type GlobalOpts } from '../context.js';
+import { hostPaths, labArg, loadLabForHost, withRuntime, planForHost, type GlobalOpts } from '../context.js';
 
 const secs = (ms?: number) => (ms === undefined ? '-' : `${(ms / 1000).toFixed(1)}s`);
 
@@ -31,29 +31,26 @@ export function registerLab(program: Command): void {
         const auto = probeAutoAccel();
         const plan = planForHost(lab, paths, auto);
         if (plan.vms.some((v) => v.accelRequested === 'auto')) progress.step('accel', `auto → ${auto.accel} (${auto.reason})`);
-        const rt = await openRuntime(g);
-        try {
-          const r = await upLab(rt, plan, {
-            disks: hostDisks,
-            bridgeExists,
-            recreate: opts.recreate,
-            ...(opts.timeout ? { timeoutMs: Number(opts.timeout) * 1000 } : {}),
-            onVm: (vm, phase, detail) => progress.step(vm, phase + (detail && phase !== 'failed' ? ` (${detail})` : '')),
-          });
-          emit(opts, { ok: r.vms.every((v) => v.ready || v.action === 'changed'), ...r }, () => {
-            const lines = [r.upToDate ? `lab "${r.lab}" is up to date: nothing to do` : `lab "${r.lab}" up in ${r.seconds.toFixed(1)} s`];
-            for (const v of r.vms) {
-              const t = v.times ? `  running ${secs(v.times.running)}, agent ${secs(v.times.agent)}, cloud-init done ${secs(v.times.cloudInit)}` : '';
-              lines.push(`  ${v.name.padEnd(14)} ${v.action.padEnd(10)} ${v.profile.padEnd(12)} ${v.accel.padEnd(4)} ${v.ready ? 'ready' : v.action === 'changed' ? 'CHANGED (up --recreate)' : 'NOT READY'}${t}`);
-              if (v.error) lines.push(`    error: ${v.error}`);
-            }
-            lines.push(`reach a guest: vmlab exec ${file} <vm> -- <command>   |   vmlab console ${file} <vm>`);
-            return lines.join('\n');
-          });
-          if (r.vms.some((v) => !v.ready && v.action !== 'changed')) process.exitCode = 1;
-        } finally {
-          rt.hypervisor.close();
-        }
+        await withRuntime(g, async (rt) => {
+        const r = await upLab(rt, plan, {
+          disks: hostDisks,
+          bridgeExists,
+          recreate: opts.recreate,
+          ...(opts.timeout ? { timeoutMs: Number(opts.timeout) * 1000 } : {}),
+          onVm: (vm, phase, detail) => progress.step(vm, phase + (detail && phase !== 'failed' ? ` (${detail})` : '')),
+        });
+        emit(opts, { ok: r.vms.every((v) => v.ready || v.action === 'changed'), ...r }, () => {
+          const lines = [r.upToDate ? `lab "${r.lab}" is up to date: nothing to do` : `lab "${r.lab}" up in ${r.seconds.toFixed(1)} s`];
+          for (const v of r.vms) {
+            const t = v.times ? `  running ${secs(v.times.running)}, agent ${secs(v.times.agent)}, cloud-init done ${secs(v.times.cloudInit)}` : '';
+            lines.push(`  ${v.name.padEnd(14)} ${v.action.padEnd(10)} ${v.profile.padEnd(12)} ${v.accel.padEnd(4)} ${v.ready ? 'ready' : v.action === 'changed' ? 'CHANGED (up --recreate)' : 'NOT READY'}${t}`);
+            if (v.error) lines.push(`    error: ${v.error}`);
+          }
+          lines.push(`reach a guest: vmlab exec ${file} <vm> -- <command>   |   vmlab console ${file} <vm>`);
+          return lines.join('\n');
+        });
+        if (r.vms.some((v) => !v.ready && v.action !== 'changed')) process.exitCode = 1;
+        });
       } catch (e) {
         process.exitCode = reportError(e, opts);
       }
@@ -70,15 +67,12 @@ export function registerLab(program: Command): void {
       try {
         const paths = hostPaths(g);
         const { name } = labArg(arg, paths);
-        const rt = await openRuntime(g);
-        try {
-          const r = await downLab(rt, name, { disks: (await import('../../lab-ops/disks.js')).hostDisks, keepDisks: opts.keepDisks });
-          emit(opts, { ok: true, ...r }, () =>
-            [`lab "${name}" down: ${r.domains.length} domain(s), ${r.networks.length} network(s) removed${opts.keepDisks ? ' (disks kept)' : ''}`, ...r.skipped.map((s) => `  left alone: ${s}`)].join('\n'),
-          );
-        } finally {
-          rt.hypervisor.close();
-        }
+        await withRuntime(g, async (rt) => {
+        const r = await downLab(rt, name, { disks: (await import('../../lab-ops/disks.js')).hostDisks, keepDisks: opts.keepDisks });
+        emit(opts, { ok: true, ...r }, () =>
+          [`lab "${name}" down: ${r.domains.length} domain(s), ${r.networks.length} network(s) removed${opts.keepDisks ? ' (disks kept)' : ''}`, ...r.skipped.map((s) => `  left alone: ${s}`)].join('\n'),
+        );
+        });
       } catch (e) {
         process.exitCode = reportError(e, opts);
       }
@@ -95,22 +89,19 @@ export function registerLab(program: Command): void {
         const paths = hostPaths(g);
         const { name, model } = labArg(arg, paths);
         const plan = model ? planForHost(model, paths) : undefined;
-        const rt = await openRuntime(g);
-        try {
-          const s = await labStatus(rt, name, plan);
-          emit(opts, s, () => {
-            if (s.vms.length === 0) return `lab "${name}": not up (no vmlab domains)`;
-            const lines = [`lab "${name}"`];
-            for (const v of s.vms) {
-              const ips = v.agentIps.length ? v.agentIps.join(',') : v.plannedIps.join(',') + (v.plannedIps.length ? ' (planned)' : '');
-              lines.push(`  ${v.name.padEnd(14)} ${v.state.padEnd(8)} ${v.profile.padEnd(12)} ${v.accel.padEnd(4)} ${(v.ready ? 'ready' : v.agent ? `cloud-init ${v.cloudInit}` : 'no agent').padEnd(18)} ${ips}${v.changed ? '  CHANGED in lab file' : ''}`);
-            }
-            for (const m of s.missing) lines.push(`  ${m.padEnd(14)} missing (vmlab up)`);
-            return lines.join('\n');
-          });
-        } finally {
-          rt.hypervisor.close();
-        }
+        await withRuntime(g, async (rt) => {
+        const s = await labStatus(rt, name, plan);
+        emit(opts, s, () => {
+          if (s.vms.length === 0) return `lab "${name}": not up (no vmlab domains)`;
+          const lines = [`lab "${name}"`];
+          for (const v of s.vms) {
+            const ips = v.agentIps.length ? v.agentIps.join(',') : v.plannedIps.join(',') + (v.plannedIps.length ? ' (planned)' : '');
+            lines.push(`  ${v.name.padEnd(14)} ${v.state.padEnd(8)} ${v.profile.padEnd(12)} ${v.accel.padEnd(4)} ${(v.ready ? 'ready' : v.agent ? `cloud-init ${v.cloudInit}` : 'no agent').padEnd(18)} ${ips}${v.changed ? '  CHANGED in lab file' : ''}`);
+          }
+          for (const m of s.missing) lines.push(`  ${m.padEnd(14)} missing (vmlab up)`);
+          return lines.join('\n');
+        });
+        });
       } catch (e) {
         process.exitCode = reportError(e, opts);
       }
@@ -129,28 +120,25 @@ export function registerLab(program: Command): void {
       try {
         const paths = hostPaths(g);
         const { name } = labArg(arg, paths);
-        const rt = await openRuntime(g);
+        await withRuntime(g, async (rt) => {
+        const dn = domainName(name, vm);
+        const info = await rt.hypervisor.domain(dn);
+        if (!info) throw new VmlabError('ERR_VMLAB_VM_MISSING', `lab "${name}" has no VM "${vm}" in libvirt`, { kind: 'user', hint: `vmlab status ${arg}` });
+        if (info.state !== 'running') throw new VmlabError('ERR_VMLAB_VM_NOT_RUNNING', `${vm} is ${info.state}`, { hint: `vmlab up ${arg}` });
+        const agent = await rt.agentFor(dn, vm);
         try {
-          const dn = domainName(name, vm);
-          const info = await rt.hypervisor.domain(dn);
-          if (!info) throw new VmlabError('ERR_VMLAB_VM_MISSING', `lab "${name}" has no VM "${vm}" in libvirt`, { kind: 'user', hint: `vmlab status ${arg}` });
-          if (info.state !== 'running') throw new VmlabError('ERR_VMLAB_VM_NOT_RUNNING', `${vm} is ${info.state}`, { hint: `vmlab up ${arg}` });
-          const agent = await rt.agentFor(dn, vm);
-          try {
-            const [path, ...args] = command;
-            const r = await agent.exec(path!, args, { timeoutMs: Number(opts.timeout) * 1000 });
-            if (opts.json) emit(opts, { vm, command, ...r }, () => '');
-            else {
-              process.stdout.write(r.stdout);
-              process.stderr.write(r.stderr);
-            }
-            process.exitCode = r.exitCode;
-          } finally {
-            agent.close();
+          const [path, ...args] = command;
+          const r = await agent.exec(path!, args, { timeoutMs: Number(opts.timeout) * 1000 });
+          if (opts.json) emit(opts, { vm, command, ...r }, () => '');
+          else {
+            process.stdout.write(r.stdout);
+            process.stderr.write(r.stderr);
           }
+          process.exitCode = r.exitCode;
         } finally {
-          rt.hypervisor.close();
+          agent.close();
         }
+        });
       } catch (e) {
         process.exitCode = reportError(e, opts);
         if (process.exitCode === 1) process.exitCode = 255; // keep 1..254 for the guest's own exit codes
