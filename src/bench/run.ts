@@ -29,8 +29,8 @@ export interface BenchOptions {
 /** Sizes of the measurements: full, and --quick (short runs for CI and a first look). */
 export function workload(quick: boolean) {
   return quick
-    ? { cpuMiB: 16, fioMiB: 64, randS: 3, iperfS: 3, pings: 20 }
-    : { cpuMiB: 64, fioMiB: 256, randS: 10, iperfS: 10, pings: 20 };
+    ? { cpuMiB: 16, fioMiB: 64, diskS: 3, iperfS: 3, pings: 20 }
+    : { cpuMiB: 64, fioMiB: 256, diskS: 10, iperfS: 10, pings: 20 };
 }
 
 type Samples = Partial<Record<MetricKey, number[]>>;
@@ -48,11 +48,11 @@ async function measureOnce(r: CommandRunner, disk: string, peer: string, w: Retu
   step('cpu');
   add(s, 'cpu', await cpuSeconds(r, w.cpuMiB));
   step('fio sequential write');
-  add(s, 'seqWrite', await fio(r, 'seqWrite', disk, { sizeMiB: w.fioMiB, runtimeS: w.randS }));
+  add(s, 'seqWrite', await fio(r, 'seqWrite', disk, { sizeMiB: w.fioMiB, runtimeS: w.diskS }));
   step('fio sequential read');
-  add(s, 'seqRead', await fio(r, 'seqRead', disk, { sizeMiB: w.fioMiB, runtimeS: w.randS }));
+  add(s, 'seqRead', await fio(r, 'seqRead', disk, { sizeMiB: w.fioMiB, runtimeS: w.diskS }));
   step('fio 4k random read');
-  add(s, 'randRead', await fio(r, 'randRead', disk, { sizeMiB: w.fioMiB, runtimeS: w.randS }));
+  add(s, 'randRead', await fio(r, 'randRead', disk, { sizeMiB: w.fioMiB, runtimeS: w.diskS }));
   step('iperf3');
   add(s, 'tcp', await iperf(r, peer, w.iperfS));
   step('ping');
