@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { libvirtdPid } from '../../src/host/host-net.js';
@@ -7,6 +8,8 @@ import { planFromText, root } from '../helpers/lab.js';
 import { libvirtObjects, requireLiveHost, vmlab, vmlabJson } from '../helpers/live.js';
 
 const LAB = 'labs/linux-network.yaml';
+const ASSIGNMENT = 'labs/assignments/lan-firewall.yaml';
+const checkDir = mkdtempSync(join(tmpdir(), 'vmlab-lan-firewall-'));
 const plan = planFromText(readFileSync(join(root, LAB), 'utf8'), LAB);
 const vmPlan = (name: string) => plan.vms.find((v) => v.name === name)!;
 
@@ -144,6 +147,33 @@ describe('live: linux-network lab (switch, OSPF routers, NAT, firewall, DHCP, DN
       }
     }
     process.stdout.write(`      [live] linux-network: up to all checks passed in ${((Date.now() - t0) / 1000).toFixed(0)} s (target 480 s)\n`);
+  });
+
+  it('assignment lan-firewall: the task fails at the start (exit 3), the student\'s nft rule passes it, reset brings it back', async () => {
+    const start = await vmlabJson(['assignment', 'start', ASSIGNMENT]);
+    assert.equal(start.exitCode, 0, start.stderr);
+    const task = 'client1 reaches iperf3 on the outside';
+    const failed = (run: { checks: Array<{ name: string; passed: boolean }> }) => run.checks.filter((c) => !c.passed).map((c) => c.name);
+
+    const before = await vmlabJson(['assignment', 'check', ASSIGNMENT, '--out', checkDir]);
+    assert.equal(before.exitCode, 3, before.stderr);
+    assert.deepEqual(failed(before.json), [task], 'only the task fails at the start; routing, web and the firewall work');
+    assert.equal(before.json.checks.find((c: { name: string }) => c.name === task).message, 'TCP 5201 from LAN1 to 203.0.113.10 is still dropped on r2');
+
+    // The student's answer: allow exactly this traffic, forwarded from the transit link (r1) to the outside.
+    const fix = await guest('r2', ['nft', 'insert', 'rule', 'inet', 'vmlab_filter', 'forward', 'iifname', 'eth1', 'oifname', 'eth2', 'tcp', 'dport', '5201', 'accept']);
+    assert.equal(fix.code, 0, fix.err);
+    const solved = await vmlabJson(['assignment', 'check', ASSIGNMENT, '--out', checkDir]);
+    assert.equal(solved.exitCode, 0, JSON.stringify(failed(solved.json)));
+    assert.equal(solved.json.score, solved.json.maxScore);
+
+    const t = Date.now();
+    const reset = await vmlabJson(['assignment', 'reset', ASSIGNMENT, '--discard']);
+    assert.equal(reset.exitCode, 0, reset.stderr);
+    process.stdout.write(`      [live] lan-firewall reset of 6 guests: ${((Date.now() - t) / 1000).toFixed(1)} s\n`);
+    const again = await vmlabJson(['assignment', 'check', ASSIGNMENT, '--out', checkDir]);
+    assert.equal(again.exitCode, 3);
+    assert.ok(failed(again.json).includes(task), 'the rule is gone after reset');
   });
 
   it('down leaves nothing of the lab', async () => {
