@@ -1,4 +1,4 @@
-import { cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync, writeSync, closeSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync, writeSync, closeSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { VmlabError } from '../errors.js';
 import type { ImageRecipe } from '../images/recipe.js';
@@ -168,6 +168,12 @@ async function customize(root: string, recipe: ImageRecipe): Promise<void> {
   if (sd.enable.length) await run('systemctl', ['--root', root, 'enable', ...sd.enable]);
   if (sd.disable.length) await run('systemctl', ['--root', root, 'disable', ...sd.disable]);
   if (sd.mask.length) await run('systemctl', ['--root', root, 'mask', ...sd.mask]);
+  // A generator is masked like a unit: a link to /dev/null of its name in /etc (systemd.generator(7)).
+  if (sd.maskGenerators.length) mkdirSync(join(root, 'etc/systemd/system-generators'), { recursive: true });
+  for (const g of sd.maskGenerators) {
+    if (!existsSync(join(root, 'usr/lib/systemd/system-generators', g))) throw new VmlabError('ERR_VMLAB_IMAGE_RECIPE', `${recipe.recipeFile}: systemd.mask-generators: no generator "${g}" in the image`, { kind: 'user', hint: 'ls /usr/lib/systemd/system-generators in a guest' });
+    symlinkSync('/dev/null', join(root, 'etc/systemd/system-generators', g));
+  }
   // Every VM makes its own identity on first boot.
   writeFileSync(join(root, 'etc/machine-id'), '');
   rmSync(join(root, 'var/lib/dbus/machine-id'), { force: true });

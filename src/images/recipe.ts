@@ -6,8 +6,8 @@ import { imagesDir } from '../paths.js';
 import { createHash } from 'node:crypto';
 import { parseSize } from '../util/units.js';
 
-/** Bump when the build steps change what ends up in the image (2: package log directories kept). */
-export const BUILDER_VERSION = 2;
+/** Bump when the build steps change what ends up in the image (2: package log directories kept; 3: generators masked). */
+export const BUILDER_VERSION = 3;
 
 export interface ImageRecipe {
   name: string;
@@ -17,7 +17,8 @@ export interface ImageRecipe {
   architecture: string;
   packages: string[];
   initramfsModules: string[];
-  systemd: { enable: string[]; disable: string[]; mask: string[] };
+  /** maskGenerators: systemd generators linked to /dev/null in /etc/systemd/system-generators. */
+  systemd: { enable: string[]; disable: string[]; mask: string[]; maskGenerators: string[] };
   kernelCmdline: string;
   disk: { sizeBytes: number; bootBytes: number; rootLabel: string };
   /** Directory whose tree is copied into the root filesystem before packages install. */
@@ -62,7 +63,7 @@ export function loadRecipe(name: string, dir = imagesDir): ImageRecipe {
     architecture: r.architecture ?? 'amd64',
     packages: r.packages ?? [],
     initramfsModules: r['initramfs-modules'] ?? [],
-    systemd: { enable: r.systemd?.enable ?? [], disable: r.systemd?.disable ?? [], mask: r.systemd?.mask ?? [] },
+    systemd: { enable: r.systemd?.enable ?? [], disable: r.systemd?.disable ?? [], mask: r.systemd?.mask ?? [], maskGenerators: r.systemd?.['mask-generators'] ?? [] },
     kernelCmdline: r['kernel-cmdline'] ?? '',
     disk: { sizeBytes: size, bootBytes: boot, rootLabel: r.disk?.['root-label'] ?? 'vmlab-root' },
     filesDir,
