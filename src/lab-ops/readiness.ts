@@ -151,7 +151,7 @@ export async function waitReady(o: WaitReadyOptions): Promise<ReadyTimes> {
         return times;
       }
       if (phase !== 'cloud-init') setPhase('cloud-init');
-      await sleep(1500);
+      await sleep(500);
     }
   } catch (e) {
     setPhase('failed', (e as Error).message);
