@@ -75,8 +75,13 @@ describe('live: linux-network lab (switch, OSPF routers, NAT, firewall, DHCP, DN
       return j['10.2.0.0/24']?.[0]?.selected && j['0.0.0.0/0']?.[0]?.selected ? j : undefined;
     }, 180_000);
     assert.equal(routes['10.2.0.0/24']![0]!.nexthops[0]!.ip, '10.0.12.2');
-    const text = await guest('r2', ['vtysh', '-c', 'show ip route ospf']);
-    assert.match(text.out, /O>\* 10\.1\.0\.0\/24 \[110\/\d+\] via 10\.0\.12\.1, eth1/);
+    // Converged means both ways: r2 may learn LAN1 from r1 a few seconds after r1 learned LAN2.
+    const lan1 = /O>\* 10\.1\.0\.0\/24 \[110\/\d+\] via 10\.0\.12\.1, eth1/;
+    const text = await eventually('OSPF route to LAN1 on r2', async () => {
+      const r = await guest('r2', ['vtysh', '-c', 'show ip route ospf']);
+      return lan1.test(r.out) ? r.out : undefined;
+    }, 180_000);
+    assert.match(text, lan1);
   });
 
   it('DHCP: client1 (LAN1, through r1\'s relay) and client2 (LAN2) got leases from srv; the leases are on srv', async () => {
