@@ -1,4 +1,4 @@
-import type { DeviceProfile } from './types.js';
+import { headlessVideo, type DeviceProfile } from './types.js';
 
 /** Hardware emulation of an old PC: i440FX board, IDE disk, Realtek NIC. The oldest, slowest model. */
 export const emulatedPc: DeviceProfile = {
@@ -9,7 +9,7 @@ export const emulatedPc: DeviceProfile = {
   diskBus: { value: 'ide', why: 'IDE disk: programmed I/O through emulated ports, one request at a time, the slowest disk' },
   seed: { value: { bus: 'ide', device: 'cdrom' }, why: 'cloud-init seed on an emulated IDE CD-ROM' },
   nic: { value: { model: 'rtl8139', vhost: false }, why: 'Realtek rtl8139 NIC: a 100 Mbit/s card, every packet copied through emulated registers' },
-  video: { value: 'vga', why: 'standard VGA: plain emulated graphics' },
+  video: headlessVideo,
   memballoon: { value: 'none', why: 'no balloon: a real PC cannot hand memory back to a hypervisor' },
   rng: { value: false, why: 'no paravirtual RNG: the guest gathers entropy itself' },
   iothread: { value: false, why: 'no I/O thread: the emulated IDE controller is served by the main loop' },

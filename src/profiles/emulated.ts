@@ -1,4 +1,4 @@
-import type { DeviceProfile } from './types.js';
+import { headlessVideo, type DeviceProfile } from './types.js';
 
 /** Hardware emulation on a modern chipset: the guest runs unmodified drivers for real hardware. */
 export const emulated: DeviceProfile = {
@@ -9,7 +9,7 @@ export const emulated: DeviceProfile = {
   diskBus: { value: 'sata', why: 'SATA (AHCI) disk: the guest drives emulated controller registers, every I/O traps into QEMU, slow' },
   seed: { value: { bus: 'sata', device: 'cdrom' }, why: 'cloud-init seed on an emulated SATA CD-ROM, as a real PC would read a disc' },
   nic: { value: { model: 'e1000', vhost: false }, why: 'Intel e1000 NIC: a real card the guest already has a driver for; each packet costs emulated register accesses' },
-  video: { value: 'vga', why: 'standard VGA: plain emulated graphics, nothing paravirtual' },
+  video: headlessVideo,
   memballoon: { value: 'none', why: 'no balloon: a real PC cannot hand memory back to a hypervisor' },
   rng: { value: false, why: 'no paravirtual RNG: the guest gathers entropy itself, as on bare metal' },
   iothread: { value: false, why: 'no I/O thread: an emulated AHCI controller is served by the main loop, as its register traps are' },

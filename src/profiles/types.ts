@@ -24,7 +24,7 @@ export interface DeviceProfile {
   /** Bus of the read-only cloud-init seed (a CD-ROM on emulated hardware). */
   seed: Choice<{ bus: DiskBus; device: 'cdrom' | 'disk' }>;
   nic: Choice<{ model: NicModel; vhost: boolean }>;
-  video: Choice<'vga' | 'cirrus' | 'virtio'>;
+  video: Choice<'none' | 'vga' | 'cirrus' | 'virtio'>;
   memballoon: Choice<'none' | 'virtio'>;
   rng: Choice<boolean>;
   /** Disk I/O of virtio-blk disks handled in a dedicated QEMU I/O thread. */
@@ -36,6 +36,17 @@ export interface DeviceProfile {
   /** Disk buses this machine type cannot provide (q35 has no IDE). */
   unsupportedBuses: DiskBus[];
 }
+
+/**
+ * Every profile is headless: vmlab attaches no display (no <graphics>), the console is the
+ * serial port. A video card would only cost boot time, which under TCG is measurable: the
+ * BIOS runs its option ROM and the guest loads a DRM driver and draws every console line
+ * into a framebuffer nobody sees.
+ */
+export const headlessVideo: Choice<'none'> = {
+  value: 'none',
+  why: 'no video card: no display is attached and the console is the serial port (a VGA only costs boot time)',
+};
 
 export type Accel = 'kvm' | 'tcg';
 export type AccelRequest = Accel | 'auto';

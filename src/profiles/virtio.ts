@@ -1,4 +1,4 @@
-import type { DeviceProfile } from './types.js';
+import { headlessVideo, type DeviceProfile } from './types.js';
 
 /** Paravirtualization: the guest knows it is virtual and talks to the host through shared-memory queues. */
 export const virtio: DeviceProfile = {
@@ -9,7 +9,7 @@ export const virtio: DeviceProfile = {
   diskBus: { value: 'virtio', why: 'virtio-blk: requests batched in a shared ring, one notification per batch instead of register traps' },
   seed: { value: { bus: 'virtio', device: 'disk' }, why: 'cloud-init seed as a read-only virtio disk (label cidata)' },
   nic: { value: { model: 'virtio', vhost: true }, why: 'virtio-net with vhost-net: packets move through shared rings, handled in the host kernel, no QEMU copy' },
-  video: { value: 'virtio', why: 'virtio-gpu: a paravirtual display, no emulated VGA registers' },
+  video: headlessVideo,
   memballoon: { value: 'virtio', why: 'virtio balloon: the guest cooperates with the host and can return memory' },
   rng: { value: true, why: 'virtio-rng: entropy handed in by the host, so boot never waits for randomness' },
   iothread: { value: true, why: 'an I/O thread of its own for virtio-blk: disk requests do not wait for the vCPU thread or the main loop' },

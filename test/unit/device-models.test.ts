@@ -17,11 +17,11 @@ describe('device models', () => {
     }
   });
 
-  it('the emulated domain has SATA disk, e1000 NIC, VGA, no balloon, agent on a serial port', async () => {
+  it('the emulated domain has SATA disk, e1000 NIC, no video card, no balloon, agent on a serial port', async () => {
     const d = (await parseStringPromise(emu)).domain.devices[0];
     assert.equal(d.disk[0].target[0].$.bus, 'sata');
     assert.equal(d.interface[0].model[0].$.type, 'e1000');
-    assert.equal(d.video[0].model[0].$.type, 'vga');
+    assert.equal(d.video[0].model[0].$.type, 'none');
     assert.equal(d.memballoon[0].$.model, 'none');
     assert.equal(d.rng, undefined);
     assert.equal(d.channel, undefined);
@@ -60,6 +60,14 @@ describe('device models', () => {
     assert.deepEqual(e.devices[0].disk[0].driver[0].$.io, p.devices[0].disk[0].driver[0].$.io);
     assert.equal(e.memory[0]._, p.memory[0]._);
     assert.equal(e.vcpu[0]._, p.vcpu[0]._);
+  });
+
+  it('guests are headless: no <graphics>, and so no video card in either model', async () => {
+    for (const xml of [emu, para]) {
+      const d = (await parseStringPromise(xml)).domain.devices[0];
+      assert.equal(d.graphics, undefined);
+      assert.deepEqual(d.video.map((v: { model: Array<{ $: { type: string } }> }) => v.model[0]?.$.type), ['none']);
+    }
   });
 
   it('every profile explains every choice in one line', () => {
