@@ -1,4 +1,4 @@
-import { cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync, writeSync, closeSync, statSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync, writeSync, closeSync, statSync, symlinkSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { VmlabError } from '../errors.js';
 import type { ImageRecipe } from '../images/recipe.js';
@@ -67,8 +67,7 @@ export async function buildImage(recipe: ImageRecipe, store: ImageStore, opts: {
 
     step('bootstrap', `mmdebstrap ${recipe.suite} (${recipe.packages.length} packages)`);
     cpSync(recipe.filesDir, stage, { recursive: true, verbatimSymlinks: true });
-    mkdirSync(join(stage, 'usr/share/initramfs-tools/modules.d'), { recursive: true });
-    writeFileSync(join(stage, 'usr/share/initramfs-tools/modules.d/vmlab'), `# from ${recipe.recipeFile}\n` + recipe.initramfsModules.join('\n') + '\n');
+    writeInitramfsHook(stage, recipe);
     const mirror = opts.mirror ?? process.env.VMLAB_DEBIAN_MIRROR;
     await run(
       'mmdebstrap',
@@ -162,12 +161,33 @@ export async function buildImage(recipe: ImageRecipe, store: ImageStore, opts: {
   }
 }
 
+/**
+ * The recipe's initramfs modules go into the initramfs through a hook (manual_add_modules):
+ * they are there for whichever device model boots, and udev loads the ones whose hardware
+ * is present. (Listing them in initramfs-tools' modules files would also force-load every
+ * one of them, one modprobe each, at every boot: ~2 s under TCG for drivers of absent hardware.)
+ */
+function writeInitramfsHook(stage: string, recipe: ImageRecipe): void {
+  const dir = join(stage, 'etc/initramfs-tools/hooks');
+  mkdirSync(dir, { recursive: true });
+  const script = [
+    '#!/bin/sh',
+    `# vmlab: from ${recipe.recipeFile} (initramfs-modules); loaded by udev when their hardware is present`,
+    'case "$1" in prereqs) exit 0 ;; esac',
+    '. /usr/share/initramfs-tools/hook-functions',
+    `manual_add_modules ${recipe.initramfsModules.join(' ')}`,
+    '',
+  ].join('\n');
+  writeFileSync(join(dir, 'vmlab-modules'), script, { mode: 0o755 });
+}
+
 async function customize(root: string, recipe: ImageRecipe): Promise<void> {
   const sd = recipe.systemd;
   // systemctl understands an offline root directory; nothing is started.
   if (sd.enable.length) await run('systemctl', ['--root', root, 'enable', ...sd.enable]);
   if (sd.disable.length) await run('systemctl', ['--root', root, 'disable', ...sd.disable]);
   if (sd.mask.length) await run('systemctl', ['--root', root, 'mask', ...sd.mask]);
+  for (const [target, units] of Object.entries(sd.addWants)) await run('systemctl', ['--root', root, 'add-wants', target, ...units]);
   // A generator is masked like a unit: a link to /dev/null of its name in /etc (systemd.generator(7)).
   if (sd.maskGenerators.length) mkdirSync(join(root, 'etc/systemd/system-generators'), { recursive: true });
   for (const g of sd.maskGenerators) {
@@ -190,6 +210,21 @@ async function customize(root: string, recipe: ImageRecipe): Promise<void> {
   }
   // Build logs go, but not the directories packages made for their logs (nginx will not start without /var/log/nginx).
   removeFilesKeepDirs(join(root, 'var/log'));
+  markUpdated(root);
+}
+
+/**
+ * What systemd-update-done.service would write on the first boot: /etc and /var are up to
+ * date with /usr. Without it every new VM runs the ConditionNeedsUpdate= units once more
+ * (systemd-sysusers: users the packages already made). Same format as systemd's own.
+ */
+function markUpdated(root: string): void {
+  const usr = statSync(join(root, 'usr'), { bigint: true });
+  for (const dir of ['etc', 'var']) {
+    const file = join(root, dir, '.updated');
+    writeFileSync(file, `# Written by the vmlab image builder, as systemd-update-done would.\n# See man:systemd-update-done.service(8).\nTIMESTAMP_NSEC=${usr.mtimeNs}\n`, { mode: 0o644 });
+    utimesSync(file, usr.atime, usr.mtime);
+  }
 }
 
 function removeFilesKeepDirs(dir: string): void {

@@ -6,8 +6,11 @@ import { imagesDir } from '../paths.js';
 import { createHash } from 'node:crypto';
 import { parseSize } from '../util/units.js';
 
-/** Bump when the build steps change what ends up in the image (2: package log directories kept; 3: generators masked). */
-export const BUILDER_VERSION = 3;
+/**
+ * Bump when the build steps change what ends up in the image (2: package log directories kept;
+ * 3: generators masked; 4: initramfs modules added by a hook, not force-loaded; add-wants).
+ */
+export const BUILDER_VERSION = 4;
 
 export interface ImageRecipe {
   name: string;
@@ -17,8 +20,11 @@ export interface ImageRecipe {
   architecture: string;
   packages: string[];
   initramfsModules: string[];
-  /** maskGenerators: systemd generators linked to /dev/null in /etc/systemd/system-generators. */
-  systemd: { enable: string[]; disable: string[]; mask: string[]; maskGenerators: string[] };
+  /**
+   * maskGenerators: systemd generators linked to /dev/null in /etc/systemd/system-generators;
+   * addWants: target → units it pulls in (`systemctl add-wants`), for units without an [Install] section.
+   */
+  systemd: { enable: string[]; disable: string[]; mask: string[]; maskGenerators: string[]; addWants: Record<string, string[]> };
   kernelCmdline: string;
   disk: { sizeBytes: number; bootBytes: number; rootLabel: string };
   /** Directory whose tree is copied into the root filesystem before packages install. */
@@ -63,7 +69,13 @@ export function loadRecipe(name: string, dir = imagesDir): ImageRecipe {
     architecture: r.architecture ?? 'amd64',
     packages: r.packages ?? [],
     initramfsModules: r['initramfs-modules'] ?? [],
-    systemd: { enable: r.systemd?.enable ?? [], disable: r.systemd?.disable ?? [], mask: r.systemd?.mask ?? [], maskGenerators: r.systemd?.['mask-generators'] ?? [] },
+    systemd: {
+      enable: r.systemd?.enable ?? [],
+      disable: r.systemd?.disable ?? [],
+      mask: r.systemd?.mask ?? [],
+      maskGenerators: r.systemd?.['mask-generators'] ?? [],
+      addWants: r.systemd?.['add-wants'] ?? {},
+    },
     kernelCmdline: r['kernel-cmdline'] ?? '',
     disk: { sizeBytes: size, bootBytes: boot, rootLabel: r.disk?.['root-label'] ?? 'vmlab-root' },
     filesDir,

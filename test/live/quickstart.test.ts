@@ -57,6 +57,20 @@ describe('live: quickstart lab (vmlab up / status / exec / down)', function () {
     assert.equal(String(drivers.stdout).trim(), 'e1000');
   });
 
+  it('one image for both models: its initramfs holds both sets of drivers, each guest loads only its own', async () => {
+    const listing = await vmlab(['exec', LAB, 'para', '--', 'sh', '-c', 'lsinitramfs /boot/initrd.img-* | grep -o "[a-z0-9_]*\\.ko" | sort']);
+    assert.equal(listing.exitCode, 0, String(listing.stderr));
+    const inInitramfs = String(listing.stdout).split('\n');
+    for (const m of ['ahci.ko', 'e1000.ko', 'virtio_blk.ko', 'virtio_net.ko']) assert.ok(inInitramfs.includes(m), `${m} missing from the initramfs`);
+    const loaded = async (vm: string) => String((await vmlab(['exec', LAB, vm, '--', 'cut', '-d', ' ', '-f1', '/proc/modules'])).stdout).split('\n');
+    const emu = await loaded('emu');
+    const para = await loaded('para');
+    assert.ok(emu.includes('ahci') && emu.includes('e1000'), `emu: ${emu.join(' ')}`);
+    assert.ok(!emu.some((m) => m.startsWith('virtio')), `emu loaded a virtio driver: ${emu.join(' ')}`);
+    assert.ok(para.includes('virtio_blk') && para.includes('virtio_net'), `para: ${para.join(' ')}`);
+    assert.ok(!para.includes('e1000') && !para.includes('8139too'), `para loaded an emulated NIC driver: ${para.join(' ')}`);
+  });
+
   it('status --json agrees: running, ready, addresses confirmed by the agent', async () => {
     const s = await vmlabJson(['status', LAB]);
     assert.equal(s.exitCode, 0, s.stderr);
