@@ -32,3 +32,13 @@ export function reportError(e: unknown, opts: OutputOptions): number {
   process.stderr.write(`internal error: ${err?.stack ?? String(e)}\n  please report this as a vmlab bug\n`);
   return 1;
 }
+
+/** A command's action: any error becomes output and the exit status (reportError), never an unhandled rejection. */
+export async function reportErrors(opts: OutputOptions, action: () => Promise<void> | void, onError?: (status: number) => number): Promise<void> {
+  try {
+    await action();
+  } catch (e) {
+    const status = reportError(e, opts);
+    process.exitCode = onError ? onError(status) : status;
+  }
+}

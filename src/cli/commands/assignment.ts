@@ -10,7 +10,7 @@ import { hostDisks } from '../../lab-ops/disks.js';
 import { upLab } from '../../lab-ops/up.js';
 import type { HostPaths } from '../../paths.js';
 import { hostPaths, knownImages, withRuntime, planForHost, type GlobalOpts } from '../context.js';
-import { emit, reportError } from '../output.js';
+import { emit, reportError, reportErrors } from '../output.js';
 import { Progress } from '../progress.js';
 
 /** `check` exits 3 when checks failed (0 all passed; 1 and 2 keep their usual meaning). */
@@ -40,28 +40,26 @@ export function registerAssignment(program: Command): void {
     .description("bring the assignment's lab up and take its checkpoint (kept if it exists)")
     .argument('<file>', 'assignment file (labs/assignments/NAME.yaml)')
     .option('--json', 'machine-readable output')
-    .action(async (file: string, opts: Opts, cmd: Command) => {
-      const progress = new Progress(false);
-      try {
+    .action((file: string, opts: Opts, cmd: Command) =>
+      reportErrors(opts, async () => {
+        const progress = new Progress(false);
         const { g, a, plan } = setup(file, cmd);
         await withRuntime(g, async (rt) => {
-        const up = await upLab(rt, plan, { disks: hostDisks, bridgeExists, onVm: (vm, phase) => progress.step(vm, phase) });
-        const notReady = up.vms.filter((v) => !v.ready);
-        if (notReady.length) throw new VmlabError('ERR_VMLAB_NOT_READY', `lab "${plan.lab.name}" is not ready (${notReady.map((v) => `${v.name}: ${v.action}${v.error ? ' ' + v.error : ''}`).join('; ')})`, { hint: `vmlab up ${a.labFile} shows why` });
-        const cp = await takeCheckpoint(rt, a, plan);
-        emit(opts, { ok: true, assignment: a.name, lab: plan.lab.name, checkpoint: a.checkpoint, created: cp.created, upSeconds: up.seconds, snapshot: cp.snapshot ?? null }, () =>
-          [
-            `assignment "${a.name}" started on lab "${plan.lab.name}"`,
-            cp.created ? `  checkpoint "${a.checkpoint}" taken in ${((cp.snapshot?.ms ?? 0) / 1000).toFixed(1)} s` : `  checkpoint "${a.checkpoint}" already exists: kept`,
-            a.tasks ? `\n${a.tasks.trim()}\n` : '',
-            `check your work: vmlab assignment check ${file}`,
-          ].join('\n'),
-        );
+          const up = await upLab(rt, plan, { disks: hostDisks, bridgeExists, onVm: (vm, phase) => progress.step(vm, phase) });
+          const notReady = up.vms.filter((v) => !v.ready);
+          if (notReady.length) throw new VmlabError('ERR_VMLAB_NOT_READY', `lab "${plan.lab.name}" is not ready (${notReady.map((v) => `${v.name}: ${v.action}${v.error ? ' ' + v.error : ''}`).join('; ')})`, { hint: `vmlab up ${a.labFile} shows why` });
+          const cp = await takeCheckpoint(rt, a, plan);
+          emit(opts, { ok: true, assignment: a.name, lab: plan.lab.name, checkpoint: a.checkpoint, created: cp.created, upSeconds: up.seconds, snapshot: cp.snapshot ?? null }, () =>
+            [
+              `assignment "${a.name}" started on lab "${plan.lab.name}"`,
+              cp.created ? `  checkpoint "${a.checkpoint}" taken in ${((cp.snapshot?.ms ?? 0) / 1000).toFixed(1)} s` : `  checkpoint "${a.checkpoint}" already exists: kept`,
+              a.tasks ? `\n${a.tasks.trim()}\n` : '',
+              `check your work: vmlab assignment check ${file}`,
+            ].join('\n'),
+          );
         });
-      } catch (e) {
-        process.exitCode = reportError(e, opts);
-      }
-    });
+      }),
+    );
 
   asg
     .command('check')
@@ -69,22 +67,20 @@ export function registerAssignment(program: Command): void {
     .argument('<file>', 'assignment file')
     .option('-o, --out <dir>', 'where check.json and junit.xml go (default <data-dir>/assignments/<name>)')
     .option('--json', 'machine-readable output')
-    .action(async (file: string, opts: Opts, cmd: Command) => {
-      try {
+    .action((file: string, opts: Opts, cmd: Command) =>
+      reportErrors(opts, async () => {
         const { g, paths, a } = setup(file, cmd);
         await withRuntime(g, async (rt) => {
-        const run = await runChecks(rt, a);
-        const dir = resultsDir(paths, a, opts.out);
-        mkdirSync(dir, { recursive: true });
-        writeFileSync(join(dir, 'check.json'), JSON.stringify(run, null, 2) + '\n');
-        writeFileSync(join(dir, 'junit.xml'), toJunit(run));
-        emit(opts, { ...run, files: [join(dir, 'check.json'), join(dir, 'junit.xml')] }, () => `${scoreTable(run)}\nwrote ${join(dir, 'check.json')} and junit.xml`);
-        if (run.failed > 0) process.exitCode = EXIT_CHECKS_FAILED;
+          const run = await runChecks(rt, a);
+          const dir = resultsDir(paths, a, opts.out);
+          mkdirSync(dir, { recursive: true });
+          writeFileSync(join(dir, 'check.json'), JSON.stringify(run, null, 2) + '\n');
+          writeFileSync(join(dir, 'junit.xml'), toJunit(run));
+          emit(opts, { ...run, files: [join(dir, 'check.json'), join(dir, 'junit.xml')] }, () => `${scoreTable(run)}\nwrote ${join(dir, 'check.json')} and junit.xml`);
+          if (run.failed > 0) process.exitCode = EXIT_CHECKS_FAILED;
         });
-      } catch (e) {
-        process.exitCode = reportError(e, opts);
-      }
-    });
+      }),
+    );
 
   asg
     .command('reset')
@@ -92,23 +88,21 @@ export function registerAssignment(program: Command): void {
     .argument('<file>', 'assignment file')
     .option('--discard', 'do not save the current state first')
     .option('--json', 'machine-readable output')
-    .action(async (file: string, opts: Opts & { discard?: boolean }, cmd: Command) => {
-      try {
+    .action((file: string, opts: Opts & { discard?: boolean }, cmd: Command) =>
+      reportErrors(opts, async () => {
         const { g, a, plan } = setup(file, cmd);
         await withRuntime(g, async (rt) => {
-        const r = await resetAssignment(rt, a, plan, { discard: opts.discard });
-        emit(opts, { ok: true, assignment: a.name, checkpoint: a.checkpoint, ...r }, () =>
-          [
-            ...(r.autosave ? [`current state saved as "${r.autosave.snapshot}" (${(r.autosave.ms / 1000).toFixed(1)} s)`] : []),
-            `reset to "${a.checkpoint}" in ${(r.revert.ms / 1000).toFixed(1)} s`,
-            ...r.revert.vms.map((v) => `  ${v.vm.padEnd(14)} ${(v.ms / 1000).toFixed(1)} s  ${v.method}`),
-          ].join('\n'),
-        );
+          const r = await resetAssignment(rt, a, plan, { discard: opts.discard });
+          emit(opts, { ok: true, assignment: a.name, checkpoint: a.checkpoint, ...r }, () =>
+            [
+              ...(r.autosave ? [`current state saved as "${r.autosave.snapshot}" (${(r.autosave.ms / 1000).toFixed(1)} s)`] : []),
+              `reset to "${a.checkpoint}" in ${(r.revert.ms / 1000).toFixed(1)} s`,
+              ...r.revert.vms.map((v) => `  ${v.vm.padEnd(14)} ${(v.ms / 1000).toFixed(1)} s  ${v.method}`),
+            ].join('\n'),
+          );
         });
-      } catch (e) {
-        process.exitCode = reportError(e, opts);
-      }
-    });
+      }),
+    );
 
   asg
     .command('report')
@@ -117,8 +111,8 @@ export function registerAssignment(program: Command): void {
     .option('--format <md|html>', 'output format', 'md')
     .option('-o, --out <dir>', 'where the last check.json is (default <data-dir>/assignments/<name>); the report is written next to it')
     .option('--json', 'machine-readable output')
-    .action((file: string, opts: Opts & { format: string }, cmd: Command) => {
-      try {
+    .action((file: string, opts: Opts & { format: string }, cmd: Command) =>
+      reportErrors(opts, async () => {
         const g = cmd.optsWithGlobals() as GlobalOpts;
         const paths = hostPaths(g);
         const a = loadAssignment(file, { knownImages: knownImages(paths) });
@@ -131,8 +125,6 @@ export function registerAssignment(program: Command): void {
         const out = join(dir, `report.${opts.format}`);
         writeFileSync(out, text);
         emit(opts, { ok: true, file: out, score: run.score, maxScore: run.maxScore }, () => `${text}\n(written to ${out})`);
-      } catch (e) {
-        process.exitCode = reportError(e, opts);
-      }
-    });
+      }),
+    );
 }

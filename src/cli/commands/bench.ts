@@ -12,7 +12,7 @@ import { svgToPng } from '../../host/svg-png.js';
 import { hostDisks } from '../../lab-ops/disks.js';
 import { labsDir } from '../../paths.js';
 import { loadLabForHost, hostPaths, withRuntime, type GlobalOpts } from '../context.js';
-import { emit, reportError } from '../output.js';
+import { emit, reportError, reportErrors } from '../output.js';
 import { Progress } from '../progress.js';
 
 /** results.json → results.md, chart.svg, chart.png (and each run's domain XML) in `dir`. */
@@ -49,9 +49,9 @@ export function registerBench(program: Command): void {
     .option('-o, --out <dir>', 'output directory', 'bench-results/bench')
     .option('--lab <file>', 'the two-guest bench lab', join(labsDir, 'bench-pair.yaml'))
     .option('--json', 'print results.json')
-    .action(async (opts: { matrix?: string; reps: string; quick?: boolean; out: string; lab: string; json?: boolean }, cmd: Command) => {
-      const progress = new Progress(false);
-      try {
+    .action((opts: { matrix?: string; reps: string; quick?: boolean; out: string; lab: string; json?: boolean }, cmd: Command) =>
+      reportErrors(opts, async () => {
+        const progress = new Progress(false);
         const g = cmd.optsWithGlobals() as GlobalOpts;
         const names = opts.matrix ? opts.matrix.split(',').map((s) => s.trim()).filter(Boolean) : opts.quick ? ['tcg-emulated', 'tcg-virtio', 'host'] : DEFAULT_MATRIX;
         const unknown = names.filter((n) => !KNOWN_CONFIGS.includes(n));
@@ -63,24 +63,22 @@ export function registerBench(program: Command): void {
         const auto = probeAutoAccel();
         progress.step('bench', `${names.join(', ')}; ${reps} rep(s)${opts.quick ? ', quick' : ''}; auto accel here: ${auto.accel} (${auto.reason})`);
         await withRuntime(g, async (rt) => {
-        const results = await runBench(rt, model, benchConfigs(names), {
-          reps,
-          quick: Boolean(opts.quick),
-          auto,
-          vhostNet: existsSync('/dev/vhost-net'),
-          disks: hostDisks,
-          bridgeExists,
-          onStep: (c, s) => progress.step(c, s),
+          const results = await runBench(rt, model, benchConfigs(names), {
+            reps,
+            quick: Boolean(opts.quick),
+            auto,
+            vhostNet: existsSync('/dev/vhost-net'),
+            disks: hostDisks,
+            bridgeExists,
+            onStep: (c, s) => progress.step(c, s),
         });
         for (const r of results.refused) progress.step(r.name, `not run: ${r.reason}`);
         const files = await writeReport(results, opts.out, true);
         if (results.failed?.length) process.exitCode = 1;
         emit(opts, results, () => `${renderTable(results)}${results.failed?.length ? `\nFAILED: ${results.failed.map((f) => `${f.name}: ${f.error}`).join('; ')}` : ''}\nwrote ${files.filter((f) => !f.includes('/xml/')).join(', ')} (+ the domain XML of every run in ${join(opts.out, 'xml')})`);
         });
-      } catch (e) {
-        process.exitCode = reportError(e, opts);
-      }
-    });
+      }),
+    );
 
   bench
     .command('report')
@@ -88,8 +86,8 @@ export function registerBench(program: Command): void {
     .argument('<results>', 'results.json of vmlab bench')
     .option('-o, --out <dir>', 'output directory (default: next to results.json)')
     .option('--json', 'machine-readable output')
-    .action(async (file: string, opts: { out?: string; json?: boolean }) => {
-      try {
+    .action((file: string, opts: { out?: string; json?: boolean }) =>
+      reportErrors(opts, async () => {
         let r: BenchResults;
         try {
           r = JSON.parse(readFileSync(file, 'utf8')) as BenchResults;
@@ -99,8 +97,6 @@ export function registerBench(program: Command): void {
         if (r.version !== 1 || !Array.isArray(r.configs)) throw new VmlabError('ERR_VMLAB_BENCH_RESULTS', `${file} is not a vmlab bench results file (version 1)`, { kind: 'user' });
         const files = await writeReport(r, opts.out ?? dirname(file), false);
         emit(opts, { ok: true, files }, () => `${renderTable(r)}\nwrote ${files.filter((f) => !f.includes('/xml/')).join(', ')}`);
-      } catch (e) {
-        process.exitCode = reportError(e, opts);
-      }
-    });
+      }),
+    );
 }

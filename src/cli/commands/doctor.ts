@@ -7,7 +7,7 @@ import { kvmRunsStockGuest } from '../../host/kvm-check.js';
 import { ImageStore } from '../../host/image-store.js';
 import { loadRecipe } from '../../images/recipe.js';
 import { DbusHypervisor, defaultUri } from '../../libvirt/dbus-hypervisor.js';
-import { emit, reportError } from '../output.js';
+import { emit, reportError, reportErrors } from '../output.js';
 import { hostPaths, type GlobalOpts } from '../context.js';
 
 interface Check {
@@ -28,9 +28,9 @@ export function registerDoctor(program: Command): void {
     .command('doctor')
     .description('check this host: KVM (can it run a stock guest?), libvirtd, libvirt-dbus, versions, image cache, disk space')
     .option('--json', 'machine-readable output')
-    .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const g = cmd.optsWithGlobals() as GlobalOpts;
-      try {
+    .action((opts: { json?: boolean }, cmd: Command) =>
+      reportErrors(opts, async () => {
+        const g = cmd.optsWithGlobals() as GlobalOpts;
         const checks: Check[] = [];
         const paths = hostPaths(g);
 
@@ -92,8 +92,6 @@ export function registerDoctor(program: Command): void {
           checks.map((c) => `${c.ok ? (c.warn ? 'WARN' : ' ok ') : 'FAIL'}  ${c.name.padEnd(10)} ${c.detail}${c.fix && (!c.ok || c.warn) ? `\n            fix: ${c.fix}` : ''}`).join('\n'),
         );
         if (!ok) process.exitCode = 1;
-      } catch (e) {
-        process.exitCode = reportError(e, opts);
-      }
-    });
+      }),
+    );
 }

@@ -7,7 +7,7 @@ import { loadLab } from '../../lab/load.js';
 import { defaultHostPaths } from '../../paths.js';
 import { planLab } from '../../plan/plan.js';
 import { renderGraphDot } from '../../render/graph-dot.js';
-import { emit, reportError } from '../output.js';
+import { emit, reportError, reportErrors } from '../output.js';
 import { parseAutoAccel } from './render.js';
 
 interface GraphOpts {
@@ -26,8 +26,8 @@ export function registerGraph(program: Command): void {
     .option('-o, --out <file>', 'write FILE.svg, FILE.png or FILE.dot (repeatable); without it, DOT goes to stdout', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--auto-accel <kvm|tcg>', 'what accel: auto becomes (default: decided from this host)')
     .option('--json', 'machine-readable output')
-    .action(async (file: string, opts: GraphOpts) => {
-      try {
+    .action((file: string, opts: GraphOpts) =>
+      reportErrors(opts, async () => {
         for (const o of opts.out) {
           if (!FORMATS.includes(extname(o))) throw new VmlabError('ERR_VMLAB_USAGE', `cannot tell the format of ${o}`, { kind: 'user', hint: `end the file name with ${FORMATS.join(', ')}` });
         }
@@ -42,8 +42,6 @@ export function registerGraph(program: Command): void {
           writeFileSync(o, ext === '.dot' ? dot : await layoutDot(dot, ext === '.svg' ? 'svg' : 'png'));
         }
         emit(opts, { ok: true, lab: plan.lab.name, files: opts.out, ...(opts.out.length ? {} : { dot }) }, () => opts.out.map((o) => `wrote ${o}`).join('\n'));
-      } catch (e) {
-        process.exitCode = reportError(e, opts);
-      }
-    });
+      }),
+    );
 }

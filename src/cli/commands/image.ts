@@ -7,7 +7,7 @@ import { ImageStore } from '../../host/image-store.js';
 import { catalogEntry, loadCatalog } from '../../images/catalog.js';
 import { loadRecipe, recipeNames } from '../../images/recipe.js';
 import { hostPaths, type GlobalOpts } from '../context.js';
-import { emit, reportError } from '../output.js';
+import { emit, reportErrors } from '../output.js';
 import { Progress } from '../progress.js';
 import { findBackingUsers } from '../../host/overlay-scan.js';
 
@@ -24,8 +24,8 @@ export function registerImage(program: Command): void {
     .command('list')
     .description('images in the cache, recipes that can be built, and the upstream catalog')
     .option('--json', 'machine-readable output')
-    .action((opts: { json?: boolean }, cmd: Command) => {
-      try {
+    .action((opts: { json?: boolean }, cmd: Command) =>
+      reportErrors(opts, async () => {
         const store = imageStore(cmd);
         const images = store.list();
         const recipes = recipeNames().map((n) => {
@@ -44,10 +44,8 @@ export function registerImage(program: Command): void {
           for (const c of catalog) lines.push(`  ${c.name.padEnd(24)} ${c.pulled ? 'pulled' : ''} ${c.description}`);
           return lines.join('\n');
         });
-      } catch (e) {
-        process.exitCode = reportError(e, opts);
-      }
-    });
+      }),
+    );
 
   image
     .command('build')
@@ -55,25 +53,21 @@ export function registerImage(program: Command): void {
     .argument('[name]', 'recipe name', 'debian-12')
     .option('--force', 'rebuild even if the recipe is unchanged')
     .option('--json', 'machine-readable output')
-    .action(async (name: string, opts: { force?: boolean; json?: boolean }, cmd: Command) => {
-      const progress = new Progress(false);
-      try {
+    .action((name: string, opts: { force?: boolean; json?: boolean }, cmd: Command) =>
+      reportErrors(opts, async () => {
+        const progress = new Progress(false);
         const recipe = loadRecipe(name);
         const r = await buildImage(recipe, imageStore(cmd), {
           force: opts.force,
           events: { step: (s, d) => progress.step(s, d), line: (l) => progress.update(l.slice(0, 100)) },
-        });
-        progress.done();
+        }).finally(() => progress.done());
         emit(opts, { ok: true, ...r }, () =>
           r.status === 'cached'
             ? `${name}: up to date (recipe ${recipe.hash.slice(0, 12)}), nothing to do: ${r.image.file}`
             : `${name}: built in ${r.seconds.toFixed(0)} s: ${r.image.file} (${mb(r.image.actualSize)})\n  steps: ${Object.entries(r.steps).map(([k, v]) => `${k} ${v!.toFixed(1)}s`).join(', ')}`,
         );
-      } catch (e) {
-        progress.done();
-        process.exitCode = reportError(e, opts);
-      }
-    });
+      }),
+    );
 
   image
     .command('import')
@@ -81,43 +75,37 @@ export function registerImage(program: Command): void {
     .argument('<path>', 'disk image file (qcow2, raw with a partition table, vmdk, vdi, vhdx)')
     .requiredOption('--name <name>', 'name labs will use for it')
     .option('--json', 'machine-readable output')
-    .action(async (path: string, opts: { name: string; json?: boolean }, cmd: Command) => {
-      try {
+    .action((path: string, opts: { name: string; json?: boolean }, cmd: Command) =>
+      reportErrors(opts, async () => {
         const info = await importImage(imageStore(cmd), path, opts.name);
         emit(opts, { ok: true, image: info }, () => `imported ${path} as "${info.name}" (${info.file})`);
-      } catch (e) {
-        process.exitCode = reportError(e, opts);
-      }
-    });
+      }),
+    );
 
   image
     .command('pull')
     .description('download a catalog image (resumes), verify its checksum, add it to the cache')
     .argument('<name>', 'catalog name (vmlab image list)')
     .option('--json', 'machine-readable output')
-    .action(async (name: string, opts: { json?: boolean }, cmd: Command) => {
-      const progress = new Progress(false);
-      try {
+    .action((name: string, opts: { json?: boolean }, cmd: Command) =>
+      reportErrors(opts, async () => {
+        const progress = new Progress(false);
         const entry = catalogEntry(name);
         const info = await pullImage(imageStore(cmd), entry, {
           step: (s) => progress.step(s),
           progress: (got, total) => progress.update(total ? `${mb(got)} / ${mb(total)} (${((got / total) * 100).toFixed(0)}%)` : mb(got)),
-        });
-        progress.done();
+        }).finally(() => progress.done());
         emit(opts, { ok: true, image: info }, () => `pulled ${name}: ${info.file}`);
-      } catch (e) {
-        progress.done();
-        process.exitCode = reportError(e, opts);
-      }
-    });
+      }),
+    );
 
   image
     .command('remove')
     .description('remove an image; versions still used as backing files by lab disks are kept')
     .argument('<name>', 'image name')
     .option('--json', 'machine-readable output')
-    .action(async (name: string, opts: { json?: boolean }, cmd: Command) => {
-      try {
+    .action((name: string, opts: { json?: boolean }, cmd: Command) =>
+      reportErrors(opts, async () => {
         const store = imageStore(cmd);
         const users = await findBackingUsers(join(hostPaths(cmd.optsWithGlobals() as GlobalOpts).dataDir, 'labs'));
         const r = store.remove(name, (f) => users.has(f));
@@ -125,8 +113,6 @@ export function registerImage(program: Command): void {
           [`removed ${r.removed.length} file(s) of "${name}"`, ...r.kept.map((k) => `  kept ${k}: used by ${[...(users.get(k) ?? [])].join(', ')} (vmlab down those labs first)`)].join('\n'),
         );
         if (r.kept.length) process.exitCode = 1;
-      } catch (e) {
-        process.exitCode = reportError(e, opts);
-      }
-    });
+      }),
+    );
 }

@@ -8,7 +8,7 @@ import { downLab } from '../../lab-ops/down.js';
 import { labStatus } from '../../lab-ops/status.js';
 import { upLab } from '../../lab-ops/up.js';
 import { domainName } from '../../plan/names.js';
-import { emit, reportError } from '../output.js';
+import { emit, reportErrors } from '../output.js';
 import { Progress } from '../progress.js';
 import { hostPaths, labArg, loadLabForHost, withRuntime, planForHost, type GlobalOpts } from '../context.js';
 
@@ -22,39 +22,37 @@ export function registerLab(program: Command): void {
     .option('--recreate', 're-create VMs whose definition changed')
     .option('--timeout <seconds>', 'per-VM readiness timeout (default 600 under tcg, 180 under kvm)')
     .option('--json', 'machine-readable output')
-    .action(async (file: string, opts: { recreate?: boolean; timeout?: string; json?: boolean }, cmd: Command) => {
-      const g = cmd.optsWithGlobals() as GlobalOpts;
-      const progress = new Progress(false);
-      try {
+    .action((file: string, opts: { recreate?: boolean; timeout?: string; json?: boolean }, cmd: Command) =>
+      reportErrors(opts, async () => {
+        const g = cmd.optsWithGlobals() as GlobalOpts;
+        const progress = new Progress(false);
         const paths = hostPaths(g);
         const lab = loadLabForHost(file, paths);
         const auto = probeAutoAccel();
         const plan = planForHost(lab, paths, auto);
         if (plan.vms.some((v) => v.accelRequested === 'auto')) progress.step('accel', `auto → ${auto.accel} (${auto.reason})`);
         await withRuntime(g, async (rt) => {
-        const r = await upLab(rt, plan, {
-          disks: hostDisks,
-          bridgeExists,
-          recreate: opts.recreate,
-          ...(opts.timeout ? { timeoutMs: Number(opts.timeout) * 1000 } : {}),
-          onVm: (vm, phase, detail) => progress.step(vm, phase + (detail && phase !== 'failed' ? ` (${detail})` : '')),
+          const r = await upLab(rt, plan, {
+            disks: hostDisks,
+            bridgeExists,
+            recreate: opts.recreate,
+            ...(opts.timeout ? { timeoutMs: Number(opts.timeout) * 1000 } : {}),
+            onVm: (vm, phase, detail) => progress.step(vm, phase + (detail && phase !== 'failed' ? ` (${detail})` : '')),
+          });
+          emit(opts, { ok: r.vms.every((v) => v.ready || v.action === 'changed'), ...r }, () => {
+            const lines = [r.upToDate ? `lab "${r.lab}" is up to date: nothing to do` : `lab "${r.lab}" up in ${r.seconds.toFixed(1)} s`];
+            for (const v of r.vms) {
+              const t = v.times ? `  running ${secs(v.times.running)}, agent ${secs(v.times.agent)}, cloud-init done ${secs(v.times.cloudInit)}` : '';
+              lines.push(`  ${v.name.padEnd(14)} ${v.action.padEnd(10)} ${v.profile.padEnd(12)} ${v.accel.padEnd(4)} ${v.ready ? 'ready' : v.action === 'changed' ? 'CHANGED (up --recreate)' : 'NOT READY'}${t}`);
+              if (v.error) lines.push(`    error: ${v.error}`);
+            }
+            lines.push(`reach a guest: vmlab exec ${file} <vm> -- <command>   |   vmlab console ${file} <vm>`);
+            return lines.join('\n');
+          });
+          if (r.vms.some((v) => !v.ready && v.action !== 'changed')) process.exitCode = 1;
         });
-        emit(opts, { ok: r.vms.every((v) => v.ready || v.action === 'changed'), ...r }, () => {
-          const lines = [r.upToDate ? `lab "${r.lab}" is up to date: nothing to do` : `lab "${r.lab}" up in ${r.seconds.toFixed(1)} s`];
-          for (const v of r.vms) {
-            const t = v.times ? `  running ${secs(v.times.running)}, agent ${secs(v.times.agent)}, cloud-init done ${secs(v.times.cloudInit)}` : '';
-            lines.push(`  ${v.name.padEnd(14)} ${v.action.padEnd(10)} ${v.profile.padEnd(12)} ${v.accel.padEnd(4)} ${v.ready ? 'ready' : v.action === 'changed' ? 'CHANGED (up --recreate)' : 'NOT READY'}${t}`);
-            if (v.error) lines.push(`    error: ${v.error}`);
-          }
-          lines.push(`reach a guest: vmlab exec ${file} <vm> -- <command>   |   vmlab console ${file} <vm>`);
-          return lines.join('\n');
-        });
-        if (r.vms.some((v) => !v.ready && v.action !== 'changed')) process.exitCode = 1;
-        });
-      } catch (e) {
-        process.exitCode = reportError(e, opts);
-      }
-    });
+      }),
+    );
 
   program
     .command('down')
@@ -62,50 +60,46 @@ export function registerLab(program: Command): void {
     .argument('<lab>', 'lab file or lab name')
     .option('--keep-disks', 'keep the VMs\' disk overlays')
     .option('--json', 'machine-readable output')
-    .action(async (arg: string, opts: { keepDisks?: boolean; json?: boolean }, cmd: Command) => {
-      const g = cmd.optsWithGlobals() as GlobalOpts;
-      try {
+    .action((arg: string, opts: { keepDisks?: boolean; json?: boolean }, cmd: Command) =>
+      reportErrors(opts, async () => {
+        const g = cmd.optsWithGlobals() as GlobalOpts;
         const paths = hostPaths(g);
         const { name } = labArg(arg, paths);
         await withRuntime(g, async (rt) => {
-        const r = await downLab(rt, name, { disks: (await import('../../lab-ops/disks.js')).hostDisks, keepDisks: opts.keepDisks });
-        emit(opts, { ok: true, ...r }, () =>
-          [`lab "${name}" down: ${r.domains.length} domain(s), ${r.networks.length} network(s) removed${opts.keepDisks ? ' (disks kept)' : ''}`, ...r.skipped.map((s) => `  left alone: ${s}`)].join('\n'),
-        );
+          const r = await downLab(rt, name, { disks: (await import('../../lab-ops/disks.js')).hostDisks, keepDisks: opts.keepDisks });
+          emit(opts, { ok: true, ...r }, () =>
+            [`lab "${name}" down: ${r.domains.length} domain(s), ${r.networks.length} network(s) removed${opts.keepDisks ? ' (disks kept)' : ''}`, ...r.skipped.map((s) => `  left alone: ${s}`)].join('\n'),
+          );
         });
-      } catch (e) {
-        process.exitCode = reportError(e, opts);
-      }
-    });
+      }),
+    );
 
   program
     .command('status')
     .description('state, device model, accel, addresses and readiness of each VM of a lab')
     .argument('<lab>', 'lab file or lab name')
     .option('--json', 'machine-readable output')
-    .action(async (arg: string, opts: { json?: boolean }, cmd: Command) => {
-      const g = cmd.optsWithGlobals() as GlobalOpts;
-      try {
+    .action((arg: string, opts: { json?: boolean }, cmd: Command) =>
+      reportErrors(opts, async () => {
+        const g = cmd.optsWithGlobals() as GlobalOpts;
         const paths = hostPaths(g);
         const { name, model } = labArg(arg, paths);
         const plan = model ? planForHost(model, paths) : undefined;
         await withRuntime(g, async (rt) => {
-        const s = await labStatus(rt, name, plan);
-        emit(opts, s, () => {
-          if (s.vms.length === 0) return `lab "${name}": not up (no vmlab domains)`;
-          const lines = [`lab "${name}"`];
-          for (const v of s.vms) {
-            const ips = v.agentIps.length ? v.agentIps.join(',') : v.plannedIps.join(',') + (v.plannedIps.length ? ' (planned)' : '');
-            lines.push(`  ${v.name.padEnd(14)} ${v.state.padEnd(8)} ${v.profile.padEnd(12)} ${v.accel.padEnd(4)} ${(v.ready ? 'ready' : v.agent ? `cloud-init ${v.cloudInit}` : 'no agent').padEnd(18)} ${ips}${v.changed ? '  CHANGED in lab file' : ''}`);
-          }
-          for (const m of s.missing) lines.push(`  ${m.padEnd(14)} missing (vmlab up)`);
-          return lines.join('\n');
+          const s = await labStatus(rt, name, plan);
+          emit(opts, s, () => {
+            if (s.vms.length === 0) return `lab "${name}": not up (no vmlab domains)`;
+            const lines = [`lab "${name}"`];
+            for (const v of s.vms) {
+              const ips = v.agentIps.length ? v.agentIps.join(',') : v.plannedIps.join(',') + (v.plannedIps.length ? ' (planned)' : '');
+              lines.push(`  ${v.name.padEnd(14)} ${v.state.padEnd(8)} ${v.profile.padEnd(12)} ${v.accel.padEnd(4)} ${(v.ready ? 'ready' : v.agent ? `cloud-init ${v.cloudInit}` : 'no agent').padEnd(18)} ${ips}${v.changed ? '  CHANGED in lab file' : ''}`);
+            }
+            for (const m of s.missing) lines.push(`  ${m.padEnd(14)} missing (vmlab up)`);
+            return lines.join('\n');
+          });
         });
-        });
-      } catch (e) {
-        process.exitCode = reportError(e, opts);
-      }
-    });
+      }),
+    );
 
   program
     .command('exec')
@@ -115,50 +109,46 @@ export function registerLab(program: Command): void {
     .argument('<command...>', 'command and arguments (after --)')
     .option('--timeout <seconds>', 'give up after this long', '300')
     .option('--json', 'machine-readable output')
-    .action(async (arg: string, vm: string, command: string[], opts: { timeout: string; json?: boolean }, cmd: Command) => {
-      const g = cmd.optsWithGlobals() as GlobalOpts;
-      try {
+    .action((arg: string, vm: string, command: string[], opts: { timeout: string; json?: boolean }, cmd: Command) =>
+      // a vmlab failure exits 255: 1..254 are the guest command's own exit codes
+      reportErrors(opts, async () => {
+        const g = cmd.optsWithGlobals() as GlobalOpts;
         const paths = hostPaths(g);
         const { name } = labArg(arg, paths);
         await withRuntime(g, async (rt) => {
-        const dn = domainName(name, vm);
-        const info = await rt.hypervisor.domain(dn);
-        if (!info) throw new VmlabError('ERR_VMLAB_VM_MISSING', `lab "${name}" has no VM "${vm}" in libvirt`, { kind: 'user', hint: `vmlab status ${arg}` });
-        if (info.state !== 'running') throw new VmlabError('ERR_VMLAB_VM_NOT_RUNNING', `${vm} is ${info.state}`, { hint: `vmlab up ${arg}` });
-        const agent = await rt.agentFor(dn, vm);
-        try {
-          const [path, ...args] = command;
-          const r = await agent.exec(path!, args, { timeoutMs: Number(opts.timeout) * 1000 });
-          if (opts.json) emit(opts, { vm, command, ...r }, () => '');
-          else {
-            process.stdout.write(r.stdout);
-            process.stderr.write(r.stderr);
+          const dn = domainName(name, vm);
+          const info = await rt.hypervisor.domain(dn);
+          if (!info) throw new VmlabError('ERR_VMLAB_VM_MISSING', `lab "${name}" has no VM "${vm}" in libvirt`, { kind: 'user', hint: `vmlab status ${arg}` });
+          if (info.state !== 'running') throw new VmlabError('ERR_VMLAB_VM_NOT_RUNNING', `${vm} is ${info.state}`, { hint: `vmlab up ${arg}` });
+          const agent = await rt.agentFor(dn, vm);
+          try {
+            const [path, ...args] = command;
+            const r = await agent.exec(path!, args, { timeoutMs: Number(opts.timeout) * 1000 });
+            if (opts.json) emit(opts, { vm, command, ...r }, () => '');
+            else {
+              process.stdout.write(r.stdout);
+              process.stderr.write(r.stderr);
+            }
+            process.exitCode = r.exitCode;
+          } finally {
+            agent.close();
           }
-          process.exitCode = r.exitCode;
-        } finally {
-          agent.close();
-        }
         });
-      } catch (e) {
-        process.exitCode = reportError(e, opts);
-        if (process.exitCode === 1) process.exitCode = 255; // keep 1..254 for the guest's own exit codes
-      }
-    });
+      }, (status) => (status === 1 ? 255 : status)),
+    );
 
   program
     .command('console')
     .description('attach to the serial console of a guest (leave with Ctrl-])')
     .argument('<lab>', 'lab file or lab name')
     .argument('<vm>', 'VM name')
-    .action(async (arg: string, vm: string, _o: unknown, cmd: Command) => {
-      const g = cmd.optsWithGlobals() as GlobalOpts;
-      try {
+    .action((arg: string, vm: string, _o: unknown, cmd: Command) =>
+      reportErrors({}, async () => {
+        const g = cmd.optsWithGlobals() as GlobalOpts;
         const { name } = labArg(arg, hostPaths(g));
         const { defaultUri } = await import('../../libvirt/dbus-hypervisor.js');
         const r = await execa('virsh', ['-c', defaultUri(g.connect), 'console', domainName(name, vm)], { stdio: 'inherit', reject: false });
         process.exitCode = r.exitCode ?? 1;
-      } catch (e) {
-        process.exitCode = reportError(e, {});
-      }
-    });
+      }),
+    );
 }

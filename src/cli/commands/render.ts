@@ -7,7 +7,7 @@ import { loadLab } from '../../lab/load.js';
 import { defaultHostPaths } from '../../paths.js';
 import { planLab, type AutoAccel } from '../../plan/plan.js';
 import { renderLab } from '../../render/index.js';
-import { emit, reportError } from '../output.js';
+import { emit, reportErrors } from '../output.js';
 
 interface RenderOpts {
   out: string;
@@ -30,9 +30,9 @@ export function registerRender(program: Command): void {
     .requiredOption('-o, --out <dir>', 'output directory: <dir>/<vm>/{domain.xml,user-data,meta-data,network-config}, <dir>/networks/<net>.xml')
     .option('--auto-accel <kvm|tcg>', 'what accel: auto becomes (default: decided from this host)')
     .option('--json', 'machine-readable output')
-    .action((file: string, opts: RenderOpts, cmd: Command) => {
-      opts = { ...opts, ...(cmd.optsWithGlobals() as { dataDir?: string }) };
-      try {
+    .action((file: string, opts: RenderOpts, cmd: Command) =>
+      reportErrors(opts, async () => {
+        opts = { ...opts, ...(cmd.optsWithGlobals() as { dataDir?: string }) };
         const lab = loadLab(file);
         const auto = parseAutoAccel(opts.autoAccel);
         const paths = { ...defaultHostPaths(), ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) };
@@ -66,8 +66,6 @@ export function registerRender(program: Command): void {
             `rendered lab "${plan.lab.name}" into ${opts.out} (${written.length} files)\n` +
             plan.vms.map((v) => `  ${v.name.padEnd(16)} ${v.profile.name.padEnd(12)} ${v.accel.name} (${v.accelReason})`).join('\n'),
         );
-      } catch (e) {
-        process.exitCode = reportError(e, opts);
-      }
-    });
+      }),
+    );
 }

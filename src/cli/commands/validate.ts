@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadLab } from '../../lab/load.js';
 import { deviceProfiles } from '../../profiles/index.js';
-import { emit, reportError } from '../output.js';
+import { emit, reportErrors } from '../output.js';
 
 export function registerValidate(program: Command): void {
   program
@@ -9,8 +9,8 @@ export function registerValidate(program: Command): void {
     .description('check a lab file; exit 0 when valid, 2 when not')
     .argument('<lab>', 'lab file (YAML)')
     .option('--json', 'machine-readable output')
-    .action((file: string, opts: { json?: boolean }) => {
-      try {
+    .action((file: string, opts: { json?: boolean }) =>
+      reportErrors(opts, async () => {
         const lab = loadLab(file);
         emit(
           opts,
@@ -19,8 +19,6 @@ export function registerValidate(program: Command): void {
             `${file}: valid lab "${lab.name}": ${lab.vms.length} VM(s), ${lab.networks.length} network(s)\n` +
             lab.vms.map((v) => `  ${v.name.padEnd(16)} ${v.profile.padEnd(12)} ${deviceProfiles[v.profile]!.summary}`).join('\n'),
         );
-      } catch (e) {
-        process.exitCode = reportError(e, opts);
-      }
-    });
+      }),
+    );
 }
