@@ -10,7 +10,7 @@ import { hostDisks } from '../../lab-ops/disks.js';
 import { upLab } from '../../lab-ops/up.js';
 import type { HostPaths } from '../../paths.js';
 import { hostPaths, knownImages, withRuntime, planForHost, type GlobalOpts } from '../context.js';
-import { emit, reportError, reportErrors } from '../output.js';
+import { emit, reportErrors } from '../output.js';
 import { Progress } from '../progress.js';
 
 /** `check` exits 3 when checks failed (0 all passed; 1 and 2 keep their usual meaning). */

@@ -12,7 +12,7 @@ import { svgToPng } from '../../host/svg-png.js';
 import { hostDisks } from '../../lab-ops/disks.js';
 import { labsDir } from '../../paths.js';
 import { loadLabForHost, hostPaths, withRuntime, type GlobalOpts } from '../context.js';
-import { emit, reportError, reportErrors } from '../output.js';
+import { emit, reportErrors } from '../output.js';
 import { Progress } from '../progress.js';
 
 /** results.json → results.md, chart.svg, chart.png (and each run's domain XML) in `dir`. */
@@ -71,11 +71,11 @@ export function registerBench(program: Command): void {
             disks: hostDisks,
             bridgeExists,
             onStep: (c, s) => progress.step(c, s),
-        });
-        for (const r of results.refused) progress.step(r.name, `not run: ${r.reason}`);
-        const files = await writeReport(results, opts.out, true);
-        if (results.failed?.length) process.exitCode = 1;
-        emit(opts, results, () => `${renderTable(results)}${results.failed?.length ? `\nFAILED: ${results.failed.map((f) => `${f.name}: ${f.error}`).join('; ')}` : ''}\nwrote ${files.filter((f) => !f.includes('/xml/')).join(', ')} (+ the domain XML of every run in ${join(opts.out, 'xml')})`);
+          });
+          for (const r of results.refused) progress.step(r.name, `not run: ${r.reason}`);
+          const files = await writeReport(results, opts.out, true);
+          if (results.failed?.length) process.exitCode = 1;
+          emit(opts, results, () => `${renderTable(results)}${results.failed?.length ? `\nFAILED: ${results.failed.map((f) => `${f.name}: ${f.error}`).join('; ')}` : ''}\nwrote ${files.filter((f) => !f.includes('/xml/')).join(', ')} (+ the domain XML of every run in ${join(opts.out, 'xml')})`);
         });
       }),
     );

@@ -7,7 +7,7 @@ import { kvmRunsStockGuest } from '../../host/kvm-check.js';
 import { ImageStore } from '../../host/image-store.js';
 import { loadRecipe } from '../../images/recipe.js';
 import { DbusHypervisor, defaultUri } from '../../libvirt/dbus-hypervisor.js';
-import { emit, reportError, reportErrors } from '../output.js';
+import { emit, reportErrors } from '../output.js';
 import { hostPaths, type GlobalOpts } from '../context.js';
 
 interface Check {

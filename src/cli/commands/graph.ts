@@ -7,7 +7,7 @@ import { loadLab } from '../../lab/load.js';
 import { defaultHostPaths } from '../../paths.js';
 import { planLab } from '../../plan/plan.js';
 import { renderGraphDot } from '../../render/graph-dot.js';
-import { emit, reportError, reportErrors } from '../output.js';
+import { emit, reportErrors } from '../output.js';
 import { parseAutoAccel } from './render.js';
 
 interface GraphOpts {

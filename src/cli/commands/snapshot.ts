@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
-import { createLabSnapshot, deleteLabSnapshot, listLabSnapshots, revertLabSnapshot, snapshotTargets } from '../../lab-ops/snapshots.js';
-import { hostPaths, labArg, openRuntime, planForHost, type GlobalOpts } from '../context.js';
-import { emit, reportError } from '../output.js';
+import { createLabSnapshot, deleteLabSnapshot, listLabSnapshots, revertLabSnapshot, snapshotTargets, type SnapshotTarget } from '../../lab-ops/snapshots.js';
+import { hostPaths, labArg, planForHost, withRuntime, type GlobalOpts } from '../context.js';
+import type { LabRuntime } from '../../lab-ops/runtime.js';
+import { emit, reportErrors } from '../output.js';
 
 const when = (unix: number) => new Date(unix * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
 
@@ -10,32 +11,15 @@ interface SnapOpts {
   json?: boolean;
 }
 
-/** Resolves LAB (file or name) and the VMs a snapshot command acts on, then runs `f`. */
-async function withTargets(arg: string, opts: SnapOpts, cmd: Command, f: (ctx: Awaited<ReturnType<typeof context>>) => Promise<void>): Promise<void> {
-  try {
-    const ctx = await context(arg, opts, cmd);
-    try {
-      await f(ctx);
-    } finally {
-      ctx.rt.hypervisor.close();
-    }
-  } catch (e) {
-    process.exitCode = reportError(e, opts);
-  }
-}
-
-async function context(arg: string, opts: SnapOpts, cmd: Command) {
-  const g = cmd.optsWithGlobals() as GlobalOpts;
-  const paths = hostPaths(g);
-  const { name, model } = labArg(arg, paths);
-  const plan = model ? planForHost(model, paths) : undefined;
-  const rt = await openRuntime(g);
-  try {
-    return { rt, lab: name, targets: await snapshotTargets(rt, name, plan, opts.vm) };
-  } catch (e) {
-    rt.hypervisor.close();
-    throw e;
-  }
+/** Resolves LAB (file or name) and the VMs a snapshot command acts on, then runs `f` with libvirt open. */
+function withTargets(arg: string, opts: SnapOpts, cmd: Command, f: (ctx: { rt: LabRuntime; lab: string; targets: SnapshotTarget[] }) => Promise<void>): Promise<void> {
+  return reportErrors(opts, async () => {
+    const g = cmd.optsWithGlobals() as GlobalOpts;
+    const paths = hostPaths(g);
+    const { name, model } = labArg(arg, paths);
+    const plan = model ? planForHost(model, paths) : undefined;
+    await withRuntime(g, async (rt) => f({ rt, lab: name, targets: await snapshotTargets(rt, name, plan, opts.vm) }));
+  });
 }
 
 export function registerSnapshot(program: Command): void {
