@@ -1,6 +1,7 @@
 import { parseDomainXml } from './metadata.js';
 import { waitReady, type ReadyTimes } from './readiness.js';
 import type { LabRuntime } from './runtime.js';
+import { startDomain } from './start.js';
 
 /**
  * Powers a guest off and on and waits until it is ready again (agent, then
@@ -11,7 +12,7 @@ export async function rebootUntilReady(rt: LabRuntime, vm: { name: string; domai
   const h = rt.hypervisor;
   if ((await h.domain(vm.domainName))?.active) await h.destroyDomain(vm.domainName);
   const startedAt = Date.now();
-  await h.startDomain(vm.domainName);
+  await startDomain(h, vm.domainName);
   const parsed = await parseDomainXml(await h.domainXml(vm.domainName));
   return waitReady({
     hypervisor: h,

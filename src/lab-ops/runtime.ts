@@ -12,7 +12,8 @@ import { parseDomainXml } from './metadata.js';
 export interface LabRuntime {
   hypervisor: Hypervisor;
   paths: HostPaths;
-  images: ImageStore;
+  /** The image cache: the file a lab's linked clones are made from (ImageStore on the host). */
+  images: Pick<ImageStore, 'resolve'>;
   /** A guest agent for a running domain, on whichever channel its XML declares. */
   agentFor(domain: string, vmName: string): Promise<GuestAgent>;
 }

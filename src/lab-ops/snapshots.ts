@@ -5,6 +5,7 @@ import type { Plan } from '../plan/plan.js';
 import { lockLab } from './lock.js';
 import { parseDomainXml } from './metadata.js';
 import type { LabRuntime } from './runtime.js';
+import { startDomain, withCgroupRaceRetry } from './start.js';
 
 /**
  * Lab snapshots: one libvirt internal snapshot per VM, all VMs at once.
@@ -176,9 +177,10 @@ export async function revertLabSnapshot(rt: LabRuntime, lab: string, targets: Sn
       targets.map(async (t) => {
         const info = infos.get(t.vm)!;
         const { ms } = await timed(async () => {
-          await h.revertSnapshot(t.domain, name);
+          // Reverting to a running snapshot starts a new QEMU: the same cgroup race as a start (start.ts).
+          await withCgroupRaceRetry(() => h.revertSnapshot(t.domain, name));
           // A snapshot of a shut-off guest has no memory: the guest boots from the reverted disk.
-          if (!info.memory && (await h.domain(t.domain))?.state !== 'running') await h.startDomain(t.domain);
+          if (!info.memory && (await h.domain(t.domain))?.state !== 'running') await startDomain(h, t.domain);
         });
         return { ...t, ms, method: info.memory ? 'internal snapshot with memory: resumed, no boot' : 'internal disk snapshot: booted' };
       }),

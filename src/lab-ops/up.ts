@@ -5,6 +5,7 @@ import type { Plan, VmPlan } from '../plan/plan.js';
 import { renderLab } from '../render/index.js';
 import type { DiskOps } from './disks.js';
 import { lockLab } from './lock.js';
+import { startDomain } from './start.js';
 import { parseDomainXml, parseNetworkMeta } from './metadata.js';
 import { kvmFailure, kvmUnusable, waitReady, type ReadyPhase, type ReadyTimes } from './readiness.js';
 import type { LabRuntime } from './runtime.js';
@@ -21,6 +22,8 @@ export interface VmUpResult {
   /** ms: disks+seed, define; then running/agent/cloudInit since the start request; startAt/readyAt since `up` began. */
   times?: ReadyTimes & { define?: number; disks?: number; startAt?: number; readyAt?: number };
   ready: boolean;
+  /** The first start hit libvirt's cpuset cgroup race of a fresh host and was retried once (see start.ts); the error it gave. */
+  startRetried?: string;
   error?: string;
 }
 
@@ -114,6 +117,7 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
       plan.vms.map(async (vm): Promise<VmUpResult> => {
         const base: VmUpResult = { name: vm.name, domain: vm.domainName, action: 'unchanged', profile: vm.profile.name, accel: vm.accel.name, accelReason: vm.accelReason, ready: false };
         let action: VmAction = 'unchanged';
+        let startRetried: string | undefined;
         try {
           const prev = existing.get(vm.name);
           const files = rendered.vms.find((r) => r.name === vm.name)!.files;
@@ -136,7 +140,11 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
           const startedAt = Date.now();
           if (info?.state !== 'running') {
             try {
-              await h.startDomain(vm.domainName);
+              const started = await startDomain(h, vm.domainName);
+              if (started.retried) {
+                startRetried = started.retried;
+                opts.onVm?.(vm.name, 'starting', 'retried once: libvirt lost the race for the new cpuset cgroup (a fresh host)');
+              }
             } catch (e) {
               const kvm = vm.accel.name === 'kvm' ? kvmFailure(vm.domainName, (e as Error).message) : undefined;
               throw kvm ? kvmUnusable(vm.name, kvm) : e;
@@ -157,7 +165,13 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
             onPhase: (p, d) => opts.onVm?.(vm.name, p, d),
           });
           const readyAt = Date.now() - t0;
-          return { ...base, action, ready: true, ...(action === 'unchanged' ? {} : { times: { ...times, ...ready, startAt: startedAt - t0, readyAt } }) };
+          return {
+            ...base,
+            action,
+            ready: true,
+            ...(startRetried ? { startRetried } : {}),
+            ...(action === 'unchanged' ? {} : { times: { ...times, ...ready, startAt: startedAt - t0, readyAt } }),
+          };
         } catch (e) {
           opts.onVm?.(vm.name, 'failed', (e as Error).message);
           return { ...base, action, ready: false, error: e instanceof VmlabError ? `${e.message}${e.hint ? `\n    ${e.hint}` : ''}` : String(e) };

@@ -1,20 +1,24 @@
 import type { DomainEvent, DomainInfo, Hypervisor, NetworkInfo, SnapshotInfo } from '../../src/libvirt/types.js';
 
 /**
- * An in-memory Hypervisor for orchestration tests: domains with their XML and
- * snapshots, and a log of every mutating call. `failOn` makes one call throw.
+ * An in-memory Hypervisor for orchestration tests: domains and networks with
+ * their XML and snapshots, and a log of every mutating call. `failOn` makes a
+ * call throw: return true for a generic error, or a string for libvirt's own
+ * message (e.g. a real libvirt error text). It is asked on every call, so it
+ * can fail the first attempt and let the second through.
  */
 export class FakeHypervisor implements Hypervisor {
   readonly uri = 'fake:///';
   readonly domains = new Map<string, { xml: string; state: DomainInfo['state']; snapshots: SnapshotInfo[] }>();
   readonly networks = new Map<string, { xml: string; active: boolean }>();
   readonly calls: string[] = [];
-  failOn?: (call: string) => boolean;
+  failOn?: (call: string) => boolean | string | undefined;
   private clock = 1_700_000_000;
 
   private act(call: string): void {
     this.calls.push(call);
-    if (this.failOn?.(call)) throw new Error(`fake failure: ${call}`);
+    const fail = this.failOn?.(call);
+    if (fail) throw new Error(typeof fail === 'string' ? fail : `fake failure: ${call}`);
   }
 
   private must(name: string) {
@@ -58,21 +62,31 @@ export class FakeHypervisor implements Hypervisor {
   async network(name: string) {
     return (await this.listNetworks()).find((n) => n.name === name);
   }
+  private mustNet(name: string) {
+    const n = this.networks.get(name);
+    if (!n) throw new Error(`no network ${name}`);
+    return n;
+  }
   async defineNetwork(xml: string) {
     const name = /<name>([^<]+)<\/name>/.exec(xml)![1]!;
+    this.act(`net-define ${name}`);
     this.networks.set(name, { xml, active: false });
   }
   async startNetwork(name: string) {
-    this.networks.get(name)!.active = true;
+    this.act(`net-start ${name}`);
+    this.mustNet(name).active = true;
   }
   async destroyNetwork(name: string) {
-    this.networks.get(name)!.active = false;
+    this.act(`net-destroy ${name}`);
+    this.mustNet(name).active = false;
   }
   async undefineNetwork(name: string) {
+    this.act(`net-undefine ${name}`);
+    this.mustNet(name);
     this.networks.delete(name);
   }
   async networkXml(name: string) {
-    return this.networks.get(name)!.xml;
+    return this.mustNet(name).xml;
   }
   async listSnapshots(domain: string) {
     return [...this.must(domain).snapshots];

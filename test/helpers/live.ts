@@ -1,4 +1,4 @@
-import { readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { probeAutoAccel } from '../../src/host/accel-probe.js';
@@ -53,10 +53,55 @@ export async function requireLiveHost(): Promise<void> {
   checked = true;
 }
 
-/** Domains and networks libvirt has whose names start with `prefix`. */
+/**
+ * Domains and networks libvirt has whose names start with `prefix`. A virsh
+ * that fails throws: an empty answer must mean "nothing there", never "could
+ * not look" (every "leaves nothing behind" assertion rests on it).
+ */
 export async function libvirtObjects(prefix: string): Promise<string[]> {
   const r = await execa('virsh', ['-c', 'qemu:///system', 'list --all --name; net-list --all --name'], { reject: false });
+  if (r.exitCode !== 0) throw new Error(`virsh could not list domains and networks (exit ${r.exitCode}): ${String(r.stderr).trim()}`);
   return String(r.stdout).split('\n').map((s) => s.trim()).filter((s) => s.startsWith(prefix));
+}
+
+/** A cgroup directory and everything below it, deepest first (cgroupfs removes directories with rmdir only). */
+function rmdirTree(dir: string): void {
+  for (const e of readdirSync(dir)) {
+    const sub = `${dir}/${e}`;
+    if (statSync(sub).isDirectory()) rmdirTree(sub);
+  }
+  rmdirSync(dir);
+}
+
+/**
+ * Puts the host back in the state of a machine on which no VM has ever run:
+ * no domain running, no `machine` cgroup under any controller (libvirt makes
+ * them at the first domain start), libvirtd restarted in the test namespace.
+ * Returns the cgroup directories it removed.
+ */
+export async function recreateFreshHost(): Promise<string[]> {
+  const running = await execa('virsh', ['-c', 'qemu:///system', 'list', '--name']);
+  const names = String(running.stdout).split('\n').map((s) => s.trim()).filter(Boolean);
+  if (names.length) throw new Error(`a fresh host runs no domain, but these run: ${names.join(', ')}`);
+  const netns = process.env.VMLAB_TEST_NETNS;
+  if (!netns) throw new Error('VMLAB_TEST_NETNS is not set: run the suite through .ci/run, which restarts libvirtd in its namespace');
+  const removed: string[] = [];
+  const top = '/sys/fs/cgroup';
+  for (const dir of [`${top}/machine`, ...readdirSync(top).map((c) => `${top}/${c}/machine`)]) {
+    if (!existsSync(dir)) continue;
+    rmdirTree(dir);
+    removed.push(dir);
+  }
+  const pid = libvirtdPid();
+  if (pid) {
+    process.kill(pid, 'SIGTERM');
+    for (let i = 0; i < 100 && libvirtdPid() === pid; i++) await new Promise((r) => setTimeout(r, 100));
+    if (libvirtdPid() === pid) throw new Error(`libvirtd (pid ${pid}) did not stop`);
+  }
+  await execa(join(root, '.ci', 'services'), ['--netns', netns]);
+  const left = readdirSync(top).map((c) => `${top}/${c}/machine`).filter((d) => existsSync(d));
+  if (left.length) throw new Error(`libvirtd made ${left.join(', ')} again before any domain started`);
+  return removed;
 }
 
 export function readText(path: string): string {

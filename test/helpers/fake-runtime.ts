@@ -1,0 +1,125 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GuestAgent, type AgentTransport } from '../../src/guest/agent.js';
+import type { DiskOps } from '../../src/lab-ops/disks.js';
+import type { LabRuntime } from '../../src/lab-ops/runtime.js';
+import { FakeHypervisor } from './fake-hypervisor.js';
+
+export interface GuestAnswer {
+  exitCode: number;
+  stdout?: string;
+  stderr?: string;
+}
+
+/** What a fake guest answers to `guest-exec`: (vm, program, arguments) → result. */
+export type GuestResponder = (vm: string, path: string, args: string[]) => GuestAnswer;
+
+/**
+ * A guest agent with nothing behind it: answers ping, serves cloud-init's
+ * result.json (done, no errors, unless told otherwise) and runs programs
+ * through a responder. Every exec is logged as "vm: program args…".
+ */
+export class FakeGuestTransport implements AgentTransport {
+  private readonly pending = new Map<number, GuestAnswer>();
+  private nextPid = 100;
+
+  constructor(
+    private readonly vm: string,
+    private readonly world: FakeGuests,
+  ) {}
+
+  async command<T = unknown>(execute: string, args: Record<string, unknown> = {}): Promise<T> {
+    const w = this.world;
+    switch (execute) {
+      case 'guest-ping':
+        return {} as T;
+      case 'guest-file-open':
+        if (args.path === '/run/cloud-init/result.json' && w.cloudInitDone(this.vm)) return 1 as T;
+        throw new Error(`Failed to open file '${String(args.path)}': No such file or directory`);
+      case 'guest-file-read':
+        return { count: 20, 'buf-b64': Buffer.from(JSON.stringify({ v1: { errors: [] } })).toString('base64'), eof: true } as T;
+      case 'guest-file-close':
+        return {} as T;
+      case 'guest-exec': {
+        const argv = (args.arg as string[]) ?? [];
+        w.execs.push(`${this.vm}: ${[String(args.path), ...argv].join(' ')}`);
+        const pid = this.nextPid++;
+        this.pending.set(pid, w.respond(this.vm, String(args.path), argv));
+        return { pid } as T;
+      }
+      case 'guest-exec-status': {
+        const a = this.pending.get(args.pid as number)!;
+        const b64 = (s?: string) => (s ? Buffer.from(s).toString('base64') : undefined);
+        return { exited: true, exitcode: a.exitCode, 'out-data': b64(a.stdout), 'err-data': b64(a.stderr) } as T;
+      }
+      default:
+        throw new Error(`fake guest: no ${execute}`);
+    }
+  }
+
+  close(): void {}
+}
+
+/** The guests of a fake runtime: how they answer, and a log of what ran in them. */
+export class FakeGuests {
+  readonly execs: string[] = [];
+  respond: GuestResponder = () => ({ exitCode: 0, stdout: '' });
+  cloudInitDone: (vm: string) => boolean = () => true;
+}
+
+/** Disk and seed files in memory; `failOn` makes one call throw. */
+export class FakeDisks implements DiskOps {
+  readonly files = new Set<string>();
+  readonly calls: string[] = [];
+  failOn?: (call: string) => boolean;
+
+  private act(call: string): void {
+    this.calls.push(call);
+    if (this.failOn?.(call)) throw new Error(`fake disk failure: ${call}`);
+  }
+  exists(path: string): boolean {
+    return this.files.has(path);
+  }
+  ensureDir(): void {}
+  async linkedClone(_base: string, path: string): Promise<void> {
+    this.act(`clone ${path}`);
+    this.files.add(path);
+  }
+  async create(path: string): Promise<void> {
+    this.act(`create ${path}`);
+    this.files.add(path);
+  }
+  async writeSeed(path: string): Promise<void> {
+    this.act(`seed ${path}`);
+    this.files.add(path);
+  }
+  removeVmFiles(dir: string, keepDisks: boolean): void {
+    this.act(`rm ${dir}${keepDisks ? ' (keep disks)' : ''}`);
+    for (const f of [...this.files]) if (f.startsWith(dir + '/') && !(keepDisks && /\.(qcow2|raw)$/.test(f))) this.files.delete(f);
+  }
+}
+
+export interface FakeLab {
+  h: FakeHypervisor;
+  rt: LabRuntime;
+  disks: FakeDisks;
+  guests: FakeGuests;
+}
+
+/** A LabRuntime on fakes: libvirt, disks, the image cache and the guest agents. */
+export function fakeRuntime(): FakeLab {
+  const h = new FakeHypervisor();
+  const guests = new FakeGuests();
+  const disks = new FakeDisks();
+  const rt: LabRuntime = {
+    hypervisor: h,
+    paths: { dataDir: mkdtempSync(join(tmpdir(), 'vmlab-fake-')), runDir: '/tmp' },
+    images: { resolve: (name: string) => `/fake/images/${name}@0000.qcow2` },
+    async agentFor(domain: string, vm: string) {
+      if (!h.domains.has(domain)) throw new Error(`no domain ${domain}`);
+      return new GuestAgent(new FakeGuestTransport(vm, guests), vm);
+    },
+  };
+  return { h, rt, disks, guests };
+}
