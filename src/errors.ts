@@ -87,3 +87,21 @@ export class LabError extends VmlabError {
 export function isVmlabError(e: unknown): e is VmlabError {
   return e instanceof VmlabError;
 }
+
+/** An error as data (in `--json` output and in results): its code and hint survive. */
+export interface ErrorReport {
+  code: string;
+  message: string;
+  hint?: string;
+  details?: Record<string, unknown>;
+}
+
+export function errorReport(e: unknown): ErrorReport {
+  if (isVmlabError(e)) return e.toJSON() as unknown as ErrorReport;
+  return { code: 'ERR_VMLAB_INTERNAL', message: (e as Error)?.message ?? String(e) };
+}
+
+/** One line of text for an error report: the message, then the hint indented. */
+export function formatReport(r: ErrorReport): string {
+  return r.hint ? `${r.message}\n    ${r.hint}` : r.message;
+}

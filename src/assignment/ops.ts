@@ -61,6 +61,7 @@ export async function resetAssignment(rt: LabRuntime, a: Assignment, plan: Plan,
     return { revert: await revertLabSnapshot(rt, plan.lab.name, targets, a.checkpoint) };
   }
   const autosave = opts.discard ? undefined : await createLabSnapshot(rt, plan.lab.name, targets, autosaveName(), `vmlab assignment ${a.name}: saved before reset`);
-  const revert = await revertLabSnapshot(rt, plan.lab.name, targets, a.checkpoint);
+  // With an autosave, a revert that fails on some VMs puts every VM back to it: a reset is all or nothing.
+  const revert = await revertLabSnapshot(rt, plan.lab.name, targets, a.checkpoint, autosave ? { rollbackTo: autosave.snapshot } : {});
   return { ...(autosave ? { autosave } : {}), revert };
 }

@@ -9,7 +9,7 @@ export interface CommandRunner {
 
 export class MeasureError extends VmlabError {
   constructor(message: string) {
-    super('ERR_VMLAB_BENCH_MEASURE', message, { hint: 'the tool runs in the guest image and on the host (.ci/packages.txt: fio, iperf3, iputils-ping)' });
+    super('ERR_VMLAB_BENCH_MEASURE', message, { hint: 'the tool runs in the guest image and on the host (apt-get install fio iperf3 iputils-ping on the host; the debian-12 image has them)' });
   }
 }
 

@@ -90,7 +90,7 @@ async function runGuestConfig(rt: LabRuntime, model: LabModel, c: BenchConfig, o
     step('up (boot 1)');
     const up = await upLab(rt, plan, { disks: o.disks, bridgeExists: o.bridgeExists });
     const failed = up.vms.filter((v) => !v.ready);
-    if (failed.length) throw new Error(`${c.name}: ${failed.map((v) => `${v.name}: ${v.error ?? v.action}`).join('; ')}`);
+    if (failed.length) throw new Error(`${c.name}: ${failed.map((v) => `${v.name}: ${v.error?.message ?? v.action}`).join('; ')}`);
     // Boot times in seconds; both guests of a boot are samples.
     for (const v of up.vms) {
       add(s, 'bootAgent', v.times!.agent! / 1000);

@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   try {
     await downLab(rt, lab.name, { disks: hostDisks });
     const up = await upLab(rt, plan, { disks: hostDisks, bridgeExists });
-    if (!up.vms.every((v) => v.ready)) throw new Error(`lab not ready: ${JSON.stringify(up.vms.map((v) => v.error))}`);
+    if (!up.vms.every((v) => v.ready)) throw new Error(`lab not ready: ${JSON.stringify(up.vms.map((v) => v.error?.message))}`);
     const targets = await snapshotTargets(rt, lab.name, plan);
     const create: number[] = [];
     const revert: number[] = [];

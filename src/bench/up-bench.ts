@@ -58,7 +58,7 @@ async function main(): Promise<void> {
         const t0 = Date.now();
         const res = await upLab(rt, plan, { disks: hostDisks, bridgeExists });
         const wall = Date.now() - t0;
-        if (!res.vms.every((v) => v.ready)) throw new Error(`${file}: not every VM became ready: ${JSON.stringify(res.vms.map((v) => v.error))}`);
+        if (!res.vms.every((v) => v.ready)) throw new Error(`${file}: not every VM became ready: ${JSON.stringify(res.vms.map((v) => v.error?.message))}`);
         const starts = res.vms.map((v) => v.times!.startAt!);
         const readies = res.vms.map((v) => v.times!.readyAt!);
         const own = Math.min(...starts) + (wall - Math.max(...readies));

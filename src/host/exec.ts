@@ -68,7 +68,7 @@ export async function run(cmd: string, args: readonly string[], opts: RunOptions
   if ((r as { code?: string }).code === 'ENOENT' || /ENOENT/.test(String(r.message ?? '')) && r.exitCode === undefined) {
     const pkg = PROVIDERS[cmd];
     throw new VmlabError('ERR_VMLAB_TOOL_MISSING', `${cmd} is not installed`, {
-      hint: pkg ? `install it: apt-get install ${pkg} (or run .ci/setup)` : 'run .ci/setup',
+      hint: pkg ? `install it: apt-get install ${pkg}` : 'install it with your package manager (vmlab doctor lists what vmlab uses)',
       cause: r,
     });
   }

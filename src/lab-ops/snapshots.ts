@@ -152,8 +152,21 @@ export async function listLabSnapshots(rt: LabRuntime, targets: SnapshotTarget[]
     .sort((a, b) => a.createdAt - b.createdAt || a.name.localeCompare(b.name));
 }
 
-/** Reverts every target to `name`, in parallel — only when every one has it. */
-export async function revertLabSnapshot(rt: LabRuntime, lab: string, targets: SnapshotTarget[], name: string): Promise<SnapshotOpResult> {
+export interface RevertOptions {
+  /**
+   * A lab snapshot to put every VM back to if the revert fails on some VMs
+   * after others succeeded (reset passes its autosave): all or nothing.
+   */
+  rollbackTo?: string;
+}
+
+/**
+ * Reverts every target to `name`, in parallel — only when every one has it.
+ * If some VMs fail after others succeeded, the lab would be half reverted:
+ * with `rollbackTo` every VM goes back there (all or nothing); without it the
+ * error names which VM is where and how to finish.
+ */
+export async function revertLabSnapshot(rt: LabRuntime, lab: string, targets: SnapshotTarget[], name: string, opts: RevertOptions = {}): Promise<SnapshotOpResult> {
   checkSnapshotName(name);
   const h = rt.hypervisor;
   const unlock = lockLab(rt.paths.dataDir, lab);
@@ -173,22 +186,55 @@ export async function revertLabSnapshot(rt: LabRuntime, lab: string, targets: Sn
       });
     }
     const t0 = performance.now();
-    const results = await Promise.all(
-      targets.map(async (t) => {
-        const info = infos.get(t.vm)!;
-        const { ms } = await timed(async () => {
-          // Reverting to a running snapshot starts a new QEMU: the same cgroup race as a start (start.ts).
-          await withCgroupRaceRetry(() => h.revertSnapshot(t.domain, name));
-          // A snapshot of a shut-off guest has no memory: the guest boots from the reverted disk.
-          if (!info.memory && (await h.domain(t.domain))?.state !== 'running') await startDomain(h, t.domain);
-        });
-        return { ...t, ms, method: info.memory ? 'internal snapshot with memory: resumed, no boot' : 'internal disk snapshot: booted' };
-      }),
-    );
-    return { snapshot: name, ms: Math.round(performance.now() - t0), vms: results };
+    const settled = await Promise.allSettled(targets.map((t) => revertOne(h, t, name, infos.get(t.vm)!)));
+    const failed = settled.flatMap((r, i) => (r.status === 'rejected' ? [{ vm: targets[i]!.vm, error: (r.reason as Error).message }] : []));
+    if (failed.length) throw await partialRevert(h, lab, targets, name, settled, failed, opts.rollbackTo);
+    return { snapshot: name, ms: Math.round(performance.now() - t0), vms: settled.map((r) => (r as PromiseFulfilledResult<SnapshotOpResult['vms'][number]>).value) };
   } finally {
     unlock();
   }
+}
+
+async function revertOne(h: LabRuntime['hypervisor'], t: SnapshotTarget, name: string, info: SnapshotInfo): Promise<SnapshotOpResult['vms'][number]> {
+  const { ms } = await timed(async () => {
+    // Reverting to a running snapshot starts a new QEMU: the same cgroup race as a start (start.ts).
+    await withCgroupRaceRetry(() => h.revertSnapshot(t.domain, name));
+    // A snapshot of a shut-off guest has no memory: the guest boots from the reverted disk.
+    if (!info.memory && (await h.domain(t.domain))?.state !== 'running') await startDomain(h, t.domain);
+  });
+  return { ...t, ms, method: info.memory ? 'internal snapshot with memory: resumed, no boot' : 'internal disk snapshot: booted' };
+}
+
+/** The error of a revert that failed on some VMs; with `rollbackTo`, every VM is put back there first. */
+async function partialRevert(
+  h: LabRuntime['hypervisor'],
+  lab: string,
+  targets: SnapshotTarget[],
+  name: string,
+  settled: PromiseSettledResult<unknown>[],
+  failed: Array<{ vm: string; error: string }>,
+  rollbackTo?: string,
+): Promise<VmlabError> {
+  const reverted = targets.filter((_, i) => settled[i]!.status === 'fulfilled').map((t) => t.vm);
+  const why = failed.map((f) => `${f.vm}: ${f.error}`).join('; ');
+  if (rollbackTo) {
+    const back = await Promise.allSettled(targets.map((t) => withCgroupRaceRetry(() => h.revertSnapshot(t.domain, rollbackTo))));
+    const stuck = targets.filter((_, i) => back[i]!.status === 'rejected').map((t) => t.vm);
+    if (!stuck.length) {
+      return new VmlabError('ERR_VMLAB_SNAPSHOT_REVERT_FAILED', `revert to "${name}" failed on ${failed.map((f) => f.vm).join(', ')} (${why}); every VM was put back to "${rollbackTo}", as before the revert`, {
+        hint: `nothing changed; look at the error above, then try again`,
+        details: { reverted: [], failed, rolledBackTo: rollbackTo },
+      });
+    }
+    return new VmlabError('ERR_VMLAB_SNAPSHOT_REVERT_PARTIAL', `revert to "${name}" failed on ${failed.map((f) => f.vm).join(', ')} (${why}), and going back to "${rollbackTo}" failed on ${stuck.join(', ')}`, {
+      hint: `the lab is mixed: put it in one state with vmlab snapshot revert ${lab} ${rollbackTo} (your work) or vmlab snapshot revert ${lab} ${name}`,
+      details: { failed, rollbackFailedOn: stuck },
+    });
+  }
+  return new VmlabError('ERR_VMLAB_SNAPSHOT_REVERT_PARTIAL', `revert to "${name}" is incomplete: reverted ${reverted.length ? reverted.join(', ') : 'no VM'}; FAILED on ${why}`, {
+    hint: `the failed VMs are where they were; when the cause is fixed, finish with vmlab snapshot revert ${lab} ${name}${failed.length === 1 ? ` --vm ${failed[0]!.vm}` : ''} (a revert can be repeated)`,
+    details: { reverted, failed },
+  });
 }
 
 /** Deletes `name` wherever it exists (also the remains of an incomplete snapshot). */

@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, rmdirSync } from 'node:fs';
-import { VmlabError } from '../errors.js';
+import { errorReport, VmlabError, type ErrorReport } from '../errors.js';
 import { labPrefix } from '../plan/names.js';
 import type { Plan, VmPlan } from '../plan/plan.js';
 import { renderLab } from '../render/index.js';
@@ -24,7 +24,8 @@ export interface VmUpResult {
   ready: boolean;
   /** The first start hit libvirt's cpuset cgroup race of a fresh host and was retried once (see start.ts); the error it gave. */
   startRetried?: string;
-  error?: string;
+  /** Why this VM is not ready: code, message and hint, as the CLI prints them. */
+  error?: ErrorReport;
 }
 
 export interface UpResult {
@@ -174,7 +175,7 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
           };
         } catch (e) {
           opts.onVm?.(vm.name, 'failed', (e as Error).message);
-          return { ...base, action, ready: false, error: e instanceof VmlabError ? `${e.message}${e.hint ? `\n    ${e.hint}` : ''}` : String(e) };
+          return { ...base, action, ready: false, error: errorReport(e) };
         }
       }),
     );

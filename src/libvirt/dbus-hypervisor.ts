@@ -56,16 +56,16 @@ function unreachable(e: unknown, uri: string): VmlabError {
   const type = String((e as { type?: string }).type ?? '');
   const text = String((e as { text?: string }).text ?? (e as Error).message ?? e);
   if (/ENOENT|ECONNREFUSED/.test(text) && /bus|socket/i.test(text + type)) {
-    return new VmlabError('ERR_VMLAB_DBUS_DOWN', `the D-Bus system bus is not running (${text})`, { hint: 'start it with: .ci/services (or: dbus-daemon --system)', cause: e });
+    return new VmlabError('ERR_VMLAB_DBUS_DOWN', `the D-Bus system bus is not running (${text})`, { hint: 'start it: systemctl start dbus (without systemd: dbus-daemon --system --fork)', cause: e });
   }
   if (/ServiceUnknown|NameHasNoOwner|Spawn/.test(type + text)) {
     return new VmlabError('ERR_VMLAB_LIBVIRT_DBUS_DOWN', `libvirt-dbus is not available on the system bus (${text})`, {
-      hint: 'install libvirt-dbus and start libvirtd: .ci/setup (or apt-get install libvirt-dbus; .ci/services)',
+      hint: 'apt-get install libvirt-dbus (the system bus starts it on first use), and start libvirtd: systemctl start libvirtd (without systemd: libvirtd -d)',
       cause: e,
     });
   }
   if (/Failed to connect socket|libvirt-sock|Cannot recv data|connect to the hypervisor/i.test(text)) {
-    return new VmlabError('ERR_VMLAB_LIBVIRTD_DOWN', `libvirtd is not running for ${uri} (${text})`, { hint: 'start it with: .ci/services (or: systemctl start libvirtd)', cause: e });
+    return new VmlabError('ERR_VMLAB_LIBVIRTD_DOWN', `libvirtd is not running for ${uri} (${text})`, { hint: 'start it: systemctl start libvirtd (without systemd: virtlogd -d; libvirtd -d)', cause: e });
   }
   return new VmlabError('ERR_VMLAB_LIBVIRT', `libvirt (${uri}): ${text}`, { cause: e });
 }

@@ -33,8 +33,10 @@ describe('live: accel kvm on this host', function () {
       assert.equal(r.exitCode, 1);
       const k = r.json.vms[0];
       assert.equal(k.ready, false);
-      assert.match(k.error, /KVM cannot run this guest here|KVM|kvm/);
-      assert.match(k.error, /accel: tcg/);
+      // --json keeps the error's code and hint
+      assert.equal(k.error.code, 'ERR_VMLAB_KVM_UNUSABLE', JSON.stringify(k.error));
+      assert.match(k.error.message, /KVM cannot run this guest here/);
+      assert.match(k.error.hint, /accel: tcg/);
       assert.ok(Date.now() - t0 < 240_000, 'reported, not waited out');
     });
   } else {

@@ -99,6 +99,9 @@ describe('live: quickstart lab (vmlab up / status / exec / down)', function () {
     assert.equal(r.exitCode, 7);
     assert.equal(String(r.stdout), 'out');
     assert.equal(String(r.stderr), 'err');
+    const noVm = await vmlab(['exec', LAB, 'nope', '--', 'true']);
+    assert.equal(noVm.exitCode, 255, 'a VM that does not exist is vmlab\'s failure (255), not a guest exit code');
+    assert.match(String(noVm.stderr), /lab "quickstart" has no VM "nope"/);
   });
 
   it('up again is a no-op that says "up to date"', async () => {

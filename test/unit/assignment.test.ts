@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parseStringPromise } from 'xml2js';
 import { loadAssignment, parseAssignment } from '../../src/assignment/load.js';
 import { judge, summarise, toHtml, toJunit, toMarkdown } from '../../src/assignment/results.js';
-import { LabError } from '../../src/errors.js';
+import { LabError, type VmlabError } from '../../src/errors.js';
 import { createRuntime } from '../../src/lab-ops/runtime.js';
 import { createLabSnapshot, listLabSnapshots, revertLabSnapshot, snapshotTargets } from '../../src/lab-ops/snapshots.js';
 import { renderLab } from '../../src/render/index.js';
@@ -134,6 +134,33 @@ describe('lab snapshots (orchestration on a fake hypervisor)', () => {
     const targets = await snapshotTargets(rt, 'quickstart', plan);
     await assert.rejects(createLabSnapshot(rt, 'quickstart', targets, 'cp'), /failed on para/);
     assert.deepEqual(await listLabSnapshots(rt, targets), []);
+  });
+
+  it('a revert that fails on one VM after the others succeeded says which VM is where and how to finish', async () => {
+    const { h, rt } = setup();
+    const targets = await snapshotTargets(rt, 'quickstart', plan);
+    await createLabSnapshot(rt, 'quickstart', targets, 'cp');
+    h.failOn = (c) => (c === 'snapshot-revert vmlab-quickstart-para cp' ? 'internal error: unable to execute QEMU command \'loadvm\'' : undefined);
+    const err = await revertLabSnapshot(rt, 'quickstart', targets, 'cp').then(() => assert.fail('reverted'), (e: VmlabError) => e);
+    assert.equal(err.code, 'ERR_VMLAB_SNAPSHOT_REVERT_PARTIAL');
+    assert.match(err.message, /reverted emu; FAILED on para: internal error: unable to execute QEMU command 'loadvm'/);
+    assert.equal(err.hint, 'the failed VMs are where they were; when the cause is fixed, finish with vmlab snapshot revert quickstart cp --vm para (a revert can be repeated)');
+    assert.deepEqual(err.details, { reverted: ['emu'], failed: [{ vm: 'para', error: "internal error: unable to execute QEMU command 'loadvm'" }] });
+  });
+
+  it('with a snapshot to roll back to (reset\'s autosave), a failed revert puts every VM back: all or nothing', async () => {
+    const { h, rt } = setup();
+    const targets = await snapshotTargets(rt, 'quickstart', plan);
+    await createLabSnapshot(rt, 'quickstart', targets, 'start');
+    await createLabSnapshot(rt, 'quickstart', targets, 'autosave-1');
+    h.failOn = (c) => c === 'snapshot-revert vmlab-quickstart-emu start';
+    h.calls.length = 0;
+    await assert.rejects(revertLabSnapshot(rt, 'quickstart', targets, 'start', { rollbackTo: 'autosave-1' }), (e: VmlabError) => {
+      assert.equal(e.code, 'ERR_VMLAB_SNAPSHOT_REVERT_FAILED');
+      assert.match(e.message, /failed on emu .*; every VM was put back to "autosave-1", as before the revert/);
+      return true;
+    });
+    assert.deepEqual(h.calls.filter((c) => c.includes('autosave-1')).sort(), ['snapshot-revert vmlab-quickstart-emu autosave-1', 'snapshot-revert vmlab-quickstart-para autosave-1']);
   });
 
   it('raw data disks and UEFI guests are refused before anything is done', async () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -66,5 +66,40 @@ describe('cli: validate and render', function () {
     assert.equal((await vmlab(['render', 'labs/quickstart.yaml'])).exitCode, 2);
     assert.equal((await vmlab(['render', 'labs/quickstart.yaml', '--out', join(dir, 'x'), '--auto-accel', 'xen'])).exitCode, 2);
     assert.equal((await vmlab(['frobnicate'])).exitCode, 2);
+  });
+
+  it('numeric options are checked: up --timeout abc is a usage error (exit 2), before anything is done', async () => {
+    for (const bad of ['abc', '0', '-5', '', '1e9']) {
+      const r = await vmlab(['up', 'labs/quickstart.yaml', '--timeout', bad]);
+      assert.equal(r.exitCode, 2, `--timeout ${JSON.stringify(bad)}: ${r.stderr}`);
+      assert.match(r.stderr, /option '--timeout <seconds>' argument .* is invalid\. seconds: a number greater than 0/);
+    }
+  });
+
+  it('exec: every failure of vmlab itself exits 255 (usage errors too), never a code a guest command could return', async () => {
+    const r = await vmlab(['exec', 'labs/quickstart.yaml', 'emu', '--timeout', 'soon', '--', 'true']);
+    assert.equal(r.exitCode, 255, r.stderr);
+    const noLab = await vmlab(['exec', join(dir, 'missing.yaml'), 'emu', '--', 'true']);
+    assert.equal(noLab.exitCode, 255, noLab.stderr);
+    assert.match(noLab.stderr, /cannot read lab file/);
+  });
+});
+
+describe('hints name commands a user of the installed tool has', () => {
+  it('no hint or fix in src/ points at a script of this repository (.ci/…)', () => {
+    const offenders: string[] = [];
+    const walk = (dir: string) => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const p = join(dir, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (p.endsWith('.ts')) {
+          readFileSync(p, 'utf8').split('\n').forEach((line, i) => {
+            if (/\b(hint|fix)\b/.test(line) && /\.ci\//.test(line)) offenders.push(`${p}:${i + 1}: ${line.trim()}`);
+          });
+        }
+      }
+    };
+    walk(join(root, 'src'));
+    assert.deepEqual(offenders, []);
   });
 });

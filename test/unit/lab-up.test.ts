@@ -30,8 +30,8 @@ describe('up on fakes: starts', () => {
     h.failOn = (c) => (c === 'start vmlab-quickstart-para' ? CGROUP_RACE : c === 'start vmlab-quickstart-emu' ? 'internal error: qemu unexpectedly closed the monitor' : undefined);
     const r = await upLab(rt, plan, { disks, bridgeExists: async () => true, timeoutMs: 5000 });
     assert.deepEqual(r.vms.map((v) => v.ready), [false, false]);
-    assert.match(r.vms[0]!.error!, /qemu unexpectedly closed the monitor/);
-    assert.match(r.vms[1]!.error!, /No space left on device/);
+    assert.match(r.vms[0]!.error!.message, /qemu unexpectedly closed the monitor/);
+    assert.match(r.vms[1]!.error!.message, /No space left on device/);
     assert.equal(h.calls.filter((c) => c === 'start vmlab-quickstart-emu').length, 1);
     assert.equal(h.calls.filter((c) => c === 'start vmlab-quickstart-para').length, 2);
   });

@@ -47,7 +47,7 @@ export function registerAssignment(program: Command): void {
         await withRuntime(g, async (rt) => {
           const up = await upLab(rt, plan, { disks: hostDisks, bridgeExists, onVm: (vm, phase) => progress.step(vm, phase) });
           const notReady = up.vms.filter((v) => !v.ready);
-          if (notReady.length) throw new VmlabError('ERR_VMLAB_NOT_READY', `lab "${plan.lab.name}" is not ready (${notReady.map((v) => `${v.name}: ${v.action}${v.error ? ' ' + v.error : ''}`).join('; ')})`, { hint: `vmlab up ${a.labFile} shows why` });
+          if (notReady.length) throw new VmlabError('ERR_VMLAB_NOT_READY', `lab "${plan.lab.name}" is not ready (${notReady.map((v) => `${v.name}: ${v.action}${v.error ? ' ' + v.error.message : ''}`).join('; ')})`, { hint: `vmlab up ${a.labFile} shows why` });
           const cp = await takeCheckpoint(rt, a, plan);
           emit(opts, { ok: true, assignment: a.name, lab: plan.lab.name, checkpoint: a.checkpoint, created: cp.created, upSeconds: up.seconds, snapshot: cp.snapshot ?? null }, () =>
             [

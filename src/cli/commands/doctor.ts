@@ -48,7 +48,7 @@ export function registerDoctor(program: Command): void {
             checks.push({ name: 'kvm-access', ok: false, detail: '/dev/kvm is not readable and writable by this user', fix: 'add the user to group kvm' });
           }
           const st = statSync('/dev/kvm');
-          if ((st.mode & 0o060) !== 0o060) checks.push({ name: 'kvm-perms', ok: false, detail: '/dev/kvm is not group-accessible: libvirt re-probes QEMU on every call (slow)', fix: 'chgrp kvm /dev/kvm && chmod 0660 /dev/kvm (or run .ci/services)' });
+          if ((st.mode & 0o060) !== 0o060) checks.push({ name: 'kvm-perms', ok: false, detail: '/dev/kvm is not group-accessible: libvirt re-probes QEMU on every call (slow)', fix: 'chgrp kvm /dev/kvm && chmod 0660 /dev/kvm (what udev does on a host with systemd)' });
         }
         checks.push(existsSync('/dev/vhost-net')
           ? { name: 'vhost-net', ok: true, detail: '/dev/vhost-net present: virtio-net can use the in-kernel vhost backend under KVM' }
@@ -63,12 +63,12 @@ export function registerDoctor(program: Command): void {
           checks.push({ name: 'libvirt', ok: true, detail: `libvirtd and libvirt-dbus answer on ${uri}: libvirt ${v.libvirt}, QEMU ${v.hypervisor}` });
         } catch (e) {
           const err = e as Error & { hint?: string };
-          checks.push({ name: 'libvirt', ok: false, detail: err.message, fix: err.hint ?? '.ci/services' });
+          checks.push({ name: 'libvirt', ok: false, detail: err.message, fix: err.hint ?? 'systemctl start libvirtd (without systemd: libvirtd -d)' });
         }
 
         // tools
         for (const [tool, pkg] of [['qemu-img', 'qemu-utils'], ['xorriso', 'xorriso'], ['mmdebstrap', 'mmdebstrap'], ['virsh', 'libvirt-clients'], ['syslinux', 'syslinux']] as const) {
-          if (!(await which(tool))) checks.push({ name: `tool:${tool}`, ok: false, detail: `${tool} is missing`, fix: `apt-get install ${pkg} (or .ci/setup)` });
+          if (!(await which(tool))) checks.push({ name: `tool:${tool}`, ok: false, detail: `${tool} is missing`, fix: `apt-get install ${pkg}` });
         }
 
         // images

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { execa } from 'execa';
-import { VmlabError } from '../../errors.js';
+import { formatReport, VmlabError } from '../../errors.js';
 import { bridgeExists } from '../../host/host-net.js';
 import { probeAutoAccel } from '../../host/accel-probe.js';
 import { hostDisks } from '../../lab-ops/disks.js';
@@ -9,6 +9,7 @@ import { labStatus } from '../../lab-ops/status.js';
 import { upLab } from '../../lab-ops/up.js';
 import { domainName } from '../../plan/names.js';
 import { emit, reportErrors } from '../output.js';
+import { seconds } from '../options.js';
 import { Progress } from '../progress.js';
 import { hostPaths, labArg, loadLabForHost, withRuntime, planForHost, type GlobalOpts } from '../context.js';
 
@@ -20,9 +21,9 @@ export function registerLab(program: Command): void {
     .description('create and start a lab: bridges, linked-clone disks, seeds, domains; waits until every guest is ready')
     .argument('<lab>', 'lab file')
     .option('--recreate', 're-create VMs whose definition changed')
-    .option('--timeout <seconds>', 'per-VM readiness timeout (default 600 under tcg, 180 under kvm)')
+    .option('--timeout <seconds>', 'per-VM readiness timeout (default 600 under tcg, 180 under kvm)', seconds)
     .option('--json', 'machine-readable output')
-    .action((file: string, opts: { recreate?: boolean; timeout?: string; json?: boolean }, cmd: Command) =>
+    .action((file: string, opts: { recreate?: boolean; timeout?: number; json?: boolean }, cmd: Command) =>
       reportErrors(opts, async () => {
         const g = cmd.optsWithGlobals() as GlobalOpts;
         const progress = new Progress(false);
@@ -36,7 +37,7 @@ export function registerLab(program: Command): void {
             disks: hostDisks,
             bridgeExists,
             recreate: opts.recreate,
-            ...(opts.timeout ? { timeoutMs: Number(opts.timeout) * 1000 } : {}),
+            ...(opts.timeout ? { timeoutMs: opts.timeout * 1000 } : {}),
             onVm: (vm, phase, detail) => progress.step(vm, phase + (detail && phase !== 'failed' ? ` (${detail})` : '')),
           });
           emit(opts, { ok: r.vms.every((v) => v.ready || v.action === 'changed'), ...r }, () => {
@@ -44,7 +45,7 @@ export function registerLab(program: Command): void {
             for (const v of r.vms) {
               const t = v.times ? `  running ${secs(v.times.running)}, agent ${secs(v.times.agent)}, cloud-init done ${secs(v.times.cloudInit)}` : '';
               lines.push(`  ${v.name.padEnd(14)} ${v.action.padEnd(10)} ${v.profile.padEnd(12)} ${v.accel.padEnd(4)} ${v.ready ? 'ready' : v.action === 'changed' ? 'CHANGED (up --recreate)' : 'NOT READY'}${t}`);
-              if (v.error) lines.push(`    error: ${v.error}`);
+              if (v.error) lines.push(`    error [${v.error.code}]: ${formatReport(v.error)}`);
             }
             lines.push(`reach a guest: vmlab exec ${file} <vm> -- <command>   |   vmlab console ${file} <vm>`);
             return lines.join('\n');
@@ -107,10 +108,11 @@ export function registerLab(program: Command): void {
     .argument('<lab>', 'lab file or lab name')
     .argument('<vm>', 'VM name')
     .argument('<command...>', 'command and arguments (after --)')
-    .option('--timeout <seconds>', 'give up after this long', '300')
+    .option('--timeout <seconds>', 'give up after this long', seconds, 300)
     .option('--json', 'machine-readable output')
-    .action((arg: string, vm: string, command: string[], opts: { timeout: string; json?: boolean }, cmd: Command) =>
-      // a vmlab failure exits 255: 1..254 are the guest command's own exit codes
+    // Every failure of vmlab itself exits 255 (as ssh does), usage errors included: 1..254 are the guest command's own.
+    .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 255))
+    .action((arg: string, vm: string, command: string[], opts: { timeout: number; json?: boolean }, cmd: Command) =>
       reportErrors(opts, async () => {
         const g = cmd.optsWithGlobals() as GlobalOpts;
         const paths = hostPaths(g);
@@ -123,7 +125,7 @@ export function registerLab(program: Command): void {
           const agent = await rt.agentFor(dn, vm);
           try {
             const [path, ...args] = command;
-            const r = await agent.exec(path!, args, { timeoutMs: Number(opts.timeout) * 1000 });
+            const r = await agent.exec(path!, args, { timeoutMs: opts.timeout * 1000 });
             if (opts.json) emit(opts, { vm, command, ...r }, () => '');
             else {
               process.stdout.write(r.stdout);
@@ -134,7 +136,7 @@ export function registerLab(program: Command): void {
             agent.close();
           }
         });
-      }, (status) => (status === 1 ? 255 : status)),
+      }, () => 255),
     );
 
   program
