@@ -75,6 +75,13 @@ describe('live: quickstart lab (vmlab up / status / exec / down)', function () {
     assert.ok(!para.includes('e1000') && !para.includes('8139too'), `para loaded an emulated NIC driver: ${para.join(' ')}`);
   });
 
+  it('the serial console is a way in: the image logs in as root there, no password in any lab file', async () => {
+    for (const vm of ['emu', 'para']) {
+      const log = readFileSync(`/var/lib/vmlab/labs/quickstart/${vm}/console.log`, 'utf8');
+      assert.match(log, /login: root \(automatic login\)/, `${vm}: no automatic login on ttyS0:\n${log.slice(-600)}`);
+    }
+  });
+
   it('status --json agrees: running, ready, addresses confirmed by the agent', async () => {
     const s = await vmlabJson(['status', LAB]);
     assert.equal(s.exitCode, 0, s.stderr);

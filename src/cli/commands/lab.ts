@@ -47,7 +47,8 @@ export function registerLab(program: Command): void {
               lines.push(`  ${v.name.padEnd(14)} ${v.action.padEnd(10)} ${v.profile.padEnd(12)} ${v.accel.padEnd(4)} ${v.ready ? 'ready' : v.action === 'changed' ? 'CHANGED (up --recreate)' : 'NOT READY'}${t}`);
               if (v.error) lines.push(`    error [${v.error.code}]: ${formatReport(v.error)}`);
             }
-            lines.push(`reach a guest: vmlab exec ${file} <vm> -- <command>   |   vmlab console ${file} <vm>`);
+            lines.push(`reach a guest: vmlab exec ${file} <vm> -- <command>`);
+            lines.push(`               vmlab console ${file} <vm>   (serial console, logged in as root; Ctrl-] leaves)`);
             return lines.join('\n');
           });
           if (r.vms.some((v) => !v.ready && v.action !== 'changed')) process.exitCode = 1;
@@ -141,7 +142,7 @@ export function registerLab(program: Command): void {
 
   program
     .command('console')
-    .description('attach to the serial console of a guest (leave with Ctrl-])')
+    .description('attach to the serial console of a guest: vmlab\'s image logs in as root there (leave with Ctrl-])')
     .argument('<lab>', 'lab file or lab name')
     .argument('<vm>', 'VM name')
     .action((arg: string, vm: string, _o: unknown, cmd: Command) =>
