@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { LabError, VmlabError } from '../errors.js';
 import { Checker } from '../lab/checker.js';
+import { parseCommandCheck, type Expect } from '../lab/command-check.js';
 import { loadLab, type LoadOptions } from '../lab/load.js';
 import type { LabModel } from '../lab/model.js';
 import { YamlSource } from '../lab/source.js';
@@ -17,7 +18,7 @@ export interface AssignmentCheck {
   vm: string;
   /** argv, run as is in the guest (no shell unless the teacher writes [sh, -c, …]). */
   run: string[];
-  expect: { exit?: number; output?: string; outputNot?: string };
+  expect: Expect;
   points: number;
   message: string;
   timeoutS: number;
@@ -80,30 +81,12 @@ export function parseAssignment(file: string, text: string, opts: LoadOptions & 
     if (cname) seen.add(cname);
     const vm = c.string([...s, 'vm'], o.vm);
     if (vm && vmNames && !vmNames.includes(vm)) c.fail([...s, 'vm'], `the lab has no VM "${vm}"`, { value: vm, hint: `its VMs: ${vmNames.join(', ')}` });
-    const run = Array.isArray(o.run) && o.run.length > 0 && o.run.every((a) => typeof a === 'string') ? (o.run as string[]) : undefined;
-    if (!run) c.fail([...s, 'run'], 'must be a command as a list of arguments', { value: o.run, hint: 'e.g. run: [curl, -s, http://10.0.0.10/] (use [sh, -c, "..."] for a shell)' });
-    const eo = o.expect === undefined ? { exit: 0 } : c.object([...s, 'expect'], o.expect, { optional: ['exit', 'output', 'output-not'] });
-    const expect: AssignmentCheck['expect'] = {};
-    if (eo) {
-      if (eo.exit !== undefined) expect.exit = c.int([...s, 'expect', 'exit'], eo.exit, 0, 255);
-      for (const [key, field] of [['output', 'output'], ['output-not', 'outputNot']] as const) {
-        if (eo[key] === undefined) continue;
-        const re = c.string([...s, 'expect', key], eo[key]);
-        if (re === undefined) continue;
-        try {
-          new RegExp(re, 'm');
-          expect[field] = re;
-        } catch (e) {
-          c.fail([...s, 'expect', key], `is not a regular expression: ${(e as Error).message}`, { value: re });
-        }
-      }
-      if (expect.exit === undefined && expect.output === undefined && expect.outputNot === undefined) c.fail([...s, 'expect'], 'expects nothing', { hint: 'give exit:, output: or output-not:' });
-    }
+    const cmd = parseCommandCheck(c, s, o);
     const points = o.points === undefined ? 1 : c.int([...s, 'points'], o.points, 0, 1000);
     const message = o.message === undefined ? '' : c.string([...s, 'message'], o.message, { maxLength: 2000 });
     const timeoutS = o.timeout === undefined ? 60 : c.int([...s, 'timeout'], o.timeout, 1, 3600);
-    if (cname && vm && run && points !== undefined && message !== undefined && timeoutS !== undefined) {
-      checks.push({ name: cname, vm, run, expect, points, message: message || `check "${cname}" failed`, timeoutS });
+    if (cname && vm && cmd && points !== undefined && message !== undefined && timeoutS !== undefined) {
+      checks.push({ name: cname, vm, run: cmd.run, expect: cmd.expect, points, message: message || `check "${cname}" failed`, timeoutS });
     }
   });
   if (Array.isArray(root.checks) && root.checks.length === 0) c.fail(['checks'], 'an assignment needs at least one check');

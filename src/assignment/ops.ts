@@ -1,9 +1,28 @@
+import { VmlabError } from '../errors.js';
+import { upLab, type UpOptions, type UpResult } from '../lab-ops/up.js';
+import { waitLabWorking } from '../lab-ops/working.js';
 import type { Plan } from '../plan/plan.js';
 import { domainName } from '../plan/names.js';
 import type { LabRuntime } from '../lab-ops/runtime.js';
 import { createLabSnapshot, listLabSnapshots, revertLabSnapshot, snapshotTargets, type SnapshotOpResult } from '../lab-ops/snapshots.js';
 import type { Assignment } from './load.js';
 import { judge, summarise, type CheckResult, type CheckRun } from './results.js';
+
+/**
+ * Brings the assignment's lab up, waits until it works (every VM's services
+ * answer their readiness probes: up does that), then takes the checkpoint.
+ * The checkpoint is never taken of a lab that is not ready.
+ */
+export async function startAssignment(rt: LabRuntime, a: Assignment, plan: Plan, up: UpOptions): Promise<{ up: UpResult; created: boolean; snapshot?: SnapshotOpResult }> {
+  const r = await upLab(rt, plan, up);
+  const notReady = r.vms.filter((v) => !v.ready);
+  if (notReady.length) {
+    throw new VmlabError('ERR_VMLAB_NOT_READY', `lab "${plan.lab.name}" is not ready, so no checkpoint was taken (${notReady.map((v) => `${v.name}: ${v.error ? v.error.message : v.action}`).join('; ')})`, {
+      hint: notReady.find((v) => v.error?.hint)?.error?.hint ?? `vmlab up ${a.labFile} shows why`,
+    });
+  }
+  return { up: r, ...(await takeCheckpoint(rt, a, plan)) };
+}
 
 /**
  * Takes the assignment's checkpoint of a lab that is up and ready, unless a
@@ -52,16 +71,22 @@ export function autosaveName(now = new Date()): string {
   return `autosave-${now.toISOString().replace(/[-:]/g, '').replace('T', '-').replace(/\.\d+Z$/, '')}`;
 }
 
-/** Back to the checkpoint; by default the current state is kept first as autosave-<time>. */
-export async function resetAssignment(rt: LabRuntime, a: Assignment, plan: Plan, opts: { discard?: boolean } = {}): Promise<{ autosave?: SnapshotOpResult; revert: SnapshotOpResult }> {
+/**
+ * Back to the checkpoint; by default the current state is kept first as
+ * autosave-<time>. Returns once the lab works again (every readiness probe
+ * passes), so a student's first check after a reset judges their own work.
+ */
+export async function resetAssignment(rt: LabRuntime, a: Assignment, plan: Plan, opts: { discard?: boolean } = {}): Promise<{ autosave?: SnapshotOpResult; revert: SnapshotOpResult; workingMs: number }> {
   const targets = await snapshotTargets(rt, plan.lab.name, plan);
   const cp = (await listLabSnapshots(rt, targets)).find((s) => s.name === a.checkpoint);
   if (!cp?.complete) {
     // Let revert explain (missing vs incomplete) before an autosave is taken.
-    return { revert: await revertLabSnapshot(rt, plan.lab.name, targets, a.checkpoint) };
+    const revert = await revertLabSnapshot(rt, plan.lab.name, targets, a.checkpoint);
+    return { revert, workingMs: (await waitLabWorking(rt, plan)).ms };
   }
   const autosave = opts.discard ? undefined : await createLabSnapshot(rt, plan.lab.name, targets, autosaveName(), `vmlab assignment ${a.name}: saved before reset`);
   // With an autosave, a revert that fails on some VMs puts every VM back to it: a reset is all or nothing.
   const revert = await revertLabSnapshot(rt, plan.lab.name, targets, a.checkpoint, autosave ? { rollbackTo: autosave.snapshot } : {});
-  return { ...(autosave ? { autosave } : {}), revert };
+  const working = await waitLabWorking(rt, plan);
+  return { ...(autosave ? { autosave } : {}), revert, workingMs: working.ms };
 }

@@ -1,4 +1,5 @@
 import xml2js from 'xml2js';
+import { expectProblems } from '../lab/command-check.js';
 import type { Assignment, AssignmentCheck } from './load.js';
 
 /** The outcome of one check, judged from what the guest command did. Pure. */
@@ -32,13 +33,7 @@ export interface CheckRun {
 const clip = (s: string, n = 2000) => (s.length > n ? s.slice(0, n) + '…' : s);
 
 export function judge(check: AssignmentCheck, got: { exitCode: number | null; stdout: string; stderr: string; error?: string }, ms: number): CheckResult {
-  const problems: string[] = [];
-  if (got.error) problems.push(got.error);
-  else {
-    if (check.expect.exit !== undefined && got.exitCode !== check.expect.exit) problems.push(`exit code ${got.exitCode}, expected ${check.expect.exit}`);
-    if (check.expect.output !== undefined && !new RegExp(check.expect.output, 'm').test(got.stdout)) problems.push(`output does not match /${check.expect.output}/`);
-    if (check.expect.outputNot !== undefined && new RegExp(check.expect.outputNot, 'm').test(got.stdout)) problems.push(`output matches /${check.expect.outputNot}/, which it must not`);
-  }
+  const problems = expectProblems(check.expect, got);
   const passed = problems.length === 0;
   return {
     name: check.name,

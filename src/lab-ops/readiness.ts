@@ -2,8 +2,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { VmlabError } from '../errors.js';
 import type { GuestAgent } from '../guest/agent.js';
 import type { DomainEvent, Hypervisor } from '../libvirt/types.js';
+import { expectProblems } from '../lab/command-check.js';
+import type { VmProbe } from '../render/probes.js';
 
-export type ReadyPhase = 'starting' | 'running' | 'agent' | 'cloud-init' | 'ready' | 'failed';
+export type ReadyPhase = 'starting' | 'running' | 'agent' | 'cloud-init' | 'services' | 'ready' | 'failed';
 
 export interface ReadyTimes {
   /** ms from start request to the domain running (lifecycle event). */
@@ -12,6 +14,8 @@ export interface ReadyTimes {
   agent?: number;
   /** ms from start request to cloud-init done. */
   cloudInit?: number;
+  /** ms from start request to every service's readiness probe passing. */
+  services?: number;
 }
 
 export interface CloudInitResult {
@@ -70,6 +74,8 @@ export interface WaitReadyOptions {
   consoleLog?: string;
   timeoutMs: number;
   startedAt: number;
+  /** What "working" means for this VM (render/probes.ts); waited for after cloud-init. */
+  probes?: VmProbe[];
   onPhase?: (phase: ReadyPhase, detail?: string) => void;
 }
 
@@ -147,6 +153,11 @@ export async function waitReady(o: WaitReadyOptions): Promise<ReadyTimes> {
             hint: `look inside: vmlab exec <lab> ${o.vmName} -- cat /var/log/cloud-init-output.log`,
           });
         }
+        if (o.probes?.length) {
+          setPhase('services', o.probes.map((p) => p.name).join('; '));
+          await waitProbes(agent, o.vmName, o.probes, deadline, o.timeoutMs);
+          times.services = Date.now() - o.startedAt;
+        }
         setPhase('ready');
         return times;
       }
@@ -163,3 +174,40 @@ export async function waitReady(o: WaitReadyOptions): Promise<ReadyTimes> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** How often probes that have not passed yet are run again. */
+const PROBE_INTERVAL_MS = 1000;
+
+/**
+ * Runs the probes until every one has passed (a probe that passed is not run
+ * again). Past the deadline, the error names the service, the VM, the probe
+ * and what it last saw.
+ */
+export async function waitProbes(agent: GuestAgent, vmName: string, probes: VmProbe[], deadline: number, timeoutMs: number): Promise<void> {
+  const pending = new Set(probes);
+  const last = new Map<VmProbe, { problems: string[]; stdout: string; stderr: string }>();
+  for (;;) {
+    for (const p of [...pending]) {
+      let got: { exitCode: number | null; stdout: string; stderr: string; error?: string };
+      try {
+        const [path, ...args] = p.run;
+        got = await agent.exec(path!, args, { timeoutMs: p.timeoutS * 1000 });
+      } catch (e) {
+        got = { exitCode: null, stdout: '', stderr: '', error: (e as Error).message };
+      }
+      const problems = expectProblems(p.expect, got);
+      if (problems.length === 0) pending.delete(p);
+      else last.set(p, { problems, stdout: got.stdout, stderr: got.stderr });
+    }
+    if (pending.size === 0) return;
+    if (Date.now() + PROBE_INTERVAL_MS > deadline) break;
+    await sleep(PROBE_INTERVAL_MS);
+  }
+  const p = [...pending][0]!;
+  const seen = last.get(p)!;
+  const out = (seen.stdout || seen.stderr).trim().split('\n').slice(-8).join('\n      ');
+  throw new VmlabError('ERR_VMLAB_SERVICE_NOT_READY', `${vmName}: ${p.source} is not working after ${Math.round(timeoutMs / 1000)} s: "${p.name}" still fails (${seen.problems.join('; ')})`, {
+    hint: `last output of ${p.run.join(' ')}:\n      ${out || '(none)'}\n    look inside: vmlab exec <lab> ${vmName} -- ${p.run.join(' ')}`,
+    details: { source: p.source, probe: p.name, run: p.run, problems: seen.problems, stdout: seen.stdout, stderr: seen.stderr, pending: [...pending].map((x) => x.name) },
+  });
+}

@@ -121,7 +121,7 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
         let startRetried: string | undefined;
         try {
           const prev = existing.get(vm.name);
-          const files = rendered.vms.find((r) => r.name === vm.name)!.files;
+          const { files, probes } = rendered.vms.find((r) => r.name === vm.name)!;
           const times: NonNullable<VmUpResult['times']> = {};
           if (prev && prev.meta?.vmHash !== vm.hash) {
             if (!opts.recreate) {
@@ -163,6 +163,7 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
             consoleLog: vm.consoleLog,
             timeoutMs: opts.timeoutMs ?? (vm.accel.name === 'tcg' ? 600_000 : 180_000),
             startedAt,
+            probes,
             onPhase: (p, d) => opts.onVm?.(vm.name, p, d),
           });
           const readyAt = Date.now() - t0;

@@ -1,5 +1,6 @@
 import type { AccelRequest, DiskBus, NicModel } from '../profiles/types.js';
 import type { Cidr } from '../util/ipv4.js';
+import type { ReadyProbe } from './ready.js';
 
 /** A validated lab with defaults applied and `count` expanded. Pure data. */
 export interface LabModel {
@@ -97,4 +98,6 @@ export interface VmModel {
   nics: NicSpec[];
   cloudInit: CloudInitSpec;
   services: ServiceUse[];
+  /** The lab's own readiness probes for this VM, besides its services' (ready.ts). */
+  ready: ReadyProbe[];
 }

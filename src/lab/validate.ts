@@ -4,6 +4,7 @@ import { broadcastOf, contains, formatCidr, networkOf, parseCidr, parseIpv4, typ
 import { isDnsLabel, closest } from '../util/names.js';
 import { parseSize, MiB, GiB } from '../util/units.js';
 import { checkService } from '../services/checks.js';
+import { parseReady } from './ready.js';
 import { Checker, type Obj } from './checker.js';
 import type {
   CloudInitSpec, Command, DiskModel, LabModel, NetworkMode, NetworkModel, NicAddress, NicSpec, ServiceUse, UserSpec,
@@ -254,7 +255,7 @@ function parseVms(c: Checker, v: unknown, d: Defaults, networks: Map<string, Net
       continue;
     }
     const o = c.object(segs, def ?? {}, {
-      optional: ['description', 'image', 'memory', 'vcpus', 'profile', 'accel', 'count', 'disks', 'nics', 'cloud-init', 'services'],
+      optional: ['description', 'image', 'memory', 'vcpus', 'profile', 'accel', 'count', 'disks', 'nics', 'cloud-init', 'services', 'ready'],
     });
     if (!o) continue;
     const count = o.count === undefined ? 1 : c.int([...segs, 'count'], o.count, 1, LIMITS.maxCount);
@@ -268,7 +269,8 @@ function parseVms(c: Checker, v: unknown, d: Defaults, networks: Map<string, Net
     const nics = parseNics(c, [...segs, 'nics'], o.nics, networks, count ?? 1);
     const cloudInit = parseCloudInit(c, [...segs, 'cloud-init'], o['cloud-init']);
     const services = nics ? parseServices(c, [...segs, 'services'], o.services, { networks, nics }, opts) : undefined;
-    if (count === undefined || !img || !mem || !vcpus || !profile || !accel || !disks || !nics || !cloudInit || !services) continue;
+    const ready = parseReady(c, [...segs, 'ready'], o.ready);
+    if (count === undefined || !img || !mem || !vcpus || !profile || !accel || !disks || !nics || !cloudInit || !services || !ready) continue;
     if (count > 1 && key.length + String(count).length > 63) c.fail(segs, 'name plus copy number would exceed 63 characters', { atKey: true });
     for (let i = 1; i <= count; i++) {
       const name = count === 1 ? key : `${key}${i}`;
@@ -289,6 +291,7 @@ function parseVms(c: Checker, v: unknown, d: Defaults, networks: Map<string, Net
           nics: nics.map((n) => copyNic(n, i - 1)),
           cloudInit,
           services,
+          ready,
         },
       });
     }

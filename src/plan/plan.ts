@@ -4,6 +4,7 @@ import type { LabModel, NetworkModel, NicAddress, UserSpec, WriteFileSpec, Comma
 import { accelProfiles, deviceProfiles, type Accel, type AccelProfile, type DeviceProfile, type DiskBus, type NicModel } from '../profiles/index.js';
 import type { HostPaths } from '../paths.js';
 import { sha256Hex, stableStringify } from '../util/hash.js';
+import type { ReadyProbe } from '../lab/ready.js';
 import { formatCidr, formatIpv4, type Cidr } from '../util/ipv4.js';
 import { bridgeNameFor, domainName, macFor, networkName } from './names.js';
 
@@ -97,6 +98,8 @@ export interface VmPlan {
   consoleLog: string;
   cloudInit: { users: UserSpec[]; packages: string[]; writeFiles: WriteFileSpec[]; runcmd: Command[]; bootcmd: Command[] };
   services: ServiceUse[];
+  /** The lab's own readiness probes (not part of the hash: a probe does not change the VM). */
+  ready: ReadyProbe[];
   /** Hash of everything above: changes when the VM's definition changes. */
   hash: string;
   instanceId: string;
@@ -171,7 +174,7 @@ export function planLab(lab: LabModel, opts: PlanOptions): Plan {
       services: vm.services,
     };
     const hash = sha256Hex(stableStringify({ ...body, accelReason: undefined })).slice(0, 16);
-    return { ...body, hash, instanceId: `${dn}-${hash.slice(0, 12)}` } satisfies VmPlan;
+    return { ...body, ready: vm.ready, hash, instanceId: `${dn}-${hash.slice(0, 12)}` } satisfies VmPlan;
   });
   assertUniqueMacs(lab, vms);
   return {

@@ -28,6 +28,8 @@ yamlHandlebars.registerHelper('eq', (a: unknown, b: unknown) => a === b);
 yamlHandlebars.registerHelper('or', (...args: unknown[]) => args.slice(0, -1).find((a) => a !== undefined && a !== null && a !== '' && a !== false));
 yamlHandlebars.registerHelper('includes', (list: unknown, v: unknown) => Array.isArray(list) && list.includes(v));
 yamlHandlebars.registerHelper('netmask', (prefix: unknown) => netmaskString(Number(prefix)));
+/** A literal string inside a regular expression (readiness probes match addresses and prefixes). */
+yamlHandlebars.registerHelper('regex', (v: unknown) => String(v ?? '').replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
 yamlHandlebars.registerHelper('html', (v: unknown) => Handlebars.Utils.escapeExpression(String(v ?? '')));
 /**
  * `content: {{#text}}…{{/text}}`: the block renders a configuration file as

@@ -2,10 +2,13 @@ import type { Plan } from '../plan/plan.js';
 import { renderMetaData, renderNetworkConfig, renderUserData } from './cloud-init.js';
 import { renderDomainXml } from './domain-xml.js';
 import { renderNetworkXml } from './network-xml.js';
+import { renderProbes, type VmProbe } from './probes.js';
 
 export interface RenderedVm {
   name: string;
   domainName: string;
+  /** What `up` waits for after cloud-init: the VM's services work (probes.ts). */
+  probes: VmProbe[];
   files: { 'domain.xml': string; 'user-data': string; 'meta-data': string; 'network-config': string };
 }
 
@@ -21,6 +24,7 @@ export function renderLab(plan: Plan): RenderedLab {
     vms: plan.vms.map((vm) => ({
       name: vm.name,
       domainName: vm.domainName,
+      probes: renderProbes(plan, vm),
       files: {
         'domain.xml': renderDomainXml(plan, vm),
         'user-data': renderUserData(plan, vm),
@@ -35,4 +39,4 @@ export function renderLab(plan: Plan): RenderedLab {
   };
 }
 
-export { renderDomainXml, renderNetworkXml, renderUserData, renderMetaData, renderNetworkConfig };
+export { renderDomainXml, renderNetworkXml, renderUserData, renderMetaData, renderNetworkConfig, renderProbes };

@@ -26,9 +26,11 @@ export function serviceContext(plan: Plan, vm: VmPlan, params: Record<string, un
     })),
   );
   const statics = vm.nics.filter((n) => n.address.kind === 'static');
+  /** Every service of the lab, for services that depend on their peers (OSPF: what the other routers announce). */
+  const services = plan.vms.flatMap((v) => v.services.map((u) => ({ vm: v.name, name: u.name, params: camelKeys(u.params) })));
   return {
     params: camelKeys(params),
-    lab: { name: plan.lab.name, domain: plan.lab.domain, hosts },
+    lab: { name: plan.lab.name, domain: plan.lab.domain, hosts, services },
     vm: {
       name: vm.name,
       hostname: vm.hostname,

@@ -37,6 +37,8 @@ export interface ServiceDef {
   params: Record<string, ParamSpec>;
   template: string;
   templatePath: string;
+  /** `ready.yaml.hbs`: the probes that say this service works (a YAML list of ready: probes). */
+  readyTemplate?: { path: string; source: string };
 }
 
 export interface ServiceCatalog {
@@ -50,6 +52,7 @@ export function loadServiceCatalog(dir = join(templatesDir, 'services')): Servic
     for (const name of readdirSync(dir).sort()) {
       const specPath = join(dir, name, 'service.yaml');
       const templatePath = join(dir, name, 'cloud-config.yaml.hbs');
+      const readyPath = join(dir, name, 'ready.yaml.hbs');
       if (!existsSync(specPath)) continue;
       const spec = YAML.parse(readFileSync(specPath, 'utf8')) as { description?: string; requires?: string[]; params?: Record<string, ParamSpec> };
       defs.set(name, {
@@ -59,6 +62,7 @@ export function loadServiceCatalog(dir = join(templatesDir, 'services')): Servic
         params: spec.params ?? {},
         template: readFileSync(templatePath, 'utf8'),
         templatePath,
+        ...(existsSync(readyPath) ? { readyTemplate: { path: readyPath, source: readFileSync(readyPath, 'utf8') } } : {}),
       });
     }
   }

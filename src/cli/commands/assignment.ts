@@ -2,12 +2,11 @@ import type { Command } from 'commander';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadAssignment, type Assignment } from '../../assignment/load.js';
-import { resetAssignment, runChecks, takeCheckpoint } from '../../assignment/ops.js';
+import { resetAssignment, runChecks, startAssignment } from '../../assignment/ops.js';
 import { scoreTable, toHtml, toJunit, toMarkdown, type CheckRun } from '../../assignment/results.js';
 import { VmlabError } from '../../errors.js';
 import { bridgeExists } from '../../host/host-net.js';
 import { hostDisks } from '../../lab-ops/disks.js';
-import { upLab } from '../../lab-ops/up.js';
 import type { HostPaths } from '../../paths.js';
 import { hostPaths, knownImages, withRuntime, planForHost, type GlobalOpts } from '../context.js';
 import { emit, reportErrors } from '../output.js';
@@ -45,11 +44,8 @@ export function registerAssignment(program: Command): void {
         const progress = new Progress(false);
         const { g, a, plan } = setup(file, cmd);
         await withRuntime(g, async (rt) => {
-          const up = await upLab(rt, plan, { disks: hostDisks, bridgeExists, onVm: (vm, phase) => progress.step(vm, phase) });
-          const notReady = up.vms.filter((v) => !v.ready);
-          if (notReady.length) throw new VmlabError('ERR_VMLAB_NOT_READY', `lab "${plan.lab.name}" is not ready (${notReady.map((v) => `${v.name}: ${v.action}${v.error ? ' ' + v.error.message : ''}`).join('; ')})`, { hint: `vmlab up ${a.labFile} shows why` });
-          const cp = await takeCheckpoint(rt, a, plan);
-          emit(opts, { ok: true, assignment: a.name, lab: plan.lab.name, checkpoint: a.checkpoint, created: cp.created, upSeconds: up.seconds, snapshot: cp.snapshot ?? null }, () =>
+          const cp = await startAssignment(rt, a, plan, { disks: hostDisks, bridgeExists, onVm: (vm, phase, detail) => progress.step(vm, phase + (detail && phase !== 'failed' ? ` (${detail})` : '')) });
+          emit(opts, { ok: true, assignment: a.name, lab: plan.lab.name, checkpoint: a.checkpoint, created: cp.created, upSeconds: cp.up.seconds, snapshot: cp.snapshot ?? null }, () =>
             [
               `assignment "${a.name}" started on lab "${plan.lab.name}"`,
               cp.created ? `  checkpoint "${a.checkpoint}" taken in ${((cp.snapshot?.ms ?? 0) / 1000).toFixed(1)} s` : `  checkpoint "${a.checkpoint}" already exists: kept`,
@@ -98,6 +94,7 @@ export function registerAssignment(program: Command): void {
               ...(r.autosave ? [`current state saved as "${r.autosave.snapshot}" (${(r.autosave.ms / 1000).toFixed(1)} s)`] : []),
               `reset to "${a.checkpoint}" in ${(r.revert.ms / 1000).toFixed(1)} s`,
               ...r.revert.vms.map((v) => `  ${v.vm.padEnd(14)} ${(v.ms / 1000).toFixed(1)} s  ${v.method}`),
+              `every service works again (readiness probes passed ${(r.workingMs / 1000).toFixed(1)} s after the revert)`,
             ].join('\n'),
           );
         });

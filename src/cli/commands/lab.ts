@@ -43,7 +43,7 @@ export function registerLab(program: Command): void {
           emit(opts, { ok: r.vms.every((v) => v.ready || v.action === 'changed'), ...r }, () => {
             const lines = [r.upToDate ? `lab "${r.lab}" is up to date: nothing to do` : `lab "${r.lab}" up in ${r.seconds.toFixed(1)} s`];
             for (const v of r.vms) {
-              const t = v.times ? `  running ${secs(v.times.running)}, agent ${secs(v.times.agent)}, cloud-init done ${secs(v.times.cloudInit)}` : '';
+              const t = v.times ? `  running ${secs(v.times.running)}, agent ${secs(v.times.agent)}, cloud-init done ${secs(v.times.cloudInit)}${v.times.services !== undefined ? `, services working ${secs(v.times.services)}` : ''}` : '';
               lines.push(`  ${v.name.padEnd(14)} ${v.action.padEnd(10)} ${v.profile.padEnd(12)} ${v.accel.padEnd(4)} ${v.ready ? 'ready' : v.action === 'changed' ? 'CHANGED (up --recreate)' : 'NOT READY'}${t}`);
               if (v.error) lines.push(`    error [${v.error.code}]: ${formatReport(v.error)}`);
             }
