@@ -1,4 +1,5 @@
 import { METRICS, type BenchResults, type ConfigResult, type Metric } from './results.js';
+import { describeLimitError } from './limits.js';
 import type { Summary } from './stats.js';
 
 /**
@@ -47,6 +48,7 @@ function ratios(r: BenchResults): Ratio[] {
     out.push({
       title: `${name} % of host`,
       values: (m) => {
+        if (r.limitErrors?.some((e) => e.config === name && e.metric === m.key)) return '**beyond the host: measurement error**';
         const a = advantage(v.metrics[m.key], host.metrics[m.key], m);
         return a === undefined ? '–' : `${Math.round(a * 100)}%`;
       },
@@ -75,6 +77,7 @@ export function renderTable(r: BenchResults): string {
     ...r.configs.map((c) => `- \`${c.name}\`: ${c.description}`),
     ...r.refused.map((x) => `- \`${x.name}\`: not run here — ${x.reason}`),
     ...(r.failed ?? []).map((x) => `- \`${x.name}\`: **failed** — ${x.error}`),
+    ...(r.limitErrors ?? []).map((e) => `- **measurement error**: ${describeLimitError(e)}`),
     '',
   ];
   return lines.join('\n') + '\n' + notes.join('\n');

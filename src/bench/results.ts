@@ -1,3 +1,4 @@
+import type { LimitError } from './limits.js';
 import type { Summary } from './stats.js';
 
 /**
@@ -53,4 +54,6 @@ export interface BenchResults {
   refused: Array<{ name: string; reason: string }>;
   /** Configurations that were run but failed (the others' results are still kept). */
   failed?: Array<{ name: string; error: string }>;
+  /** Guest figures beyond the host's limit by more than the noise (limits.ts): errors of the measurement. */
+  limitErrors?: LimitError[];
 }

@@ -33,11 +33,11 @@ export async function createBenchNetns(): Promise<void> {
 }
 
 /** Runs commands inside one of the bench namespaces (or on the host itself without one). */
-export function hostRunner(ns?: string): CommandRunner {
+export function hostRunner(ns?: string, env?: Record<string, string>): CommandRunner {
   return {
     async run(argv, timeoutMs) {
       const [cmd, ...args] = ns ? ['ip', 'netns', 'exec', ns, ...argv] : argv;
-      const r = await execa(cmd!, args, { reject: false, timeout: timeoutMs });
+      const r = await execa(cmd!, args, { reject: false, timeout: timeoutMs, ...(env ? { env } : {}) });
       return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
     },
   };

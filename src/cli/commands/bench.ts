@@ -6,6 +6,7 @@ import { renderChart, renderMarkdown, renderTable } from '../../bench/report.js'
 import type { BenchResults } from '../../bench/results.js';
 import { runBench } from '../../bench/run.js';
 import { VmlabError } from '../../errors.js';
+import { describeLimitError } from '../../bench/limits.js';
 import { probeAutoAccel } from '../../host/accel-probe.js';
 import { bridgeExists } from '../../host/host-net.js';
 import { svgToPng } from '../../host/svg-png.js';
@@ -74,7 +75,9 @@ export function registerBench(program: Command): void {
           });
           for (const r of results.refused) progress.step(r.name, `not run: ${r.reason}`);
           const files = await writeReport(results, opts.out, true);
-          if (results.failed?.length) process.exitCode = 1;
+          // A guest beyond the host's limit means the measurement is wrong: results are kept, the run fails.
+          if (results.failed?.length || results.limitErrors?.length) process.exitCode = 1;
+          for (const e of results.limitErrors ?? []) progress.step('measurement error', describeLimitError(e));
           emit(opts, results, () => `${renderTable(results)}${results.failed?.length ? `\nFAILED: ${results.failed.map((f) => `${f.name}: ${f.error}`).join('; ')}` : ''}\nwrote ${files.filter((f) => !f.includes('/xml/')).join(', ')} (+ the domain XML of every run in ${join(opts.out, 'xml')})`);
         });
       }),

@@ -1,0 +1,51 @@
+import { METRICS, type BenchResults, type MetricKey } from './results.js';
+import type { Summary } from './stats.js';
+
+/**
+ * The host row is a limit: a guest cannot read a disk faster, or send TCP
+ * faster, than the machine it runs on. A guest figure beyond the host's by
+ * more than the noise is an error of the measurement (one side measures
+ * something else), never a "% of host" above 100.
+ *
+ * The noise is the larger of the runs' own spread ((max - min) / median of
+ * the host's and the guest's samples, added) and NOISE_FLOOR: on our CI
+ * machine repeated 3-second host fio runs of the same job spread by up to 24 %
+ * (sequential reads 1.51-1.92 GB/s over five runs), so one quick run says no
+ * more than that.
+ */
+export const NOISE_FLOOR = 0.25;
+
+export interface LimitError {
+  config: string;
+  metric: MetricKey;
+  guest: number;
+  host: number;
+  /** How far beyond the host the guest is, as a fraction (0.3 = 30 % better than the host). */
+  beyond: number;
+  tolerance: number;
+}
+
+const spread = (s: Summary) => (s.n > 1 && s.median > 0 ? (s.max - s.min) / s.median : 0);
+
+export function hostLimitErrors(r: BenchResults): LimitError[] {
+  const host = r.configs.find((c) => c.kind === 'host');
+  if (!host) return [];
+  const out: LimitError[] = [];
+  for (const c of r.configs.filter((x) => x.kind !== 'host')) {
+    for (const m of METRICS) {
+      const g = c.metrics[m.key];
+      const h = host.metrics[m.key];
+      if (!g || !h || g.median <= 0 || h.median <= 0) continue;
+      // Compared with the best the host did, in this metric's direction.
+      const beyond = m.higherIsBetter ? g.median / h.max - 1 : h.min / g.median - 1;
+      const tolerance = Math.max(NOISE_FLOOR, spread(g) + spread(h));
+      if (beyond > tolerance) out.push({ config: c.name, metric: m.key, guest: g.median, host: m.higherIsBetter ? h.max : h.min, beyond, tolerance });
+    }
+  }
+  return out;
+}
+
+export function describeLimitError(e: LimitError): string {
+  const m = METRICS.find((x) => x.key === e.metric)!;
+  return `${e.config}: ${m.label} is ${Math.round(e.beyond * 100)} % beyond the host's best (${e.guest.toPrecision(4)} vs ${e.host.toPrecision(4)} ${m.unit}; noise ${Math.round(e.tolerance * 100)} %): an error of the measurement, not a result`;
+}

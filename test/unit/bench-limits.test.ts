@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describeLimitError, hostLimitErrors, NOISE_FLOOR } from '../../src/bench/limits.js';
+import { renderTable } from '../../src/bench/report.js';
+import type { BenchResults } from '../../src/bench/results.js';
+import { root } from '../helpers/lab.js';
+
+const fixture = () => JSON.parse(readFileSync(join(root, 'test', 'fixtures', 'bench-results.json'), 'utf8')) as BenchResults;
+const one = (median: number, spread = 0) => ({ n: spread ? 3 : 1, median, min: median * (1 - spread / 2), max: median * (1 + spread / 2) });
+
+describe('bench: the host row is a limit', () => {
+  it('a guest beyond the host by more than the noise is a measurement error, named with both figures', () => {
+    const r = fixture();
+    const host = r.configs.find((c) => c.kind === 'host')!;
+    const virtio = r.configs.find((c) => c.name === 'tcg-virtio')!;
+    host.metrics.seqRead = one(1267);
+    virtio.metrics.seqRead = one(2761);
+    const errs = hostLimitErrors(r).filter((e) => e.config === 'tcg-virtio');
+    assert.deepEqual(errs.map((e) => [e.metric, Math.round(e.beyond * 100)]), [['seqRead', 118]]);
+    assert.match(describeLimitError(errs[0]!), /^tcg-virtio: disk: sequential read, 1 MiB blocks, direct is 118 % beyond the host's best \(2761 vs 1267 MB\/s; noise 25 %\): an error of the measurement/);
+    assert.match(renderTable({ ...r, limitErrors: errs }), /\*\*beyond the host: measurement error\*\*/);
+  });
+
+  it('within the noise is no error; lower-is-better metrics count the other way; the runs\' own spread widens the noise', () => {
+    const r = fixture();
+    const host = r.configs.find((c) => c.kind === 'host')!;
+    const virtio = r.configs.find((c) => c.name === 'tcg-virtio')!;
+    for (const c of r.configs) for (const k of Object.keys(c.metrics) as Array<keyof typeof c.metrics>) if (c.kind !== 'host') c.metrics[k] = one(1);
+    for (const k of Object.keys(host.metrics) as Array<keyof typeof host.metrics>) host.metrics[k] = one(1);
+    virtio.metrics.seqWrite = one(1 + NOISE_FLOOR - 0.01);
+    assert.deepEqual(hostLimitErrors(r), []);
+    virtio.metrics.ping = one(0.5); // half the host's round trip: impossible
+    assert.deepEqual(hostLimitErrors(r).map((e) => e.metric), ['ping']);
+    virtio.metrics.ping = one(1);
+    virtio.metrics.tcp = one(1.4);
+    assert.deepEqual(hostLimitErrors(r).map((e) => e.metric), ['tcp'], '40 % beyond one host run: an error');
+    virtio.metrics.tcp = one(1.4, 0.2);
+    host.metrics.tcp = one(1, 0.2);
+    assert.deepEqual(hostLimitErrors(r), [], 'runs that spread by 20 % each: 27 % beyond the host\'s best run is within their noise (40 %)');
+  });
+});
