@@ -2,7 +2,7 @@ import { VmlabError } from '../errors.js';
 import { upLab, type UpOptions, type UpResult } from '../lab-ops/up.js';
 import { waitLabWorking } from '../lab-ops/working.js';
 import type { Plan } from '../plan/plan.js';
-import { domainName } from '../plan/names.js';
+import { domainName } from '../lab/names.js';
 import type { LabRuntime } from '../lab-ops/runtime.js';
 import { createLabSnapshot, listLabSnapshots, revertLabSnapshot, snapshotTargets, type SnapshotOpResult } from '../lab-ops/snapshots.js';
 import type { Assignment } from './load.js';

@@ -1,11 +1,10 @@
 import { VmlabError } from '../errors.js';
+import type { CommandRunner } from '../host/runner.js';
 /**
  * The measurements, the same in a guest (through the guest agent) and on the
  * host: a command runner is all they need. Parsers are pure and unit-tested.
  */
-export interface CommandRunner {
-  run(argv: string[], timeoutMs: number): Promise<{ exitCode: number; stdout: string; stderr: string }>;
-}
+export type { CommandRunner };
 
 export class MeasureError extends VmlabError {
   constructor(message: string) {

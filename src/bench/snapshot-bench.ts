@@ -7,7 +7,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadLabForHost, openRuntime, planForHost } from '../cli/context.js';
+import { loadLabForHost, openRuntime, planForHost } from '../lab-ops/host-lab.js';
 import { probeAutoAccel } from '../host/accel-probe.js';
 import { bridgeExists } from '../host/host-net.js';
 import { hostDisks } from '../lab-ops/disks.js';
@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   // VMLAB_BENCH_CACHE=writeback: the same with the host page cache on the guest disks (where vmstate lives).
   const cache = process.env.VMLAB_BENCH_CACHE as 'none' | 'writeback' | undefined;
   const plan = cache ? planLab(lab, { paths, autoAccel: auto, diskCache: cache, diskIo: cache === 'none' ? 'native' : 'threads' }) : planForHost(lab, paths, auto);
-  const rt = await openRuntime({});
+  const rt = await openRuntime(paths);
   process.stdout.write(`bench:snapshot on ${FILE} (${plan.vms.length} VMs, accel ${auto.accel}: ${auto.reason}); ${REPS} snapshot runs, ${REBOOTS} reboots\n`);
   try {
     await downLab(rt, lab.name, { disks: hostDisks });

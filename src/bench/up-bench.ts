@@ -13,7 +13,7 @@ import { createLinkedClone } from '../host/qemu-img.js';
 import { hostDisks } from '../lab-ops/disks.js';
 import { downLab } from '../lab-ops/down.js';
 import { upLab } from '../lab-ops/up.js';
-import { loadLabForHost, openRuntime, planForHost } from '../cli/context.js';
+import { loadLabForHost, openRuntime, planForHost } from '../lab-ops/host-lab.js';
 import { defaultHostPaths } from '../paths.js';
 import { summarize, type Summary } from './stats.js';
 
@@ -31,7 +31,7 @@ const fmt = (s: Summary, unit = 's', div = 1000) => `${(s.median / div).toFixed(
 async function main(): Promise<void> {
   const paths = defaultHostPaths();
   const auto = probeAutoAccel();
-  const rt = await openRuntime({});
+  const rt = await openRuntime(paths);
   const results: Record<string, unknown> = {};
   process.stdout.write(`bench:up, ${REPS} runs per lab, accel auto = ${auto.accel} (${auto.reason})\n`);
   try {

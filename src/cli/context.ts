@@ -1,15 +1,8 @@
 import { existsSync } from 'node:fs';
-import { probeAutoAccel } from '../host/accel-probe.js';
-import { ImageStore } from '../host/image-store.js';
-import { loadCatalog } from '../images/catalog.js';
-import { recipeNames } from '../images/recipe.js';
-import { loadLab } from '../lab/load.js';
 import type { LabModel } from '../lab/model.js';
-import { DbusHypervisor, defaultUri } from '../libvirt/dbus-hypervisor.js';
-import { createRuntime, type LabRuntime } from '../lab-ops/runtime.js';
+import { knownImages, loadLabForHost, openRuntime as openHostRuntime, planForHost } from '../lab-ops/host-lab.js';
+import type { LabRuntime } from '../lab-ops/runtime.js';
 import { defaultHostPaths, type HostPaths } from '../paths.js';
-import { planLab, type AutoAccel, type Plan } from '../plan/plan.js';
-import { join } from 'node:path';
 
 export interface GlobalOpts {
   connect?: string;
@@ -21,23 +14,10 @@ export function hostPaths(g: GlobalOpts): HostPaths {
   return g.dataDir ? { ...p, dataDir: g.dataDir } : p;
 }
 
-/** Image names a lab may use here: built or imported ones, recipes, catalog entries. */
-export function knownImages(paths: HostPaths): string[] {
-  const store = new ImageStore(join(paths.dataDir, 'images'));
-  return [...new Set([...store.names(), ...recipeNames(), ...loadCatalog().map((c) => c.name)])];
-}
+export { knownImages, loadLabForHost, planForHost };
 
-export function loadLabForHost(file: string, paths: HostPaths): LabModel {
-  return loadLab(file, { knownImages: knownImages(paths) });
-}
-
-export function planForHost(lab: LabModel, paths: HostPaths, auto: AutoAccel = probeAutoAccel()): Plan {
-  return planLab(lab, { paths, autoAccel: auto, host: { vhostNet: existsSync('/dev/vhost-net') } });
-}
-
-export async function openRuntime(g: GlobalOpts): Promise<LabRuntime> {
-  const h = await DbusHypervisor.open(defaultUri(g.connect));
-  return createRuntime(h, hostPaths(g));
+export function openRuntime(g: GlobalOpts): Promise<LabRuntime> {
+  return openHostRuntime(hostPaths(g), g.connect);
 }
 
 /** Opens libvirt for the length of `f` and always closes the connection. */

@@ -1,6 +1,6 @@
 import { execa, type ResultPromise } from 'execa';
 import { run } from './exec.js';
-import type { CommandRunner } from '../bench/measure.js';
+import type { CommandRunner } from './runner.js';
 
 /**
  * The host's own network limit: two network namespaces joined by a Linux

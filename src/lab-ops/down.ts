@@ -1,11 +1,11 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { labPrefix } from '../plan/names.js';
+import { labPrefix } from '../lab/names.js';
 import type { DiskOps } from './disks.js';
 import { lockLab } from './lock.js';
 import { parseDomainXml, parseNetworkMeta } from './metadata.js';
 import type { LabRuntime } from './runtime.js';
-import { pruneEmptyDir } from './up.js';
+import { pruneEmptyDir } from '../util/fs.js';
 
 export interface DownResult {
   lab: string;

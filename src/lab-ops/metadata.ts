@@ -1,5 +1,5 @@
 import { parseStringPromise } from 'xml2js';
-import { VMLAB_XMLNS } from '../render/engine.js';
+import { VMLAB_XMLNS } from '../lab/names.js';
 
 /** What vmlab wrote into a domain's <metadata>, read back from libvirt's XML. */
 export interface DomainMeta {

@@ -1,6 +1,6 @@
 import { VmlabError } from '../errors.js';
 import type { SnapshotInfo } from '../libvirt/types.js';
-import { domainName, labPrefix } from '../plan/names.js';
+import { domainName, labPrefix } from '../lab/names.js';
 import type { Plan } from '../plan/plan.js';
 import { lockLab } from './lock.js';
 import { parseDomainXml } from './metadata.js';

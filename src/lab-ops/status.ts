@@ -1,4 +1,4 @@
-import { labPrefix } from '../plan/names.js';
+import { labPrefix } from '../lab/names.js';
 import type { Plan } from '../plan/plan.js';
 import { formatIpv4 } from '../util/ipv4.js';
 import { parseDomainXml } from './metadata.js';

@@ -1,6 +1,4 @@
-import { existsSync, readdirSync, rmdirSync } from 'node:fs';
 import { errorReport, VmlabError, type ErrorReport } from '../errors.js';
-import { labPrefix } from '../plan/names.js';
 import type { Plan, VmPlan } from '../plan/plan.js';
 import { renderLab } from '../render/index.js';
 import type { DiskOps } from './disks.js';
@@ -212,13 +210,3 @@ async function removeVm(rt: LabRuntime, vm: VmPlan, disks: DiskOps, keepDisks: b
   disks.removeVmFiles(vm.dir, keepDisks);
 }
 
-export { labPrefix };
-
-/** Removes an empty directory, ignoring errors. */
-export function pruneEmptyDir(dir: string): void {
-  try {
-    if (existsSync(dir) && readdirSync(dir).length === 0) rmdirSync(dir);
-  } catch {
-    /* not empty or gone */
-  }
-}

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { LabError, VmlabError } from '../errors.js';
 import { sha256Hex } from '../util/hash.js';
-import { bridgeNameFor } from '../plan/names.js';
+import { bridgeNameFor } from '../lab/names.js';
 import { defaultServiceCatalog, type ServiceCatalog } from '../services/catalog.js';
 import { Checker } from './checker.js';
 import type { LabModel } from './model.js';

@@ -1,16 +1,15 @@
 import { accelNames, deviceProfiles, profileNames, type AccelRequest, type DiskBus, type NicModel } from '../profiles/index.js';
-import type { ServiceCatalog, ParamSpec, ParamType } from '../services/catalog.js';
-import { broadcastOf, contains, formatCidr, networkOf, parseCidr, parseIpv4, type Cidr } from '../util/ipv4.js';
+import type { ServiceCatalog } from '../services/catalog.js';
+import { broadcastOf, contains, formatCidr, networkOf, type Cidr } from '../util/ipv4.js';
 import { isDnsLabel, closest } from '../util/names.js';
 import { parseSize, MiB, GiB } from '../util/units.js';
-import { checkService } from '../services/checks.js';
+import { Checker } from './checker.js';
+import { cidr, DNS_HINT, IFNAME, ipv4, MAC } from './fields.js';
+import type { DiskModel, LabModel, NetworkMode, NetworkModel, NicAddress, NicSpec, VmModel } from './model.js';
 import { parseReady } from './ready.js';
-import { Checker, type Obj } from './checker.js';
-import type {
-  CloudInitSpec, Command, DiskModel, LabModel, NetworkMode, NetworkModel, NicAddress, NicSpec, ServiceUse, UserSpec,
-  VmModel, WriteFileSpec,
-} from './model.js';
-import { formatPath, type PathSeg } from './source.js';
+import type { PathSeg } from './source.js';
+import { parseCloudInit } from './validate-cloud-init.js';
+import { parseServices } from './validate-services.js';
 
 export const LIMITS = {
   maxCount: 100,
@@ -24,13 +23,7 @@ export const LIMITS = {
   maxNetworks: 64,
 };
 
-const DNS_HINT = 'use lowercase letters, digits and "-", start and end with a letter or digit, at most 63 characters';
-const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
-const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 const IMAGE_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
-const HASHED_PASSWD = /^\$(1|5|6|y|2[aby])\$[./A-Za-z0-9$]{8,}$/;
-const ABS_PATH = /^\/[^\0]*$/;
-const OCTAL_MODE = /^0?[0-7]{3,4}$/;
 const DISK_BUSES: DiskBus[] = ['ide', 'sata', 'virtio', 'scsi'];
 const NIC_MODELS: NicModel[] = ['e1000', 'e1000e', 'rtl8139', 'virtio'];
 const NETWORK_MODES: NetworkMode[] = ['isolated', 'bridge', 'nat'];
@@ -140,21 +133,7 @@ function memory(c: Checker, segs: PathSeg[], v: unknown): number | undefined {
   return bytes;
 }
 
-function ipv4(c: Checker, segs: PathSeg[], v: unknown): number | undefined {
-  const s = c.string(segs, v, { what: 'an IPv4 address' });
-  if (s === undefined) return undefined;
-  const ip = parseIpv4(s);
-  if (ip === undefined) c.fail(segs, 'is not an IPv4 address', { value: v, hint: 'write four numbers 0-255, e.g. 10.0.1.1' });
-  return ip;
-}
 
-function cidr(c: Checker, segs: PathSeg[], v: unknown): Cidr | undefined {
-  const s = c.string(segs, v, { what: 'an address in CIDR form' });
-  if (s === undefined) return undefined;
-  const r = parseCidr(s);
-  if (!r) c.fail(segs, 'is not an address in CIDR form', { value: v, hint: 'write address/prefix, e.g. 10.0.1.10/24' });
-  return r;
-}
 
 function parseNetworks(c: Checker, v: unknown, lab: string | undefined, opts: ValidateOptions): Map<string, NetworkModel> | undefined {
   const out = new Map<string, NetworkModel>();
@@ -374,184 +353,6 @@ function parseNics(c: Checker, segs: PathSeg[], v: unknown, networks: Map<string
     }
   });
   return out;
-}
-
-function stringList(c: Checker, segs: PathSeg[], v: unknown, opts: { pattern?: RegExp; what?: string; max?: number } = {}): string[] {
-  const items = c.list(segs, v, { max: opts.max ?? 1000 }) ?? [];
-  return items.map((x, i) => c.string([...segs, i], x, opts)).filter((x): x is string => x !== undefined);
-}
-
-function commands(c: Checker, segs: PathSeg[], v: unknown): Command[] {
-  const items = c.list(segs, v, { max: 1000 }) ?? [];
-  const out: Command[] = [];
-  items.forEach((x, i) => {
-    if (typeof x === 'string') out.push(x);
-    else if (Array.isArray(x) && x.length > 0 && x.every((a) => typeof a === 'string')) out.push(x as string[]);
-    else c.fail([...segs, i], `must be a command string or a list of arguments, not ${Array.isArray(x) ? 'a list with non-strings' : typeof x}`, { value: x });
-  });
-  return out;
-}
-
-function parseCloudInit(c: Checker, segs: PathSeg[], v: unknown): CloudInitSpec | undefined {
-  const empty: CloudInitSpec = { users: [], packages: [], writeFiles: [], runcmd: [], bootcmd: [] };
-  if (v === undefined || v === null) return empty;
-  const o = c.object(segs, v, { optional: ['users', 'packages', 'write_files', 'runcmd', 'bootcmd'] });
-  if (!o) return undefined;
-  const users: UserSpec[] = [];
-  (c.list([...segs, 'users'], o.users, { max: 50 }) ?? []).forEach((u, i) => {
-    const s = [...segs, 'users', i];
-    if (u && typeof u === 'object' && !Array.isArray(u) && ('passwd' in u || 'password' in u || 'plain_text_passwd' in u)) {
-      const key = 'passwd' in u ? 'passwd' : 'password' in u ? 'password' : 'plain_text_passwd';
-      c.fail([...s, key], 'plain-text passwords are not accepted', { atKey: true, hint: 'use hashed_passwd: with the output of `mkpasswd -m sha-512`, or ssh_authorized_keys' });
-      return;
-    }
-    const uo = c.object(s, u, { required: ['name'], optional: ['ssh_authorized_keys', 'hashed_passwd', 'sudo', 'groups', 'shell'] });
-    if (!uo) return;
-    const name = c.string([...s, 'name'], uo.name, { pattern: /^[a-z_][a-z0-9_-]{0,31}$/, what: 'a Linux user name', hint: 'lowercase letters, digits, "_" and "-", at most 32 characters' });
-    const keys = stringList(c, [...s, 'ssh_authorized_keys'], uo.ssh_authorized_keys, { pattern: /^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp\d+|sk-[a-z0-9@.-]+) [A-Za-z0-9+/=]+( [^\n]*)?$/, what: 'an OpenSSH public key', max: 50 });
-    const hashed = uo.hashed_passwd === undefined ? undefined : c.string([...s, 'hashed_passwd'], uo.hashed_passwd, { pattern: HASHED_PASSWD, what: 'a crypt(3) password hash', hint: 'generate one with `mkpasswd -m sha-512`' });
-    const sudo = uo.sudo === undefined ? false : c.bool([...s, 'sudo'], uo.sudo);
-    const groups = stringList(c, [...s, 'groups'], uo.groups, { pattern: /^[a-z_][a-z0-9_-]{0,31}$/, what: 'a group name', max: 32 });
-    const shell = uo.shell === undefined ? undefined : c.string([...s, 'shell'], uo.shell, { pattern: /^\/[A-Za-z0-9/_.-]+$/, what: 'an absolute path' });
-    if (name && sudo !== undefined) users.push({ name, sshAuthorizedKeys: keys, sudo, groups, ...(hashed ? { hashedPasswd: hashed } : {}), ...(shell ? { shell } : {}) });
-  });
-  const packages = stringList(c, [...segs, 'packages'], o.packages, { pattern: /^[a-z0-9][a-z0-9+.:=~-]*$/, what: 'a Debian package name', max: 500 });
-  const writeFiles: WriteFileSpec[] = [];
-  (c.list([...segs, 'write_files'], o.write_files, { max: 200 }) ?? []).forEach((f, i) => {
-    const s = [...segs, 'write_files', i];
-    const fo = c.object(s, f, { required: ['path', 'content'], optional: ['permissions', 'owner'] });
-    if (!fo) return;
-    const path = c.string([...s, 'path'], fo.path, { pattern: ABS_PATH, maxLength: 4096, what: 'an absolute path' });
-    const content = c.string([...s, 'content'], fo.content, { maxLength: 1024 * 1024 });
-    const permissions = fo.permissions === undefined ? undefined : c.string([...s, 'permissions'], fo.permissions, { pattern: OCTAL_MODE, what: 'an octal mode such as "0644"', hint: 'quote it: permissions: "0644"' });
-    const owner = fo.owner === undefined ? undefined : c.string([...s, 'owner'], fo.owner, { pattern: /^[a-z_][a-z0-9_-]*(:[a-z_][a-z0-9_-]*)?$/, what: 'user:group' });
-    if (path && content !== undefined) writeFiles.push({ path, content, ...(permissions ? { permissions } : {}), ...(owner ? { owner } : {}) });
-  });
-  return { users, packages, writeFiles, runcmd: commands(c, [...segs, 'runcmd'], o.runcmd), bootcmd: commands(c, [...segs, 'bootcmd'], o.bootcmd) };
-}
-
-/** What a service parameter is checked against: the lab's networks and the VM's own interfaces. */
-interface ParamScope {
-  networks: Map<string, NetworkModel> | undefined;
-  nics: NicSpec[];
-}
-
-function parseServices(c: Checker, segs: PathSeg[], v: unknown, scope: ParamScope, opts: ValidateOptions): ServiceUse[] | undefined {
-  const items = c.list(segs, v, { max: 32 });
-  if (!items) return undefined;
-  const out: ServiceUse[] = [];
-  const known = opts.services.names();
-  items.forEach((item, i) => {
-    const s = [...segs, i];
-    let name: string | undefined;
-    let params: unknown = {};
-    if (typeof item === 'string') name = item;
-    else if (item && typeof item === 'object' && !Array.isArray(item) && Object.keys(item).length === 1) {
-      name = Object.keys(item)[0]!;
-      params = (item as Obj)[name] ?? {};
-    } else {
-      c.fail(s, 'must be a service name or "- name: {parameters}"', { value: item, hint: `e.g. "- web" or "- web: { port: 8080 }"` });
-      return;
-    }
-    const def = opts.services.get(name);
-    if (!def) {
-      const guess = closest(name, known);
-      c.fail(typeof item === 'string' ? s : [...s, name], `unknown service "${name}"`, { value: name, atKey: typeof item !== 'string', hint: guess ? `did you mean "${guess}"? (known: ${known.join(', ')})` : `known services: ${known.join(', ')}` });
-      return;
-    }
-    const ps = typeof item === 'string' ? s : [...s, name];
-    const before = c.issues.length;
-    const values = checkFields(c, ps, params, def.params, scope);
-    if (!values || c.issues.length > before) return;
-    for (const p of checkService(name, values, scope.nics)) c.fail([...ps, ...p.at], p.message, { value: p.value, hint: p.hint });
-    if (c.issues.length === before) out.push({ name, params: values, path: formatPath(ps) });
-  });
-  const seen = new Set<string>();
-  out.forEach((u) => {
-    if (seen.has(u.name)) c.fail(segs, `service "${u.name}" is listed twice`, { hint: 'give all its parameters in one entry' });
-    seen.add(u.name);
-  });
-  for (const u of out) {
-    for (const r of opts.services.get(u.name)?.requires ?? []) {
-      if (!seen.has(r)) c.fail(segs, `service "${u.name}" needs the "${r}" service on the same VM`, { hint: `add "- ${r}" to this VM's services` });
-    }
-  }
-  return out;
-}
-
-function checkFields(c: Checker, segs: PathSeg[], v: unknown, fields: Record<string, ParamSpec>, scope: ParamScope): Record<string, unknown> | undefined {
-  const o = c.object(segs, v ?? {}, { required: Object.entries(fields).filter(([, p]) => p.required).map(([k]) => k), optional: Object.keys(fields) });
-  if (!o) return undefined;
-  const r: Record<string, unknown> = {};
-  for (const [k, f] of Object.entries(fields)) {
-    const val = o[k] === undefined ? f.default : checkParam(c, [...segs, k], o[k], f, scope);
-    if (val !== undefined) r[k] = val;
-  }
-  return r;
-}
-
-
-function checkParam(c: Checker, segs: PathSeg[], v: unknown, spec: ParamSpec, scope: ParamScope): unknown {
-  if (spec.type === 'list') {
-    const items = c.list(segs, v, { max: spec.max ?? 256 });
-    if (!items) return undefined;
-    return items.map((x, i) =>
-      spec.items === 'object' ? checkFields(c, [...segs, i], x, spec.fields ?? {}, scope) : checkScalar(c, [...segs, i], x, spec.items ?? 'string', spec, scope),
-    );
-  }
-  if (spec.type === 'object') return checkFields(c, segs, v, spec.fields ?? {}, scope);
-  return checkScalar(c, segs, v, spec.type, spec, scope);
-}
-
-const ONE_LINE = /^[^\u0000-\u001f\u007f]*$/;
-
-function checkScalar(c: Checker, segs: PathSeg[], v: unknown, type: ParamType | 'object', spec: ParamSpec, scope: ParamScope): unknown {
-  switch (type) {
-    case 'string':
-      return c.string(segs, v, { maxLength: spec.max ?? 4096, pattern: ONE_LINE, what: 'one line of text', hint: 'no line breaks or control characters' });
-    case 'int':
-      return c.int(segs, v, spec.min ?? -(2 ** 31), spec.max ?? 2 ** 31);
-    case 'port':
-      return c.int(segs, v, 1, 65535);
-    case 'bool':
-      return c.bool(segs, v);
-    case 'ipv4': {
-      const ip = ipv4(c, segs, v);
-      return ip === undefined ? undefined : v;
-    }
-    case 'cidr': {
-      const r = cidr(c, segs, v);
-      return r === undefined ? undefined : v;
-    }
-    case 'ifname':
-      return c.string(segs, v, { pattern: IFNAME, what: 'an interface name' });
-    case 'interface': {
-      const names = scope.nics.map((n) => n.ifname);
-      const n = c.string(segs, v, { what: 'an interface name of this VM' });
-      if (n !== undefined && !names.includes(n)) {
-        const guess = closest(n, names);
-        c.fail(segs, `this VM has no interface "${n}"`, { value: n, hint: `${guess ? `did you mean "${guess}"? ` : ''}its interfaces: ${names.map((x, i) => `${x} (nics[${i}], network ${scope.nics[i]!.network})`).join(', ') || 'none'}` });
-        return undefined;
-      }
-      return n;
-    }
-    case 'hostname':
-      return c.string(segs, v, { pattern: /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, what: 'a host name', hint: DNS_HINT });
-    case 'domain':
-      return c.string(segs, v, { pattern: /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/, what: 'a DNS name', hint: 'e.g. lab.test: labels of lowercase letters, digits and "-", joined by dots' });
-    case 'mac':
-      return c.string(segs, v, { pattern: MAC, what: 'a MAC address', hint: 'six lowercase hex pairs, e.g. 52:54:00:12:34:56' });
-    case 'enum':
-      return c.oneOf(segs, v, spec.values ?? [], 'value');
-    case 'network': {
-      const n = c.string(segs, v, { what: 'a network name' });
-      if (n && scope.networks && !scope.networks.has(n)) c.fail(segs, `no network "${n}" in this lab`, { value: n });
-      return n;
-    }
-    default:
-      c.fail(segs, `unsupported parameter type ${type}`);
-      return undefined;
-  }
 }
 
 /** Checks across VMs: unique names after `count`, unique static IPs and MACs. */

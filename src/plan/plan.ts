@@ -6,7 +6,7 @@ import type { HostPaths } from '../paths.js';
 import { sha256Hex, stableStringify } from '../util/hash.js';
 import type { ReadyProbe } from '../lab/ready.js';
 import { formatCidr, formatIpv4, type Cidr } from '../util/ipv4.js';
-import { bridgeNameFor, domainName, macFor, networkName } from './names.js';
+import { bridgeNameFor, domainName, macFor, networkName } from '../lab/names.js';
 
 /** How `accel: auto` was decided on this host (by the live layer, or fixed for rendering). */
 export interface AutoAccel {

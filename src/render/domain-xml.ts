@@ -1,5 +1,6 @@
 import type { Plan, VmPlan } from '../plan/plan.js';
-import { VMLAB_XMLNS, xmlTemplate } from './engine.js';
+import { VMLAB_XMLNS } from '../lab/names.js';
+import { xmlTemplate } from './engine.js';
 
 /** The libvirt domain XML of one VM. */
 export function renderDomainXml(plan: Plan, vm: VmPlan): string {

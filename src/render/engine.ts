@@ -62,5 +62,3 @@ export function yamlTemplate(key: string, source: string): Handlebars.TemplateDe
   return t;
 }
 
-/** The vmlab XML namespace for <metadata> in domains and networks. */
-export const VMLAB_XMLNS = 'https://vmlab.dev/xmlns/lab/1';

@@ -1,6 +1,7 @@
 import type { NetworkPlan, Plan } from '../plan/plan.js';
 import { formatIpv4 } from '../util/ipv4.js';
-import { VMLAB_XMLNS, xmlTemplate } from './engine.js';
+import { VMLAB_XMLNS } from '../lab/names.js';
+import { xmlTemplate } from './engine.js';
 
 const WHY: Record<NetworkPlan['mode'], string> = {
   isolated: 'isolated Linux bridge: a software switch joining the lab guests only; no uplink, no NAT, no route to the host network',

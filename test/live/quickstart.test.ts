@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { bridgePorts } from '../../src/host/host-net.js';
-import { bridgeNameFor } from '../../src/plan/names.js';
+import { bridgeNameFor } from '../../src/lab/names.js';
 import { libvirtObjects, recreateFreshHost, requireLiveHost, vmlab, vmlabJson } from '../helpers/live.js';
 import { root } from '../helpers/lab.js';
 

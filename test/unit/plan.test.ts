@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { bridgeNameFor, macFor } from '../../src/plan/names.js';
+import { bridgeNameFor, macFor } from '../../src/lab/names.js';
 import { agentSocketPath, planLab } from '../../src/plan/plan.js';
 import { parseLab } from '../../src/lab/load.js';
 import { probeAutoAccel } from '../../src/host/accel-probe.js';

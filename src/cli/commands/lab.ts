@@ -7,7 +7,7 @@ import { hostDisks } from '../../lab-ops/disks.js';
 import { downLab } from '../../lab-ops/down.js';
 import { labStatus } from '../../lab-ops/status.js';
 import { upLab } from '../../lab-ops/up.js';
-import { domainName } from '../../plan/names.js';
+import { domainName } from '../../lab/names.js';
 import { emit, reportErrors } from '../output.js';
 import { seconds } from '../options.js';
 import { Progress } from '../progress.js';

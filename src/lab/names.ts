@@ -35,3 +35,6 @@ export function macFor(lab: string, vm: string, nic: number): string {
   const h = sha256Hex(`${lab}/${vm}/${nic}`);
   return `52:54:00:${h.slice(0, 2)}:${h.slice(2, 4)}:${h.slice(4, 6)}`;
 }
+
+/** The vmlab XML namespace for <metadata> in domains and networks: how vmlab finds what it created. */
+export const VMLAB_XMLNS = 'https://vmlab.dev/xmlns/lab/1';

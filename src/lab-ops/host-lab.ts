@@ -1,0 +1,38 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { probeAutoAccel } from '../host/accel-probe.js';
+import { ImageStore } from '../host/image-store.js';
+import { loadCatalog } from '../images/catalog.js';
+import { recipeNames } from '../images/recipe.js';
+import { loadLab } from '../lab/load.js';
+import type { LabModel } from '../lab/model.js';
+import { DbusHypervisor, defaultUri } from '../libvirt/dbus-hypervisor.js';
+import type { HostPaths } from '../paths.js';
+import { planLab, type AutoAccel, type Plan } from '../plan/plan.js';
+import { createRuntime, type LabRuntime } from './runtime.js';
+
+/**
+ * A lab as this host runs it: the images it may name, the accelerator `auto`
+ * becomes here, vhost-net, and libvirt. Shared by every front end (CLI, web)
+ * and by the benchmarks, so none of them builds these facts its own way.
+ */
+
+/** Image names a lab may use here: built or imported ones, recipes, catalog entries. */
+export function knownImages(paths: HostPaths): string[] {
+  const store = new ImageStore(join(paths.dataDir, 'images'));
+  return [...new Set([...store.names(), ...recipeNames(), ...loadCatalog().map((c) => c.name)])];
+}
+
+export function loadLabForHost(file: string, paths: HostPaths): LabModel {
+  return loadLab(file, { knownImages: knownImages(paths) });
+}
+
+export function planForHost(lab: LabModel, paths: HostPaths, auto: AutoAccel = probeAutoAccel()): Plan {
+  return planLab(lab, { paths, autoAccel: auto, host: { vhostNet: existsSync('/dev/vhost-net') } });
+}
+
+/** libvirt (over libvirt-dbus) and the host's paths: what lab operations run on. */
+export async function openRuntime(paths: HostPaths, uri?: string): Promise<LabRuntime> {
+  const h = await DbusHypervisor.open(defaultUri(uri));
+  return createRuntime(h, paths);
+}

@@ -1,0 +1,27 @@
+import { parseCidr, parseIpv4, type Cidr } from '../util/ipv4.js';
+import type { Checker } from './checker.js';
+import type { PathSeg } from './source.js';
+
+/** Shapes of single values in lab files, shared by the lab, cloud-init and service checks. */
+export const DNS_HINT = 'use lowercase letters, digits and "-", start and end with a letter or digit, at most 63 characters';
+export const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
+export const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+export const HASHED_PASSWD = /^\$(1|5|6|y|2[aby])\$[./A-Za-z0-9$]{8,}$/;
+export const ABS_PATH = /^\/[^\0]*$/;
+export const OCTAL_MODE = /^0?[0-7]{3,4}$/;
+
+export function ipv4(c: Checker, segs: PathSeg[], v: unknown): number | undefined {
+  const s = c.string(segs, v, { what: 'an IPv4 address' });
+  if (s === undefined) return undefined;
+  const ip = parseIpv4(s);
+  if (ip === undefined) c.fail(segs, 'is not an IPv4 address', { value: v, hint: 'write four numbers 0-255, e.g. 10.0.1.1' });
+  return ip;
+}
+
+export function cidr(c: Checker, segs: PathSeg[], v: unknown): Cidr | undefined {
+  const s = c.string(segs, v, { what: 'an address in CIDR form' });
+  if (s === undefined) return undefined;
+  const r = parseCidr(s);
+  if (!r) c.fail(segs, 'is not an address in CIDR form', { value: v, hint: 'write address/prefix, e.g. 10.0.1.10/24' });
+  return r;
+}
