@@ -10,7 +10,8 @@ export interface BenchConfig {
   name: string;
   kind: ConfigKind;
   accel?: 'kvm' | 'tcg';
-  profile?: 'emulated' | 'virtio';
+  /** A device profile's name (src/profiles/): the bench lab's VMs get it. */
+  profile?: string;
   diskCache: 'none' | 'writeback';
   diskIo: 'native' | 'threads';
   vhostNet: boolean;

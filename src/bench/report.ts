@@ -1,4 +1,5 @@
 import { METRICS, type BenchResults, type ConfigResult, type Metric } from './results.js';
+import { deviceProfiles } from '../profiles/index.js';
 import { describeLimitError } from './limits.js';
 import type { Summary } from './stats.js';
 
@@ -94,7 +95,7 @@ const COLORS: Record<string, string> = { emulated: '#e8833a', virtio: '#3b7dd8',
 function colorOf(c: ConfigResult): string {
   if (c.kind === 'host') return COLORS.host!;
   if (c.kind === 'ablation') return COLORS.ablation!;
-  return c.profile?.startsWith('emulated') ? COLORS.emulated! : COLORS.virtio!;
+  return c.profile && deviceProfiles[c.profile]?.family === 'emulated' ? COLORS.emulated! : COLORS.virtio!;
 }
 
 function esc(s: string): string {

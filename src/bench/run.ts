@@ -10,7 +10,8 @@ import { rebootUntilReady } from '../lab-ops/reboot.js';
 import type { LabRuntime } from '../lab-ops/runtime.js';
 import { upLab } from '../lab-ops/up.js';
 import { formatIpv4 } from '../util/ipv4.js';
-import { planLab, type AutoAccel } from '../plan/plan.js';
+import type { AutoAccel } from '../plan/plan.js';
+import { planForHost } from '../lab-ops/host-lab.js';
 import { labFor, refusal, type BenchConfig } from './matrix.js';
 import { hostLimitErrors } from './limits.js';
 import { cpuSeconds, fio, findDiskBySize, iperf, pingMedianMs, type CommandRunner } from './measure.js';
@@ -82,7 +83,7 @@ async function runGuestConfig(rt: LabRuntime, model: LabModel, c: BenchConfig, o
   const w = workload(o.quick);
   const step = (x: string) => o.onStep?.(c.name, x);
   const lab = labFor(model, c);
-  const plan = planLab(lab, { paths: rt.paths, autoAccel: o.auto, host: { vhostNet: o.vhostNet && c.vhostNet }, diskCache: c.diskCache, diskIo: c.diskIo });
+  const plan = planForHost(lab, rt.paths, o.auto, { diskCache: c.diskCache, diskIo: c.diskIo, vhostNet: o.vhostNet && c.vhostNet });
   const [a, b] = plan.vms;
   if (!a || !b) throw new Error('the bench lab needs two VMs');
   const s: Samples = {};

@@ -16,7 +16,6 @@ import { rebootUntilReady } from '../lab-ops/reboot.js';
 import { createLabSnapshot, deleteLabSnapshot, revertLabSnapshot, snapshotTargets } from '../lab-ops/snapshots.js';
 import { upLab } from '../lab-ops/up.js';
 import { defaultHostPaths } from '../paths.js';
-import { planLab } from '../plan/plan.js';
 import { summarize, type Summary } from './stats.js';
 
 const REPS = Number(process.env.VMLAB_BENCH_REPS ?? 5);
@@ -30,7 +29,7 @@ async function main(): Promise<void> {
   const lab = loadLabForHost(FILE, paths);
   // VMLAB_BENCH_CACHE=writeback: the same with the host page cache on the guest disks (where vmstate lives).
   const cache = process.env.VMLAB_BENCH_CACHE as 'none' | 'writeback' | undefined;
-  const plan = cache ? planLab(lab, { paths, autoAccel: auto, diskCache: cache, diskIo: cache === 'none' ? 'native' : 'threads' }) : planForHost(lab, paths, auto);
+  const plan = planForHost(lab, paths, auto, cache ? { diskCache: cache, diskIo: cache === 'none' ? 'native' : 'threads' } : {});
   const rt = await openRuntime(paths);
   process.stdout.write(`bench:snapshot on ${FILE} (${plan.vms.length} VMs, accel ${auto.accel}: ${auto.reason}); ${REPS} snapshot runs, ${REBOOTS} reboots\n`);
   try {

@@ -8,7 +8,7 @@ import { loadLab } from '../lab/load.js';
 import type { LabModel } from '../lab/model.js';
 import { DbusHypervisor, defaultUri } from '../libvirt/dbus-hypervisor.js';
 import type { HostPaths } from '../paths.js';
-import { planLab, type AutoAccel, type Plan } from '../plan/plan.js';
+import { planLab, type AutoAccel, type Plan, type PlanOptions } from '../plan/plan.js';
 import { createRuntime, type LabRuntime } from './runtime.js';
 
 /**
@@ -27,8 +27,23 @@ export function loadLabForHost(file: string, paths: HostPaths): LabModel {
   return loadLab(file, { knownImages: knownImages(paths) });
 }
 
-export function planForHost(lab: LabModel, paths: HostPaths, auto: AutoAccel = probeAutoAccel()): Plan {
-  return planLab(lab, { paths, autoAccel: auto, host: { vhostNet: existsSync('/dev/vhost-net') } });
+export function planForHost(lab: LabModel, paths: HostPaths, auto: AutoAccel = probeAutoAccel(), tuning: Pick<PlanOptions, 'diskCache' | 'diskIo'> & { vhostNet?: boolean } = {}): Plan {
+  const { vhostNet = true, ...disk } = tuning;
+  return planLab(lab, { paths, autoAccel: auto, host: { vhostNet: vhostNet && existsSync('/dev/vhost-net') }, imageFiles: resolvedImages(lab, paths), ...disk });
+}
+
+/** The image versions a lab's clones are made from now; an image that is missing is left out (up's preflight names it). */
+function resolvedImages(lab: LabModel, paths: HostPaths): Record<string, string> {
+  const store = new ImageStore(join(paths.dataDir, 'images'));
+  const out: Record<string, string> = {};
+  for (const name of new Set(lab.vms.map((v) => v.image))) {
+    try {
+      out[name] = store.resolve(name);
+    } catch {
+      /* reported by up */
+    }
+  }
+  return out;
 }
 
 /** libvirt (over libvirt-dbus) and the host's paths: what lab operations run on. */

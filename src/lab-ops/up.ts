@@ -54,11 +54,12 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
 
   // 1. Preflight: nothing is created unless all of this holds.
   const problems: string[] = [];
-  const bases = new Map<string, string>();
+  const checked = new Set<string>();
   for (const vm of plan.vms) {
-    if (bases.has(vm.image.name)) continue;
+    if (checked.has(vm.image.name)) continue;
+    checked.add(vm.image.name);
     try {
-      bases.set(vm.image.name, rt.images.resolve(vm.image.name));
+      rt.images.resolve(vm.image.name); // the image is in the cache (clones are made from the version the plan names)
     } catch (e) {
       problems.push(`${vm.name}: ${(e as VmlabError).message} (${(e as VmlabError).hint ?? ''})`);
     }
@@ -127,12 +128,12 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
               return { ...base, action: 'changed', ready: false };
             }
             await removeVm(rt, vm, opts.disks, false);
-            await createVm(rt, vm, files, bases.get(vm.image.name)!, opts, times);
+            await createVm(rt, vm, files, opts, times);
             action = 'recreated';
           } else if (prev) {
             action = 'unchanged';
           } else {
-            await createVm(rt, vm, files, bases.get(vm.image.name)!, opts, times);
+            await createVm(rt, vm, files, opts, times);
             action = 'created';
           }
           const info = await h.domain(vm.domainName);
@@ -185,13 +186,13 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
   }
 }
 
-async function createVm(rt: LabRuntime, vm: VmPlan, files: Record<string, string>, base: string, opts: UpOptions, times: { define?: number; disks?: number }): Promise<void> {
+async function createVm(rt: LabRuntime, vm: VmPlan, files: Record<string, string>, opts: UpOptions, times: { define?: number; disks?: number }): Promise<void> {
   const d = opts.disks;
   const t = Date.now();
   opts.onVm?.(vm.name, 'disks');
   d.ensureDir(vm.dir);
   for (const disk of vm.disks) {
-    if (disk.role === 'root' && !d.exists(disk.path)) await d.linkedClone(base, disk.path);
+    if (disk.role === 'root' && !d.exists(disk.path)) await d.linkedClone(disk.backingFile!, disk.path);
     if (disk.role === 'data' && !d.exists(disk.path)) await d.create(disk.path, disk.format, disk.sizeBytes!);
   }
   const seed = vm.disks.find((x) => x.role === 'seed')!;

@@ -1,4 +1,4 @@
-import { accelNames, deviceProfiles, profileNames, type AccelRequest, type DiskBus, type NicModel } from '../profiles/index.js';
+import { accelNames, deviceProfiles, DISK_BUSES, NIC_MODELS, profileNames, type AccelRequest } from '../profiles/index.js';
 import type { ServiceCatalog } from '../services/catalog.js';
 import { broadcastOf, contains, formatCidr, networkOf, type Cidr } from '../util/ipv4.js';
 import { isDnsLabel, closest } from '../util/names.js';
@@ -24,8 +24,6 @@ export const LIMITS = {
 };
 
 const IMAGE_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
-const DISK_BUSES: DiskBus[] = ['ide', 'sata', 'virtio', 'scsi'];
-const NIC_MODELS: NicModel[] = ['e1000', 'e1000e', 'rtl8139', 'virtio'];
 const NETWORK_MODES: NetworkMode[] = ['isolated', 'bridge', 'nat'];
 
 export interface ValidateOptions {
@@ -299,7 +297,7 @@ function parseDisks(c: Checker, segs: PathSeg[], v: unknown, profile: string | u
     const bus = o.bus === undefined ? undefined : c.oneOf([...s, 'bus'], o.bus, DISK_BUSES, 'disk bus');
     const dp = profile ? deviceProfiles[profile] : undefined;
     if (bus && dp?.unsupportedBuses.includes(bus)) {
-      c.fail([...s, 'bus'], `the ${dp.machine.value} machine of profile "${dp.name}" has no ${bus.toUpperCase()} controller`, { value: bus, hint: 'use bus: sata, or profile: emulated-pc for an IDE machine' });
+      c.fail([...s, 'bus'], `the ${dp.machine.value} machine of profile "${dp.name}" has no ${bus.toUpperCase()} controller`, { value: bus, hint: `use another bus, or a profile whose machine has ${bus.toUpperCase()}: ${profileNames.filter((p) => !deviceProfiles[p]!.unsupportedBuses.includes(bus)).join(', ')}` });
     }
     const format = o.format === undefined ? 'qcow2' : c.oneOf([...s, 'format'], o.format, ['qcow2', 'raw'] as const, 'disk format');
     if (size !== undefined && format) out.push({ sizeBytes: size, format, ...(bus ? { bus } : {}) });

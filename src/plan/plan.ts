@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { LabError } from '../errors.js';
 import type { LabModel, NetworkModel, NicAddress, UserSpec, WriteFileSpec, Command, ServiceUse } from '../lab/model.js';
-import { accelProfiles, deviceProfiles, type Accel, type AccelProfile, type DeviceProfile, type DiskBus, type NicModel } from '../profiles/index.js';
+import { accelProfiles, BUS_DISCARD, deviceProfiles, type Accel, type AccelProfile, type DeviceProfile, type DiskBus, type NicModel } from '../profiles/index.js';
 import type { HostPaths } from '../paths.js';
 import { sha256Hex, stableStringify } from '../util/hash.js';
 import type { ReadyProbe } from '../lab/ready.js';
@@ -27,6 +27,12 @@ export interface PlanOptions {
    */
   diskCache?: 'none' | 'writeback' | 'unsafe';
   diskIo?: 'native' | 'threads' | 'io_uring';
+  /**
+   * Image name → the versioned file linked clones are made from, resolved by the caller
+   * (the image cache is I/O). Not part of a VM's hash: a rebuilt image does not change a
+   * running VM; its overlay keeps the version it was cloned from.
+   */
+  imageFiles?: Readonly<Record<string, string>>;
 }
 
 export interface NetworkPlan {
@@ -54,8 +60,14 @@ export interface DiskPlan {
   io?: 'native' | 'threads' | 'io_uring';
   /** The QEMU I/O thread serving this disk (virtio-blk with a profile that has one). */
   iothread?: number;
-  /** Base image the root overlay is a linked clone of. */
+  /**
+   * The file the root overlay is a linked clone of: the image version resolved
+   * when the plan was made (PlanOptions.imageFiles, as `up` does), else the
+   * cache's link to the image's current version.
+   */
   backingFile?: string;
+  /** Pass the guest's discards on to the file (discard='unmap'): where the bus can (profiles' BUS_DISCARD). */
+  discard: boolean;
   sizeBytes?: number;
   bootOrder?: number;
   why: string;
@@ -174,6 +186,9 @@ export function planLab(lab: LabModel, opts: PlanOptions): Plan {
       services: vm.services,
     };
     const hash = sha256Hex(stableStringify({ ...body, accelReason: undefined })).slice(0, 16);
+    // After the hash (see PlanOptions.imageFiles): the version up clones from.
+    const resolved = opts.imageFiles?.[vm.image];
+    if (resolved) for (const d of body.disks) if (d.role === 'root') d.backingFile = resolved;
     return { ...body, ready: vm.ready, hash, instanceId: `${dn}-${hash.slice(0, 12)}` } satisfies VmPlan;
   });
   assertUniqueMacs(lab, vms);
@@ -210,18 +225,18 @@ function planDisks(
   };
   const rootBus = profile.diskBus.value;
   const disks: DiskPlan[] = [
-    { role: 'root', path: join(dir, 'root.qcow2'), format: 'qcow2', device: 'disk', bus: rootBus, dev: dev(rootBus), readonly: false, ...tuning, backingFile: base, bootOrder: 1, why: profile.diskBus.why },
+    { role: 'root', path: join(dir, 'root.qcow2'), format: 'qcow2', device: 'disk', bus: rootBus, dev: dev(rootBus), readonly: false, discard: BUS_DISCARD[rootBus].value, ...tuning, backingFile: base, bootOrder: 1, why: profile.diskBus.why },
   ];
   extra.forEach((d, i) => {
     const bus = d.bus ?? rootBus;
     disks.push({
-      role: 'data', path: join(dir, `disk${i + 1}.${d.format}`), format: d.format, device: 'disk', bus, dev: dev(bus), readonly: false, ...tuning, sizeBytes: d.sizeBytes,
+      role: 'data', path: join(dir, `disk${i + 1}.${d.format}`), format: d.format, device: 'disk', bus, dev: dev(bus), readonly: false, discard: BUS_DISCARD[bus].value, ...tuning, sizeBytes: d.sizeBytes,
       why: bus === rootBus ? `extra disk on the same bus as the system disk` : `extra disk on the ${bus} bus (override in the lab)`,
     });
   });
   if (profile.iothread.value) for (const d of disks) if (d.bus === 'virtio') d.iothread = 1;
   const seed = profile.seed.value;
-  disks.push({ role: 'seed', path: join(dir, 'seed.iso'), format: 'raw', device: seed.device, bus: seed.bus, dev: dev(seed.bus), readonly: true, why: profile.seed.why });
+  disks.push({ role: 'seed', path: join(dir, 'seed.iso'), format: 'raw', device: seed.device, bus: seed.bus, dev: dev(seed.bus), readonly: true, discard: false, why: profile.seed.why });
   const ide = disks.filter((d) => d.bus === 'ide').length;
   if (ide > IDE_MAX) {
     throw new LabError([{ file: lab.file, path: `vms.${template}.disks`, message: `${vm} needs ${ide} IDE devices (system disk, extra disks, seed CD-ROM); an IDE machine has ${IDE_MAX}`, hint: 'put extra disks on bus: sata' }]);

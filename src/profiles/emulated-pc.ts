@@ -4,7 +4,7 @@ import { headlessVideo, type DeviceProfile } from './types.js';
 export const emulatedPc: DeviceProfile = {
   name: 'emulated-pc',
   family: 'emulated',
-  summary: 'hardware emulation of a 1996 PC: i440FX chipset, IDE disk, Realtek rtl8139 NIC, VGA; no paravirtual device at all',
+  summary: 'hardware emulation of a 1996 PC: i440FX chipset, IDE disk, Realtek rtl8139 NIC, no video card; no paravirtual device at all',
   machine: { value: 'pc', why: 'Intel i440FX/PIIX chipset: the classic emulated PC board' },
   diskBus: { value: 'ide', why: 'IDE disk: programmed I/O through emulated ports, one request at a time, the slowest disk' },
   seed: { value: { bus: 'ide', device: 'cdrom' }, why: 'cloud-init seed on an emulated IDE CD-ROM' },

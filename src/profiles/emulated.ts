@@ -4,7 +4,7 @@ import { headlessVideo, type DeviceProfile } from './types.js';
 export const emulated: DeviceProfile = {
   name: 'emulated',
   family: 'emulated',
-  summary: 'hardware emulation: q35 chipset, SATA (AHCI) disk, Intel e1000 NIC, VGA; no paravirtual device at all',
+  summary: 'hardware emulation: q35 chipset, SATA (AHCI) disk, Intel e1000 NIC, no video card; no paravirtual device at all',
   machine: { value: 'q35', why: 'Intel Q35/ICH9 chipset: the same board as the paravirtual model, so only the devices differ' },
   diskBus: { value: 'sata', why: 'SATA (AHCI) disk: the guest drives emulated controller registers, every I/O traps into QEMU, slow' },
   seed: { value: { bus: 'sata', device: 'cdrom' }, why: 'cloud-init seed on an emulated SATA CD-ROM, as a real PC would read a disc' },

@@ -4,8 +4,10 @@
  * Every choice carries one line of "why", in the words of the course; the line
  * is rendered as an XML comment next to the device it explains.
  */
-export type DiskBus = 'ide' | 'sata' | 'virtio' | 'scsi';
-export type NicModel = 'e1000' | 'e1000e' | 'rtl8139' | 'virtio';
+export const DISK_BUSES = ['ide', 'sata', 'virtio', 'scsi'] as const;
+export type DiskBus = (typeof DISK_BUSES)[number];
+export const NIC_MODELS = ['e1000', 'e1000e', 'rtl8139', 'virtio'] as const;
+export type NicModel = (typeof NIC_MODELS)[number];
 export type MachineType = 'pc' | 'q35';
 
 export interface Choice<T> {
@@ -46,6 +48,17 @@ export interface DeviceProfile {
 export const headlessVideo: Choice<'none'> = {
   value: 'none',
   why: 'no video card: no display is attached and the console is the serial port (a VGA only costs boot time)',
+};
+
+/**
+ * Whether a writable disk on this bus passes the guest's discards on to its
+ * file (discard='unmap'): blocks the guest frees then leave the qcow2 overlay.
+ */
+export const BUS_DISCARD: Readonly<Record<DiskBus, Choice<boolean>>> = {
+  ide: { value: false, why: 'IDE (ATA-1 era) has no TRIM command: the guest cannot discard' },
+  sata: { value: true, why: 'SATA disks take TRIM: blocks the guest frees leave the overlay' },
+  virtio: { value: true, why: 'virtio-blk takes discard requests: blocks the guest frees leave the overlay' },
+  scsi: { value: true, why: 'SCSI UNMAP: blocks the guest frees leave the overlay' },
 };
 
 export type Accel = 'kvm' | 'tcg';

@@ -32,7 +32,7 @@ export function renderDomainXml(plan: Plan, vm: VmPlan): string {
       cache: d.cache ?? '',
       io: d.io ?? '',
       iothread: d.iothread ?? 0,
-      discard: !d.readonly,
+      discard: d.discard,
       path: d.path,
       dev: d.dev,
       bus: d.bus,

@@ -24,7 +24,7 @@ function q(s: string): string {
 }
 
 function vmLabel(vm: VmPlan): string {
-  const kind = vm.profile.name.startsWith('emulated') ? 'hardware emulation' : 'paravirtualization';
+  const kind = vm.profile.family === 'emulated' ? 'hardware emulation' : 'paravirtualization';
   const rows = [
     `<TR><TD><B>${html(vm.name)}</B></TD></TR>`,
     `<TR><TD><FONT POINT-SIZE="10">${html(vm.profile.name)} (${kind}) · ${html(vm.accel.name)}</FONT></TD></TR>`,
@@ -71,7 +71,7 @@ export function renderGraphDot(plan: Plan): string {
     lines.push(`  ${q('net:' + n.name)} [shape=box, style="rounded,filled", fillcolor=${q(n.mode === 'isolated' ? STYLE.switch : STYLE.outside)}, label=${q(label)}];`);
   }
   for (const vm of plan.vms) {
-    const fill = vm.profile.name.startsWith('emulated') ? STYLE.emulated : STYLE.virtio;
+    const fill = vm.profile.family === 'emulated' ? STYLE.emulated : STYLE.virtio;
     lines.push(`  ${q('vm:' + vm.name)} [shape=box, style=filled, fillcolor=${q(fill)}, label=${vmLabel(vm)}];`);
   }
   // Graphviz ranks nodes along edges from tail to head: orient every cable away
