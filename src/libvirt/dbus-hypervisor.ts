@@ -1,13 +1,13 @@
 import dbus from 'dbus-next';
 import xml2js from 'xml2js';
 import { VmlabError } from '../errors.js';
+import { DOMAIN_XML_INACTIVE, NONE, SNAPSHOT_CREATE_ATOMIC, UNDEFINE_MANAGED_SAVE, UNDEFINE_NVRAM, UNDEFINE_SNAPSHOTS_METADATA } from './flags.js';
 import { DOMAIN_EVENTS, DOMAIN_STATES, type DomainEvent, type DomainInfo, type Hypervisor, type NetworkInfo, type SnapshotInfo } from './types.js';
 
-/** libvirt flags (virDomainSnapshotCreateFlags). */
-const SNAPSHOT_CREATE_ATOMIC = 128;
 
-function xmlEscape(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+/** <domainsnapshot> for a new internal snapshot, serialised by xml2js (escaping included). */
+export function snapshotXml(name: string, description: string): string {
+  return new xml2js.Builder({ headless: true, renderOpts: { pretty: false } }).buildObject({ domainsnapshot: { name, description } });
 }
 
 export async function parseSnapshotXml(xml: string): Promise<SnapshotInfo> {
@@ -91,7 +91,7 @@ export class DbusHypervisor implements Hypervisor {
     const h = new DbusHypervisor(uri, bus, target.path);
     try {
       h.connect = (await h.iface(target.path, 'org.libvirt.Connect')) as Iface;
-      await h.connect.ListDomains!(0); // cheap; GetCapabilities takes seconds
+      await h.connect.ListDomains!(NONE); // cheap; GetCapabilities takes seconds
     } catch (e) {
       h.close();
       throw unreachable(busErrors[0] ?? e, uri);
@@ -152,7 +152,7 @@ export class DbusHypervisor implements Hypervisor {
 
   private async domainInfoAt(path: string): Promise<DomainInfo> {
     const dom = await this.iface(path, 'org.libvirt.Domain');
-    const [state, reason] = (await dom.GetState!(0)) as [number, number];
+    const [state, reason] = (await dom.GetState!(NONE)) as [number, number];
     return {
       name: await this.prop<string>(path, 'org.libvirt.Domain', 'Name'),
       active: await this.prop<boolean>(path, 'org.libvirt.Domain', 'Active'),
@@ -163,7 +163,7 @@ export class DbusHypervisor implements Hypervisor {
 
   async listDomains(): Promise<DomainInfo[]> {
     return this.call(async () => {
-      const paths = (await this.connect!.ListDomains!(0)) as string[];
+      const paths = (await this.connect!.ListDomains!(NONE)) as string[];
       const out: DomainInfo[] = [];
       for (const p of paths) {
         try {
@@ -194,20 +194,19 @@ export class DbusHypervisor implements Hypervisor {
   }
 
   async startDomain(name: string): Promise<void> {
-    await this.call(async () => (await this.mustDomain(name)).Create!(0));
+    await this.call(async () => (await this.mustDomain(name)).Create!(NONE));
   }
 
   async destroyDomain(name: string): Promise<void> {
-    await this.call(async () => (await this.mustDomain(name)).Destroy!(0));
+    await this.call(async () => (await this.mustDomain(name)).Destroy!(NONE));
   }
 
   async undefineDomain(name: string): Promise<void> {
-    // Flags: managed save (1) | snapshots metadata (2) | nvram (4): remove everything libvirt keeps.
-    await this.call(async () => (await this.mustDomain(name)).Undefine!(1 | 2 | 4));
+    await this.call(async () => (await this.mustDomain(name)).Undefine!(UNDEFINE_MANAGED_SAVE | UNDEFINE_SNAPSHOTS_METADATA | UNDEFINE_NVRAM));
   }
 
   async domainXml(name: string, inactive = false): Promise<string> {
-    return this.call(async () => (await (await this.mustDomain(name)).GetXMLDesc!(inactive ? 2 : 0)) as string);
+    return this.call(async () => (await (await this.mustDomain(name)).GetXMLDesc!(inactive ? DOMAIN_XML_INACTIVE : NONE)) as string);
   }
 
   private async networkPath(name: string): Promise<string | undefined> {
@@ -227,7 +226,7 @@ export class DbusHypervisor implements Hypervisor {
 
   async listNetworks(): Promise<NetworkInfo[]> {
     return this.call(async () => {
-      const paths = (await this.connect!.ListNetworks!(0)) as string[];
+      const paths = (await this.connect!.ListNetworks!(NONE)) as string[];
       const out: NetworkInfo[] = [];
       for (const p of paths) {
         out.push({ name: await this.prop<string>(p, 'org.libvirt.Network', 'Name'), active: await this.prop<boolean>(p, 'org.libvirt.Network', 'Active') });
@@ -261,13 +260,13 @@ export class DbusHypervisor implements Hypervisor {
   }
 
   async networkXml(name: string): Promise<string> {
-    return this.call(async () => (await (await this.mustNetwork(name)).GetXMLDesc!(0)) as string);
+    return this.call(async () => (await (await this.mustNetwork(name)).GetXMLDesc!(NONE)) as string);
   }
 
   private async snapshotIface(domain: string, name: string): Promise<Iface> {
     const dom = await this.mustDomain(domain);
     try {
-      return await this.iface((await dom.SnapshotLookupByName!(name, 0)) as string, 'org.libvirt.DomainSnapshot');
+      return await this.iface((await dom.SnapshotLookupByName!(name, NONE)) as string, 'org.libvirt.DomainSnapshot');
     } catch (e) {
       if (/not found|no domain snapshot/i.test(String((e as { text?: string }).text ?? (e as Error).message))) {
         throw new VmlabError('ERR_VMLAB_SNAPSHOT_MISSING', `${domain} has no snapshot "${name}"`);
@@ -279,24 +278,24 @@ export class DbusHypervisor implements Hypervisor {
   async listSnapshots(domain: string): Promise<SnapshotInfo[]> {
     return this.call(async () => {
       const dom = await this.mustDomain(domain);
-      const paths = (await dom.ListDomainSnapshots!(0)) as string[];
+      const paths = (await dom.ListDomainSnapshots!(NONE)) as string[];
       const out: SnapshotInfo[] = [];
-      for (const p of paths) out.push(await parseSnapshotXml((await (await this.iface(p, 'org.libvirt.DomainSnapshot')).GetXMLDesc!(0)) as string));
+      for (const p of paths) out.push(await parseSnapshotXml((await (await this.iface(p, 'org.libvirt.DomainSnapshot')).GetXMLDesc!(NONE)) as string));
       return out.sort((a, b) => a.createdAt - b.createdAt || a.name.localeCompare(b.name));
     });
   }
 
   async createSnapshot(domain: string, name: string, description: string): Promise<void> {
-    const xml = `<domainsnapshot><name>${xmlEscape(name)}</name><description>${xmlEscape(description)}</description></domainsnapshot>`;
+    const xml = snapshotXml(name, description);
     await this.call(async () => (await this.mustDomain(domain)).SnapshotCreateXML!(xml, SNAPSHOT_CREATE_ATOMIC));
   }
 
   async revertSnapshot(domain: string, name: string): Promise<void> {
-    await this.call(async () => (await this.snapshotIface(domain, name)).Revert!(0));
+    await this.call(async () => (await this.snapshotIface(domain, name)).Revert!(NONE));
   }
 
   async deleteSnapshot(domain: string, name: string): Promise<void> {
-    await this.call(async () => (await this.snapshotIface(domain, name)).Delete!(0));
+    await this.call(async () => (await this.snapshotIface(domain, name)).Delete!(NONE));
   }
 
   onDomainEvent(listener: (e: DomainEvent) => void): () => void {
