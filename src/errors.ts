@@ -70,10 +70,7 @@ export class LabError extends VmlabError {
 
   constructor(issues: LabIssue[]) {
     const first = issues[0];
-    const summary =
-      issues.length === 1 && first
-        ? formatIssue(first)
-        : `${issues.length} problems in ${first?.file ?? 'lab'}:\n` + issues.map((i) => '  ' + formatIssue(i)).join('\n');
+    const summary = issues.length === 1 && first ? formatIssue(first) : `${issues.length} problems in ${first?.file ?? 'lab'}:\n` + issues.map((i) => '  ' + formatIssue(i)).join('\n');
     super('ERR_VMLAB_LAB_INVALID', summary, { kind: 'user', hint: first?.hint });
     this.name = 'LabError';
     this.issues = issues;

@@ -46,8 +46,8 @@ export function parseAssignment(file: string, text: string, opts: LoadOptions & 
   const root = c.object([], source.toJS(), { required: ['assignment', 'lab', 'checks'], optional: ['title', 'checkpoint', 'tasks'] });
   if (!root) throw new LabError(c.issues);
   const name = c.string(['assignment'], root.assignment, { pattern: NAME, what: 'an assignment name', hint: 'lowercase letters, digits and "-"' });
-  const title = root.title === undefined ? name ?? '' : c.string(['title'], root.title, { maxLength: 200 }) ?? '';
-  const tasks = root.tasks === undefined ? '' : c.string(['tasks'], root.tasks, { maxLength: 100_000 }) ?? '';
+  const title = root.title === undefined ? (name ?? '') : (c.string(['title'], root.title, { maxLength: 200 }) ?? '');
+  const tasks = root.tasks === undefined ? '' : (c.string(['tasks'], root.tasks, { maxLength: 100_000 }) ?? '');
   let checkpoint = 'start';
   if (root.checkpoint !== undefined) {
     const cp = c.string(['checkpoint'], root.checkpoint);

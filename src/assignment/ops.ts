@@ -17,9 +17,13 @@ export async function startAssignment(rt: LabRuntime, a: Assignment, plan: Plan,
   const r = await upLab(rt, plan, up);
   const notReady = r.vms.filter((v) => !v.ready);
   if (notReady.length) {
-    throw new VmlabError('ERR_VMLAB_NOT_READY', `lab "${plan.lab.name}" is not ready, so no checkpoint was taken (${notReady.map((v) => `${v.name}: ${v.error ? v.error.message : v.action}`).join('; ')})`, {
-      hint: notReady.find((v) => v.error?.hint)?.error?.hint ?? `vmlab up ${a.labFile} shows why`,
-    });
+    throw new VmlabError(
+      'ERR_VMLAB_NOT_READY',
+      `lab "${plan.lab.name}" is not ready, so no checkpoint was taken (${notReady.map((v) => `${v.name}: ${v.error ? v.error.message : v.action}`).join('; ')})`,
+      {
+        hint: notReady.find((v) => v.error?.hint)?.error?.hint ?? `vmlab up ${a.labFile} shows why`,
+      },
+    );
   }
   return { up: r, ...(await takeCheckpoint(rt, a, plan)) };
 }
@@ -68,7 +72,11 @@ export async function runChecks(rt: LabRuntime, a: Assignment, onCheck?: (r: Che
 }
 
 export function autosaveName(now = new Date()): string {
-  return `autosave-${now.toISOString().replace(/[-:]/g, '').replace('T', '-').replace(/\.\d+Z$/, '')}`;
+  return `autosave-${now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace('T', '-')
+    .replace(/\.\d+Z$/, '')}`;
 }
 
 /**
@@ -76,7 +84,12 @@ export function autosaveName(now = new Date()): string {
  * autosave-<time>. Returns once the lab works again (every readiness probe
  * passes), so a student's first check after a reset judges their own work.
  */
-export async function resetAssignment(rt: LabRuntime, a: Assignment, plan: Plan, opts: { discard?: boolean } = {}): Promise<{ autosave?: SnapshotOpResult; revert: SnapshotOpResult; workingMs: number }> {
+export async function resetAssignment(
+  rt: LabRuntime,
+  a: Assignment,
+  plan: Plan,
+  opts: { discard?: boolean } = {},
+): Promise<{ autosave?: SnapshotOpResult; revert: SnapshotOpResult; workingMs: number }> {
   const targets = await snapshotTargets(rt, plan.lab.name, plan);
   const cp = (await listLabSnapshots(rt, targets)).find((s) => s.name === a.checkpoint);
   if (!cp?.complete) {

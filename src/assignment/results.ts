@@ -118,7 +118,10 @@ function h(s: string): string {
 
 export function toHtml(run: CheckRun, tasks = ''): string {
   const rows = run.checks
-    .map((c) => `<tr class="${c.passed ? 'pass' : 'fail'}"><td>${h(c.name)}</td><td>${h(c.vm)}</td><td>${c.passed ? 'passed' : 'failed'}</td><td>${c.earned}/${c.points}</td><td>${c.passed ? '' : h(`${c.message} (${c.detail})`)}</td></tr>`)
+    .map(
+      (c) =>
+        `<tr class="${c.passed ? 'pass' : 'fail'}"><td>${h(c.name)}</td><td>${h(c.vm)}</td><td>${c.passed ? 'passed' : 'failed'}</td><td>${c.earned}/${c.points}</td><td>${c.passed ? '' : h(`${c.message} (${c.detail})`)}</td></tr>`,
+    )
     .join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${h(run.title)}</title>

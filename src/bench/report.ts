@@ -66,8 +66,11 @@ export function renderTable(r: BenchResults): string {
   const lines = [
     `| ${head.join(' | ')} |`,
     `|${head.map(() => '---').join('|')}|`,
-    ...METRICS.filter((m) => cols.some((c) => c.metrics[m.key])).map(
-      (m) => `| ${m.label} (${m.unit}, ${m.higherIsBetter ? 'higher' : 'lower'} is better) | ${cols.map((c) => cell(c.metrics[m.key], m)).join(' | ')} | ${rs.map((x) => x.values(m)).join(' | ')}${rs.length ? ' |' : ''}`.replace(/\|\s*\|$/, '|'),
+    ...METRICS.filter((m) => cols.some((c) => c.metrics[m.key])).map((m) =>
+      `| ${m.label} (${m.unit}, ${m.higherIsBetter ? 'higher' : 'lower'} is better) | ${cols.map((c) => cell(c.metrics[m.key], m)).join(' | ')} | ${rs.map((x) => x.values(m)).join(' | ')}${rs.length ? ' |' : ''}`.replace(
+        /\|\s*\|$/,
+        '|',
+      ),
     ),
   ];
   const notes = [

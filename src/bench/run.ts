@@ -30,9 +30,7 @@ export interface BenchOptions {
 
 /** Sizes of the measurements: full, and --quick (short runs for CI and a first look). */
 export function workload(quick: boolean) {
-  return quick
-    ? { cpuMiB: 16, fioMiB: 64, diskS: 3, iperfS: 3, pings: 20 }
-    : { cpuMiB: 64, fioMiB: 256, diskS: 10, iperfS: 10, pings: 20 };
+  return quick ? { cpuMiB: 16, fioMiB: 64, diskS: 3, iperfS: 3, pings: 20 } : { cpuMiB: 64, fioMiB: 256, diskS: 10, iperfS: 10, pings: 20 };
 }
 
 type Samples = Partial<Record<MetricKey, number[]>>;
@@ -165,7 +163,8 @@ async function runHost(dataDir: string, o: BenchOptions): Promise<ConfigResult> 
   return {
     name: 'host',
     kind: 'host',
-    description: 'the host itself: fio with direct I/O on a file of the filesystem holding the guest disks, into buffers in transparent huge pages as a guest\'s RAM is; iperf3 and ping between two network namespaces joined by a Linux bridge',
+    description:
+      "the host itself: fio with direct I/O on a file of the filesystem holding the guest disks, into buffers in transparent huge pages as a guest's RAM is; iperf3 and ping between two network namespaces joined by a Linux bridge",
     metrics: summaries(s),
   };
 }

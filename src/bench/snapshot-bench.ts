@@ -48,7 +48,9 @@ async function main(): Promise<void> {
       revert.push(r.ms);
       const d = await deleteLabSnapshot(rt, lab.name, targets, `bench-${i}`);
       del.push(d.ms);
-      process.stdout.write(`  run ${i + 1}: create ${(c.ms / 1000).toFixed(2)} s, revert ${(r.ms / 1000).toFixed(2)} s (${r.vms.map((v) => `${v.vm} ${(v.ms / 1000).toFixed(2)}`).join(', ')}), delete ${(d.ms / 1000).toFixed(2)} s\n`);
+      process.stdout.write(
+        `  run ${i + 1}: create ${(c.ms / 1000).toFixed(2)} s, revert ${(r.ms / 1000).toFixed(2)} s (${r.vms.map((v) => `${v.vm} ${(v.ms / 1000).toFixed(2)}`).join(', ')}), delete ${(d.ms / 1000).toFixed(2)} s\n`,
+      );
     }
     // The alternative reset: every guest reboots (what discarding a disk overlay costs too).
     const reboot: number[] = [];
@@ -79,7 +81,9 @@ async function main(): Promise<void> {
       ...(results.rebootResetMs ? [['reset by reboot until ready', s(results.rebootResetMs)]] : []),
     ];
     process.stdout.write('\n' + rows.map(([a, b]) => `${a!.padEnd(32)} ${b}`).join('\n') + '\n');
-    process.stdout.write(`reset target <= 5 s: ${results.revertMs.median <= 5000 ? 'met' : 'NOT met'}; ${results.rebootResetMs ? `revert is ${(results.rebootResetMs.median / results.revertMs.median).toFixed(0)}x faster than rebooting` : ''}\n`);
+    process.stdout.write(
+      `reset target <= 5 s: ${results.revertMs.median <= 5000 ? 'met' : 'NOT met'}; ${results.rebootResetMs ? `revert is ${(results.rebootResetMs.median / results.revertMs.median).toFixed(0)}x faster than rebooting` : ''}\n`,
+    );
     mkdirSync('bench-results', { recursive: true });
     writeFileSync(join('bench-results', cache ? `snapshot-${cache}.json` : 'snapshot.json'), JSON.stringify(results, null, 2) + '\n');
     process.stdout.write(`wrote bench-results/${cache ? `snapshot-${cache}.json` : 'snapshot.json'}\n`);

@@ -29,7 +29,10 @@ interface ExecStatus {
 }
 
 export class GuestAgent {
-  constructor(readonly transport: AgentTransport, readonly vmName: string) {}
+  constructor(
+    readonly transport: AgentTransport,
+    readonly vmName: string,
+  ) {}
 
   /** Resolves when the agent answers guest-ping. */
   async ping(timeoutMs = 3000): Promise<void> {

@@ -15,7 +15,10 @@ export class SocketTransport implements AgentTransport {
   private queue: Promise<unknown> = Promise.resolve();
   private synced = false;
 
-  constructor(readonly path: string, readonly vmName: string) {}
+  constructor(
+    readonly path: string,
+    readonly vmName: string,
+  ) {}
 
   private async connect(timeoutMs: number): Promise<net.Socket> {
     if (this.socket && !this.socket.destroyed) return this.socket;

@@ -8,7 +8,11 @@ import type { AgentTransport } from './agent.js';
  * `virsh qemu-agent-command` (argument array, no shell).
  */
 export class VirshTransport implements AgentTransport {
-  constructor(readonly uri: string, readonly domain: string, readonly vmName: string) {}
+  constructor(
+    readonly uri: string,
+    readonly domain: string,
+    readonly vmName: string,
+  ) {}
 
   async command<T = unknown>(execute: string, args?: Record<string, unknown>, timeoutMs = 10_000): Promise<T> {
     const payload = JSON.stringify({ execute, ...(args ? { arguments: args } : {}) });
@@ -17,7 +21,11 @@ export class VirshTransport implements AgentTransport {
       timeout: timeoutMs + 5000,
     });
     if (r.exitCode !== 0) {
-      const msg = String(r.stderr).replace(/^error:\s*/gm, '').trim().split('\n').join('; ');
+      const msg = String(r.stderr)
+        .replace(/^error:\s*/gm, '')
+        .trim()
+        .split('\n')
+        .join('; ');
       const notReady = /not connected|not responding|not running|timed out|Timeout/i.test(msg);
       throw new VmlabError(notReady ? 'ERR_VMLAB_AGENT_TIMEOUT' : 'ERR_VMLAB_AGENT_COMMAND', `guest agent of ${this.vmName}: ${msg || `virsh exit ${r.exitCode}`}`, {
         hint: notReady ? 'the guest may still be booting' : undefined,

@@ -23,7 +23,10 @@ export async function createBenchNetns(): Promise<void> {
   const { a, b, sw } = BENCH_NETNS;
   await ip(['-n', sw, 'link', 'add', 'br0', 'type', 'bridge']);
   await ip(['-n', sw, 'link', 'set', 'br0', 'up']);
-  for (const [ns, addr, port] of [[a, BENCH_NETNS_ADDR.a, 'pa'], [b, BENCH_NETNS_ADDR.b, 'pb']] as const) {
+  for (const [ns, addr, port] of [
+    [a, BENCH_NETNS_ADDR.a, 'pa'],
+    [b, BENCH_NETNS_ADDR.b, 'pb'],
+  ] as const) {
     await ip(['-n', sw, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
     await ip(['-n', sw, 'link', 'set', port, 'master', 'br0', 'up']);
     await ip(['-n', ns, 'addr', 'add', `${addr}/24`, 'dev', 'eth0']);

@@ -21,7 +21,9 @@ function get(url: string, headers: Record<string, string>, redirects = 5): Promi
       resolve(res);
     });
     req.setTimeout(60_000, () => req.destroy(new Error('no data for 60 s')));
-    req.on('error', (e) => reject(new VmlabError('ERR_VMLAB_DOWNLOAD', `cannot download ${url}: ${e.message}`, { cause: e, hint: 'check the network; an interrupted download resumes on the next try' })));
+    req.on('error', (e) =>
+      reject(new VmlabError('ERR_VMLAB_DOWNLOAD', `cannot download ${url}: ${e.message}`, { cause: e, hint: 'check the network; an interrupted download resumes on the next try' })),
+    );
   });
 }
 

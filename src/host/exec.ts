@@ -56,8 +56,18 @@ export async function run(cmd: string, args: readonly string[], opts: RunOptions
     encoding: opts.binary ? 'buffer' : 'utf8',
     ...(opts.onLine
       ? {
-          stdout: [function* (line: unknown) { opts.onLine!(String(line)); yield line; }],
-          stderr: [function* (line: unknown) { opts.onLine!(String(line)); yield line; }],
+          stdout: [
+            function* (line: unknown) {
+              opts.onLine!(String(line));
+              yield line;
+            },
+          ],
+          stderr: [
+            function* (line: unknown) {
+              opts.onLine!(String(line));
+              yield line;
+            },
+          ],
         }
       : {}),
   };
@@ -65,7 +75,7 @@ export async function run(cmd: string, args: readonly string[], opts: RunOptions
   const bytes = opts.binary ? (r.stdout as unknown as Uint8Array) : undefined;
   const stdout = bytes ? '' : String(r.stdout ?? '');
   const stderr = opts.binary ? Buffer.from((r.stderr as unknown as Uint8Array) ?? []).toString('utf8') : String(r.stderr ?? '');
-  if ((r as { code?: string }).code === 'ENOENT' || /ENOENT/.test(String(r.message ?? '')) && r.exitCode === undefined) {
+  if ((r as { code?: string }).code === 'ENOENT' || (/ENOENT/.test(String(r.message ?? '')) && r.exitCode === undefined)) {
     const pkg = PROVIDERS[cmd];
     throw new VmlabError('ERR_VMLAB_TOOL_MISSING', `${cmd} is not installed`, {
       hint: pkg ? `install it: apt-get install ${pkg}` : 'install it with your package manager (vmlab doctor lists what vmlab uses)',

@@ -95,10 +95,7 @@ export async function buildImage(recipe: ImageRecipe, store: ImageStore, opts: {
     closeSync(openSync(raw, 'w'));
     truncateSync(raw, recipe.disk.sizeBytes);
     await run('sfdisk', ['--no-reread', '--no-tell-kernel', '--quiet', raw], {
-      input:
-        'label: dos\nunit: sectors\n' +
-        `start=${bootStart / SECTOR}, size=${recipe.disk.bootBytes / SECTOR}, type=c, bootable\n` +
-        `start=${rootStart / SECTOR}, type=83\n`,
+      input: 'label: dos\nunit: sectors\n' + `start=${bootStart / SECTOR}, size=${recipe.disk.bootBytes / SECTOR}, type=c, bootable\n` + `start=${rootStart / SECTOR}, type=83\n`,
     });
     // syslinux's MBR boot code: BIOS → MBR → active partition's boot sector → syslinux.
     const mbr = readFileSync(SYSLINUX_MBR);
@@ -113,7 +110,10 @@ export async function buildImage(recipe: ImageRecipe, store: ImageStore, opts: {
     const fat = `${raw}@@${bootStart}`;
     const mtoolsEnv = { ...process.env, MTOOLS_SKIP_CHECK: '1' } as Record<string, string>;
     const cfg = join(work, 'syslinux.cfg');
-    writeFileSync(cfg, `# vmlab ${recipe.name}: BIOS boot from the disk itself\nDEFAULT linux\nPROMPT 0\nTIMEOUT 0\nLABEL linux\n  KERNEL /vmlinuz\n  INITRD /initrd.img\n  APPEND ${recipe.kernelCmdline}\n`);
+    writeFileSync(
+      cfg,
+      `# vmlab ${recipe.name}: BIOS boot from the disk itself\nDEFAULT linux\nPROMPT 0\nTIMEOUT 0\nLABEL linux\n  KERNEL /vmlinuz\n  INITRD /initrd.img\n  APPEND ${recipe.kernelCmdline}\n`,
+    );
     await run('mcopy', ['-i', fat, boot.kernel, '::/vmlinuz'], { env: mtoolsEnv });
     await run('mcopy', ['-i', fat, boot.initrd, '::/initrd.img'], { env: mtoolsEnv });
     await run('mcopy', ['-i', fat, cfg, '::/syslinux.cfg'], { env: mtoolsEnv });
@@ -191,7 +191,11 @@ async function customize(root: string, recipe: ImageRecipe): Promise<void> {
   // A generator is masked like a unit: a link to /dev/null of its name in /etc (systemd.generator(7)).
   if (sd.maskGenerators.length) mkdirSync(join(root, 'etc/systemd/system-generators'), { recursive: true });
   for (const g of sd.maskGenerators) {
-    if (!existsSync(join(root, 'usr/lib/systemd/system-generators', g))) throw new VmlabError('ERR_VMLAB_IMAGE_RECIPE', `${recipe.recipeFile}: systemd.mask-generators: no generator "${g}" in the image`, { kind: 'user', hint: 'ls /usr/lib/systemd/system-generators in a guest' });
+    if (!existsSync(join(root, 'usr/lib/systemd/system-generators', g)))
+      throw new VmlabError('ERR_VMLAB_IMAGE_RECIPE', `${recipe.recipeFile}: systemd.mask-generators: no generator "${g}" in the image`, {
+        kind: 'user',
+        hint: 'ls /usr/lib/systemd/system-generators in a guest',
+      });
     symlinkSync('/dev/null', join(root, 'etc/systemd/system-generators', g));
   }
   // Every VM makes its own identity on first boot.
@@ -237,8 +241,14 @@ function removeFilesKeepDirs(dir: string): void {
 
 function findBootFiles(root: string): { kernel: string; initrd: string } {
   const files = readdirSync(join(root, 'boot'));
-  const kernel = files.filter((f) => f.startsWith('vmlinuz-')).sort().pop();
-  const initrd = files.filter((f) => f.startsWith('initrd.img-')).sort().pop();
+  const kernel = files
+    .filter((f) => f.startsWith('vmlinuz-'))
+    .sort()
+    .pop();
+  const initrd = files
+    .filter((f) => f.startsWith('initrd.img-'))
+    .sort()
+    .pop();
   if (!kernel || !initrd) throw new VmlabError('ERR_VMLAB_IMAGE_BUILD', `no kernel or initrd in ${join(root, 'boot')} (is linux-image-amd64 in the recipe?)`);
   return { kernel: join(root, 'boot', kernel), initrd: join(root, 'boot', initrd) };
 }

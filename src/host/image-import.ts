@@ -31,7 +31,10 @@ export async function checkDiskImage(path: string): Promise<{ format: string; vi
   const info = await qemuImgInfo(path);
   assertDiskImage(info, path);
   if (info.format === 'raw' && !looksLikeRawDisk(path)) {
-    throw new VmlabError('ERR_VMLAB_IMAGE_NOT_DISK', `${path} is not a disk image (no partition table, not qcow2)`, { kind: 'user', hint: 'import a qcow2, or a raw disk with an MBR/GPT partition table' });
+    throw new VmlabError('ERR_VMLAB_IMAGE_NOT_DISK', `${path} is not a disk image (no partition table, not qcow2)`, {
+      kind: 'user',
+      hint: 'import a qcow2, or a raw disk with an MBR/GPT partition table',
+    });
   }
   if (info.backingFile) {
     throw new VmlabError('ERR_VMLAB_IMAGE_HAS_BACKING', `${path} is an overlay on ${info.backingFile}`, { kind: 'user', hint: 'flatten it first: qemu-img convert -O qcow2 overlay.qcow2 flat.qcow2' });

@@ -156,12 +156,12 @@ export class ImageStore {
   /** An exclusive lock per image name (build/pull/remove), released by the returned function. */
   lock(name: string): () => void {
     this.ensure();
-    return takeLockFile(join(this.dir, `.${name}.lock`), (pid) =>
-      new VmlabError('ERR_VMLAB_IMAGE_LOCKED', pid ? `image "${name}" is being built or downloaded by process ${pid}` : `cannot lock image "${name}"`, { hint: 'wait for it to finish' }),
+    return takeLockFile(
+      join(this.dir, `.${name}.lock`),
+      (pid) => new VmlabError('ERR_VMLAB_IMAGE_LOCKED', pid ? `image "${name}" is being built or downloaded by process ${pid}` : `cannot lock image "${name}"`, { hint: 'wait for it to finish' }),
     );
   }
 }
-
 
 function safeSize(file: string): number {
   try {

@@ -13,6 +13,9 @@ export async function kvmRunsStockGuest(seconds = 3): Promise<{ ok: boolean; det
     { reject: false },
   );
   if (r.exitCode === 124) return { ok: true, detail: `SeaBIOS ran ${seconds} s under KVM` };
-  const line = String(r.stderr).split('\n').find((l) => l.trim()) ?? `qemu exited with ${r.exitCode}`;
+  const line =
+    String(r.stderr)
+      .split('\n')
+      .find((l) => l.trim()) ?? `qemu exited with ${r.exitCode}`;
   return { ok: false, detail: line.replace(/^qemu-system-x86_64: /, '').trim() };
 }

@@ -16,7 +16,7 @@ export async function qemuImgInfo(path: string): Promise<DiskInfo> {
     format: j.format,
     virtualSize: j['virtual-size'],
     actualSize: j['actual-size'],
-    ...(j['full-backing-filename'] ?? j['backing-filename'] ? { backingFile: j['full-backing-filename'] ?? j['backing-filename'] } : {}),
+    ...((j['full-backing-filename'] ?? j['backing-filename']) ? { backingFile: j['full-backing-filename'] ?? j['backing-filename'] } : {}),
   };
 }
 

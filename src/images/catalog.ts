@@ -31,7 +31,10 @@ export function loadCatalog(file = process.env.VMLAB_CATALOG ?? join(imagesDir, 
 export function catalogEntry(name: string, catalog = loadCatalog()): CatalogEntry {
   const e = catalog.find((c) => c.name === name);
   if (!e) {
-    const guess = closest(name, catalog.map((c) => c.name));
+    const guess = closest(
+      name,
+      catalog.map((c) => c.name),
+    );
     throw new VmlabError('ERR_VMLAB_IMAGE_NOT_IN_CATALOG', `"${name}" is not in the image catalog`, {
       kind: 'user',
       hint: (guess ? `did you mean "${guess}"? ` : '') + `catalog: ${catalog.map((c) => c.name).join(', ')}`,

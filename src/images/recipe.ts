@@ -36,7 +36,9 @@ export interface ImageRecipe {
 
 export function recipeNames(dir = imagesDir): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter((d) => existsSync(join(dir, d, 'recipe.yaml'))).sort();
+  return readdirSync(dir)
+    .filter((d) => existsSync(join(dir, d, 'recipe.yaml')))
+    .sort();
 }
 
 export function loadRecipe(name: string, dir = imagesDir): ImageRecipe {

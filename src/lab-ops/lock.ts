@@ -7,7 +7,8 @@ import { takeLockFile } from '../util/lockfile.js';
 export function lockLab(dataDir: string, lab: string): () => void {
   const dir = join(dataDir, 'locks');
   mkdirSync(dir, { recursive: true });
-  return takeLockFile(join(dir, `${lab}.lock`), (pid) =>
-    new VmlabError('ERR_VMLAB_LAB_LOCKED', pid ? `lab "${lab}" is busy: process ${pid} is working on it` : `cannot lock lab "${lab}"`, { hint: 'wait for it, or stop that process' }),
+  return takeLockFile(
+    join(dir, `${lab}.lock`),
+    (pid) => new VmlabError('ERR_VMLAB_LAB_LOCKED', pid ? `lab "${lab}" is busy: process ${pid} is working on it` : `cannot lock lab "${lab}"`, { hint: 'wait for it, or stop that process' }),
   );
 }

@@ -39,7 +39,12 @@ export async function cloudInitResult(agent: GuestAgent): Promise<CloudInitResul
 export function consoleTail(path: string | undefined, lines = 15): string[] {
   if (!path || !existsSync(path)) return [];
   try {
-    return readFileSync(path, 'utf8').replace(/\r/g, '').replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').split('\n').filter((l) => l.trim()).slice(-lines);
+    return readFileSync(path, 'utf8')
+      .replace(/\r/g, '')
+      .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')
+      .split('\n')
+      .filter((l) => l.trim())
+      .slice(-lines);
   } catch {
     return [];
   }

@@ -61,7 +61,7 @@ export async function snapshotTargets(rt: LabRuntime, lab: string, plan: Plan | 
     if (parsed.pflash) {
       throw new VmlabError('ERR_VMLAB_SNAPSHOT_UNSUPPORTED', `${t.vm} boots UEFI firmware from pflash: libvirt refuses internal snapshots of such guests before 10.9; nothing was changed`, {
         kind: 'user',
-        hint: 'use BIOS guests (vmlab\'s profiles do), or snapshot the disks yourself',
+        hint: "use BIOS guests (vmlab's profiles do), or snapshot the disks yourself",
       });
     }
     const raw = parsed.disks.find((d) => d.device === 'disk' && !d.readonly && d.format !== 'qcow2');
@@ -96,14 +96,20 @@ export async function createLabSnapshot(rt: LabRuntime, lab: string, targets: Sn
   try {
     const clash: string[] = [];
     for (const t of targets) if ((await h.listSnapshots(t.domain)).some((s) => s.name === name)) clash.push(t.vm);
-    if (clash.length) throw new VmlabError('ERR_VMLAB_SNAPSHOT_EXISTS', `snapshot "${name}" already exists on ${clash.join(', ')}`, { kind: 'user', hint: `vmlab snapshot delete LAB ${name}, or choose another name` });
+    if (clash.length)
+      throw new VmlabError('ERR_VMLAB_SNAPSHOT_EXISTS', `snapshot "${name}" already exists on ${clash.join(', ')}`, {
+        kind: 'user',
+        hint: `vmlab snapshot delete LAB ${name}, or choose another name`,
+      });
     const t0 = performance.now();
     const results = await Promise.allSettled(targets.map((t) => timed(() => h.createSnapshot(t.domain, name, description || `vmlab lab ${lab}, VM ${t.vm}`))));
     const failed = results.map((r, i) => [r, targets[i]!] as const).filter(([r]) => r.status === 'rejected');
     if (failed.length) {
       await Promise.allSettled(results.map((r, i) => (r.status === 'fulfilled' ? h.deleteSnapshot(targets[i]!.domain, name) : Promise.resolve())));
       const [r, t] = failed[0]!;
-      throw new VmlabError('ERR_VMLAB_SNAPSHOT_FAILED', `snapshot "${name}" failed on ${t.vm}: ${((r as PromiseRejectedResult).reason as Error).message}; the others were deleted again`, { cause: (r as PromiseRejectedResult).reason });
+      throw new VmlabError('ERR_VMLAB_SNAPSHOT_FAILED', `snapshot "${name}" failed on ${t.vm}: ${((r as PromiseRejectedResult).reason as Error).message}; the others were deleted again`, {
+        cause: (r as PromiseRejectedResult).reason,
+      });
     }
     return {
       snapshot: name,
@@ -221,15 +227,23 @@ async function partialRevert(
     const back = await Promise.allSettled(targets.map((t) => withCgroupRaceRetry(() => h.revertSnapshot(t.domain, rollbackTo))));
     const stuck = targets.filter((_, i) => back[i]!.status === 'rejected').map((t) => t.vm);
     if (!stuck.length) {
-      return new VmlabError('ERR_VMLAB_SNAPSHOT_REVERT_FAILED', `revert to "${name}" failed on ${failed.map((f) => f.vm).join(', ')} (${why}); every VM was put back to "${rollbackTo}", as before the revert`, {
-        hint: `nothing changed; look at the error above, then try again`,
-        details: { reverted: [], failed, rolledBackTo: rollbackTo },
-      });
+      return new VmlabError(
+        'ERR_VMLAB_SNAPSHOT_REVERT_FAILED',
+        `revert to "${name}" failed on ${failed.map((f) => f.vm).join(', ')} (${why}); every VM was put back to "${rollbackTo}", as before the revert`,
+        {
+          hint: `nothing changed; look at the error above, then try again`,
+          details: { reverted: [], failed, rolledBackTo: rollbackTo },
+        },
+      );
     }
-    return new VmlabError('ERR_VMLAB_SNAPSHOT_REVERT_PARTIAL', `revert to "${name}" failed on ${failed.map((f) => f.vm).join(', ')} (${why}), and going back to "${rollbackTo}" failed on ${stuck.join(', ')}`, {
-      hint: `the lab is mixed: put it in one state with vmlab snapshot revert ${lab} ${rollbackTo} (your work) or vmlab snapshot revert ${lab} ${name}`,
-      details: { failed, rollbackFailedOn: stuck },
-    });
+    return new VmlabError(
+      'ERR_VMLAB_SNAPSHOT_REVERT_PARTIAL',
+      `revert to "${name}" failed on ${failed.map((f) => f.vm).join(', ')} (${why}), and going back to "${rollbackTo}" failed on ${stuck.join(', ')}`,
+      {
+        hint: `the lab is mixed: put it in one state with vmlab snapshot revert ${lab} ${rollbackTo} (your work) or vmlab snapshot revert ${lab} ${name}`,
+        details: { failed, rollbackFailedOn: stuck },
+      },
+    );
   }
   return new VmlabError('ERR_VMLAB_SNAPSHOT_REVERT_PARTIAL', `revert to "${name}" is incomplete: reverted ${reverted.length ? reverted.join(', ') : 'no VM'}; FAILED on ${why}`, {
     hint: `the failed VMs are where they were; when the cause is fixed, finish with vmlab snapshot revert ${lab} ${name}${failed.length === 1 ? ` --vm ${failed[0]!.vm}` : ''} (a revert can be repeated)`,

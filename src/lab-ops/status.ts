@@ -51,7 +51,9 @@ export async function labStatus(rt: LabRuntime, lab: string, plan?: Plan): Promi
       state: d.state,
       profile: parsed.meta.profile,
       accel: parsed.meta.accel,
-      plannedIps: planned ? planned.nics.flatMap((n) => (n.address.kind === 'static' ? [`${formatIpv4(n.address.cidr.address)}/${n.address.cidr.prefix}`] : n.address.kind === 'dhcp' ? ['dhcp'] : [])) : [],
+      plannedIps: planned
+        ? planned.nics.flatMap((n) => (n.address.kind === 'static' ? [`${formatIpv4(n.address.cidr.address)}/${n.address.cidr.prefix}`] : n.address.kind === 'dhcp' ? ['dhcp'] : []))
+        : [],
       agentIps: [],
       agent: false,
       cloudInit: 'unknown',

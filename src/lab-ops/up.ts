@@ -210,4 +210,3 @@ async function removeVm(rt: LabRuntime, vm: VmPlan, disks: DiskOps, keepDisks: b
   if (info) await rt.hypervisor.undefineDomain(vm.domainName);
   disks.removeVmFiles(vm.dir, keepDisks);
 }
-

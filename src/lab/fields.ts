@@ -1,4 +1,5 @@
 import { parseCidr, parseIpv4, type Cidr } from '../util/ipv4.js';
+import { GiB, MiB } from '../util/units.js';
 import type { Checker } from './checker.js';
 import type { PathSeg } from './source.js';
 
@@ -25,3 +26,16 @@ export function cidr(c: Checker, segs: PathSeg[], v: unknown): Cidr | undefined 
   if (!r) c.fail(segs, 'is not an address in CIDR form', { value: v, hint: 'write address/prefix, e.g. 10.0.1.10/24' });
   return r;
 }
+
+/** How big a lab and its parts may be. */
+export const LIMITS = {
+  maxCount: 100,
+  maxVms: 1000,
+  maxNics: 8,
+  maxDisks: 8,
+  maxVcpus: 64,
+  minMemory: 64 * MiB,
+  maxMemory: 256 * GiB,
+  maxDisk: 16 * 1024 * GiB,
+  maxNetworks: 64,
+};

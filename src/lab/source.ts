@@ -22,7 +22,10 @@ export class YamlSource {
   readonly doc: Document.Parsed;
   private readonly lines = new LineCounter();
 
-  constructor(readonly file: string, readonly text: string) {
+  constructor(
+    readonly file: string,
+    readonly text: string,
+  ) {
     this.doc = parseDocument(text, { lineCounter: this.lines, uniqueKeys: true, prettyErrors: true, strict: true });
   }
 

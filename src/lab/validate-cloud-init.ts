@@ -36,8 +36,15 @@ export function parseCloudInit(c: Checker, segs: PathSeg[], v: unknown): CloudIn
     const uo = c.object(s, u, { required: ['name'], optional: ['ssh_authorized_keys', 'hashed_passwd', 'sudo', 'groups', 'shell'] });
     if (!uo) return;
     const name = c.string([...s, 'name'], uo.name, { pattern: /^[a-z_][a-z0-9_-]{0,31}$/, what: 'a Linux user name', hint: 'lowercase letters, digits, "_" and "-", at most 32 characters' });
-    const keys = stringList(c, [...s, 'ssh_authorized_keys'], uo.ssh_authorized_keys, { pattern: /^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp\d+|sk-[a-z0-9@.-]+) [A-Za-z0-9+/=]+( [^\n]*)?$/, what: 'an OpenSSH public key', max: 50 });
-    const hashed = uo.hashed_passwd === undefined ? undefined : c.string([...s, 'hashed_passwd'], uo.hashed_passwd, { pattern: HASHED_PASSWD, what: 'a crypt(3) password hash', hint: 'generate one with `mkpasswd -m sha-512`' });
+    const keys = stringList(c, [...s, 'ssh_authorized_keys'], uo.ssh_authorized_keys, {
+      pattern: /^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp\d+|sk-[a-z0-9@.-]+) [A-Za-z0-9+/=]+( [^\n]*)?$/,
+      what: 'an OpenSSH public key',
+      max: 50,
+    });
+    const hashed =
+      uo.hashed_passwd === undefined
+        ? undefined
+        : c.string([...s, 'hashed_passwd'], uo.hashed_passwd, { pattern: HASHED_PASSWD, what: 'a crypt(3) password hash', hint: 'generate one with `mkpasswd -m sha-512`' });
     const sudo = uo.sudo === undefined ? false : c.bool([...s, 'sudo'], uo.sudo);
     const groups = stringList(c, [...s, 'groups'], uo.groups, { pattern: /^[a-z_][a-z0-9_-]{0,31}$/, what: 'a group name', max: 32 });
     const shell = uo.shell === undefined ? undefined : c.string([...s, 'shell'], uo.shell, { pattern: /^\/[A-Za-z0-9/_.-]+$/, what: 'an absolute path' });
@@ -51,7 +58,8 @@ export function parseCloudInit(c: Checker, segs: PathSeg[], v: unknown): CloudIn
     if (!fo) return;
     const path = c.string([...s, 'path'], fo.path, { pattern: ABS_PATH, maxLength: 4096, what: 'an absolute path' });
     const content = c.string([...s, 'content'], fo.content, { maxLength: 1024 * 1024 });
-    const permissions = fo.permissions === undefined ? undefined : c.string([...s, 'permissions'], fo.permissions, { pattern: OCTAL_MODE, what: 'an octal mode such as "0644"', hint: 'quote it: permissions: "0644"' });
+    const permissions =
+      fo.permissions === undefined ? undefined : c.string([...s, 'permissions'], fo.permissions, { pattern: OCTAL_MODE, what: 'an octal mode such as "0644"', hint: 'quote it: permissions: "0644"' });
     const owner = fo.owner === undefined ? undefined : c.string([...s, 'owner'], fo.owner, { pattern: /^[a-z_][a-z0-9_-]*(:[a-z_][a-z0-9_-]*)?$/, what: 'user:group' });
     if (path && content !== undefined) writeFiles.push({ path, content, ...(permissions ? { permissions } : {}), ...(owner ? { owner } : {}) });
   });

@@ -34,7 +34,11 @@ export function parseServices(c: Checker, segs: PathSeg[], v: unknown, scope: Pa
     const def = opts.services.get(name);
     if (!def) {
       const guess = closest(name, known);
-      c.fail(typeof item === 'string' ? s : [...s, name], `unknown service "${name}"`, { value: name, atKey: typeof item !== 'string', hint: guess ? `did you mean "${guess}"? (known: ${known.join(', ')})` : `known services: ${known.join(', ')}` });
+      c.fail(typeof item === 'string' ? s : [...s, name], `unknown service "${name}"`, {
+        value: name,
+        atKey: typeof item !== 'string',
+        hint: guess ? `did you mean "${guess}"? (known: ${known.join(', ')})` : `known services: ${known.join(', ')}`,
+      });
       return;
     }
     const ps = typeof item === 'string' ? s : [...s, name];
@@ -58,7 +62,12 @@ export function parseServices(c: Checker, segs: PathSeg[], v: unknown, scope: Pa
 }
 
 function checkFields(c: Checker, segs: PathSeg[], v: unknown, fields: Record<string, ParamSpec>, scope: ParamScope): Record<string, unknown> | undefined {
-  const o = c.object(segs, v ?? {}, { required: Object.entries(fields).filter(([, p]) => p.required).map(([k]) => k), optional: Object.keys(fields) });
+  const o = c.object(segs, v ?? {}, {
+    required: Object.entries(fields)
+      .filter(([, p]) => p.required)
+      .map(([k]) => k),
+    optional: Object.keys(fields),
+  });
   if (!o) return undefined;
   const r: Record<string, unknown> = {};
   for (const [k, f] of Object.entries(fields)) {
@@ -68,14 +77,11 @@ function checkFields(c: Checker, segs: PathSeg[], v: unknown, fields: Record<str
   return r;
 }
 
-
 function checkParam(c: Checker, segs: PathSeg[], v: unknown, spec: ParamSpec, scope: ParamScope): unknown {
   if (spec.type === 'list') {
     const items = c.list(segs, v, { max: spec.max ?? 256 });
     if (!items) return undefined;
-    return items.map((x, i) =>
-      spec.items === 'object' ? checkFields(c, [...segs, i], x, spec.fields ?? {}, scope) : checkScalar(c, [...segs, i], x, spec.items ?? 'string', spec, scope),
-    );
+    return items.map((x, i) => (spec.items === 'object' ? checkFields(c, [...segs, i], x, spec.fields ?? {}, scope) : checkScalar(c, [...segs, i], x, spec.items ?? 'string', spec, scope)));
   }
   if (spec.type === 'object') return checkFields(c, segs, v, spec.fields ?? {}, scope);
   return checkScalar(c, segs, v, spec.type, spec, scope);
@@ -108,7 +114,10 @@ function checkScalar(c: Checker, segs: PathSeg[], v: unknown, type: ParamType | 
       const n = c.string(segs, v, { what: 'an interface name of this VM' });
       if (n !== undefined && !names.includes(n)) {
         const guess = closest(n, names);
-        c.fail(segs, `this VM has no interface "${n}"`, { value: n, hint: `${guess ? `did you mean "${guess}"? ` : ''}its interfaces: ${names.map((x, i) => `${x} (nics[${i}], network ${scope.nics[i]!.network})`).join(', ') || 'none'}` });
+        c.fail(segs, `this VM has no interface "${n}"`, {
+          value: n,
+          hint: `${guess ? `did you mean "${guess}"? ` : ''}its interfaces: ${names.map((x, i) => `${x} (nics[${i}], network ${scope.nics[i]!.network})`).join(', ') || 'none'}`,
+        });
         return undefined;
       }
       return n;
@@ -116,7 +125,11 @@ function checkScalar(c: Checker, segs: PathSeg[], v: unknown, type: ParamType | 
     case 'hostname':
       return c.string(segs, v, { pattern: /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, what: 'a host name', hint: DNS_HINT });
     case 'domain':
-      return c.string(segs, v, { pattern: /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/, what: 'a DNS name', hint: 'e.g. lab.test: labels of lowercase letters, digits and "-", joined by dots' });
+      return c.string(segs, v, {
+        pattern: /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/,
+        what: 'a DNS name',
+        hint: 'e.g. lab.test: labels of lowercase letters, digits and "-", joined by dots',
+      });
     case 'mac':
       return c.string(segs, v, { pattern: MAC, what: 'a MAC address', hint: 'six lowercase hex pairs, e.g. 52:54:00:12:34:56' });
     case 'enum':

@@ -2,26 +2,14 @@ import { accelNames, deviceProfiles, DISK_BUSES, NIC_MODELS, profileNames, type 
 import type { ServiceCatalog } from '../services/catalog.js';
 import { broadcastOf, contains, formatCidr, networkOf, type Cidr } from '../util/ipv4.js';
 import { isDnsLabel, closest } from '../util/names.js';
-import { parseSize, MiB, GiB } from '../util/units.js';
+import { parseSize, MiB } from '../util/units.js';
 import { Checker } from './checker.js';
-import { cidr, DNS_HINT, IFNAME, ipv4, MAC } from './fields.js';
+import { cidr, DNS_HINT, IFNAME, ipv4, LIMITS, MAC } from './fields.js';
 import type { DiskModel, LabModel, NetworkMode, NetworkModel, NicAddress, NicSpec, VmModel } from './model.js';
 import { parseReady } from './ready.js';
 import type { PathSeg } from './source.js';
 import { parseCloudInit } from './validate-cloud-init.js';
 import { parseServices } from './validate-services.js';
-
-export const LIMITS = {
-  maxCount: 100,
-  maxVms: 1000,
-  maxNics: 8,
-  maxDisks: 8,
-  maxVcpus: 64,
-  minMemory: 64 * MiB,
-  maxMemory: 256 * GiB,
-  maxDisk: 16 * 1024 * GiB,
-  maxNetworks: 64,
-};
 
 const IMAGE_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const NETWORK_MODES: NetworkMode[] = ['isolated', 'bridge', 'nat'];
@@ -52,7 +40,11 @@ export function validateLab(c: Checker, raw: unknown, fileHash: string, opts: Va
   });
   if (!root) return undefined;
 
-  const name = c.string(['name'], root.name, { pattern: /^[a-z0-9]([a-z0-9-]{0,22}[a-z0-9])?$/, what: 'a lab name', hint: 'lowercase letters, digits and "-", at most 24 characters (it becomes part of every libvirt name)' });
+  const name = c.string(['name'], root.name, {
+    pattern: /^[a-z0-9]([a-z0-9-]{0,22}[a-z0-9])?$/,
+    what: 'a lab name',
+    hint: 'lowercase letters, digits and "-", at most 24 characters (it becomes part of every libvirt name)',
+  });
   const description = root.description === undefined ? undefined : c.string(['description'], root.description, { maxLength: 2000 });
   const domain =
     root.domain === undefined
@@ -131,8 +123,6 @@ function memory(c: Checker, segs: PathSeg[], v: unknown): number | undefined {
   return bytes;
 }
 
-
-
 function parseNetworks(c: Checker, v: unknown, lab: string | undefined, opts: ValidateOptions): Map<string, NetworkModel> | undefined {
   const out = new Map<string, NetworkModel>();
   if (v === undefined || v === null) return out;
@@ -148,8 +138,7 @@ function parseNetworks(c: Checker, v: unknown, lab: string | undefined, opts: Va
     }
     const o = c.object(segs, def ?? {}, { optional: ['mode', 'bridge', 'subnet', 'host-address', 'dhcp', 'mtu', 'description'] });
     if (!o) continue;
-    const mode: NetworkMode | undefined =
-      o.mode === undefined ? (o.bridge !== undefined ? 'bridge' : 'isolated') : c.oneOf([...segs, 'mode'], o.mode, NETWORK_MODES, 'network mode');
+    const mode: NetworkMode | undefined = o.mode === undefined ? (o.bridge !== undefined ? 'bridge' : 'isolated') : c.oneOf([...segs, 'mode'], o.mode, NETWORK_MODES, 'network mode');
     if (!mode) continue;
     const net: NetworkModel = { name: key, mode };
     if (o.description !== undefined) c.string([...segs, 'description'], o.description, { maxLength: 500 });
@@ -297,7 +286,10 @@ function parseDisks(c: Checker, segs: PathSeg[], v: unknown, profile: string | u
     const bus = o.bus === undefined ? undefined : c.oneOf([...s, 'bus'], o.bus, DISK_BUSES, 'disk bus');
     const dp = profile ? deviceProfiles[profile] : undefined;
     if (bus && dp?.unsupportedBuses.includes(bus)) {
-      c.fail([...s, 'bus'], `the ${dp.machine.value} machine of profile "${dp.name}" has no ${bus.toUpperCase()} controller`, { value: bus, hint: `use another bus, or a profile whose machine has ${bus.toUpperCase()}: ${profileNames.filter((p) => !deviceProfiles[p]!.unsupportedBuses.includes(bus)).join(', ')}` });
+      c.fail([...s, 'bus'], `the ${dp.machine.value} machine of profile "${dp.name}" has no ${bus.toUpperCase()} controller`, {
+        value: bus,
+        hint: `use another bus, or a profile whose machine has ${bus.toUpperCase()}: ${profileNames.filter((p) => !deviceProfiles[p]!.unsupportedBuses.includes(bus)).join(', ')}`,
+      });
     }
     const format = o.format === undefined ? 'qcow2' : c.oneOf([...s, 'format'], o.format, ['qcow2', 'raw'] as const, 'disk format');
     if (size !== undefined && format) out.push({ sizeBytes: size, format, ...(bus ? { bus } : {}) });
@@ -317,7 +309,10 @@ function parseNics(c: Checker, segs: PathSeg[], v: unknown, networks: Map<string
     const net = netName && networks ? networks.get(netName) : undefined;
     if (netName && networks && !net) {
       const guess = closest(netName, [...networks.keys()]);
-      c.fail([...s, 'network'], `no network "${netName}" in this lab`, { value: netName, hint: guess ? `did you mean "${guess}"?` : `define it under networks: (known: ${[...networks.keys()].join(', ') || 'none'})` });
+      c.fail([...s, 'network'], `no network "${netName}" in this lab`, {
+        value: netName,
+        hint: guess ? `did you mean "${guess}"?` : `define it under networks: (known: ${[...networks.keys()].join(', ') || 'none'})`,
+      });
     }
     let address: NicAddress = { kind: 'none' };
     if (o.ip === 'dhcp') address = { kind: 'dhcp' };
@@ -325,7 +320,8 @@ function parseNics(c: Checker, segs: PathSeg[], v: unknown, networks: Map<string
       const ip = cidr(c, [...s, 'ip'], o.ip);
       if (ip && net?.subnet) {
         const last = ip.address + count - 1;
-        if (ip.prefix !== net.subnet.prefix) c.fail([...s, 'ip'], `prefix /${ip.prefix} differs from the network's subnet ${formatCidr(net.subnet)}`, { value: o.ip, hint: `write /${net.subnet.prefix}` });
+        if (ip.prefix !== net.subnet.prefix)
+          c.fail([...s, 'ip'], `prefix /${ip.prefix} differs from the network's subnet ${formatCidr(net.subnet)}`, { value: o.ip, hint: `write /${net.subnet.prefix}` });
         else if (!usable(net.subnet, ip.address)) c.fail([...s, 'ip'], `is not a usable address in network "${net.name}" (${formatCidr(net.subnet)})`, { value: o.ip });
         else if (!usable(net.subnet, last)) c.fail([...s, 'ip'], `with count ${count}, the last copy's address would fall outside ${formatCidr(net.subnet)}`, { value: o.ip });
         else if (net.hostAddress === ip.address) c.fail([...s, 'ip'], `is the host's own address on network "${net.name}"`, { value: o.ip });

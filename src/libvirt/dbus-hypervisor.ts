@@ -4,7 +4,6 @@ import { VmlabError } from '../errors.js';
 import { DOMAIN_XML_INACTIVE, NONE, SNAPSHOT_CREATE_ATOMIC, UNDEFINE_MANAGED_SAVE, UNDEFINE_NVRAM, UNDEFINE_SNAPSHOTS_METADATA } from './flags.js';
 import { DOMAIN_EVENTS, DOMAIN_STATES, type DomainEvent, type DomainInfo, type Hypervisor, type NetworkInfo, type SnapshotInfo } from './types.js';
 
-
 /** <domainsnapshot> for a new internal snapshot, serialised by xml2js (escaping included). */
 export function snapshotXml(name: string, description: string): string {
   return new xml2js.Builder({ headless: true, renderOpts: { pretty: false } }).buildObject({ domainsnapshot: { name, description } });
@@ -65,7 +64,10 @@ function unreachable(e: unknown, uri: string): VmlabError {
     });
   }
   if (/Failed to connect socket|libvirt-sock|Cannot recv data|connect to the hypervisor/i.test(text)) {
-    return new VmlabError('ERR_VMLAB_LIBVIRTD_DOWN', `libvirtd is not running for ${uri} (${text})`, { hint: 'start it: systemctl start libvirtd (without systemd: virtlogd -d; libvirtd -d)', cause: e });
+    return new VmlabError('ERR_VMLAB_LIBVIRTD_DOWN', `libvirtd is not running for ${uri} (${text})`, {
+      hint: 'start it: systemctl start libvirtd (without systemd: virtlogd -d; libvirtd -d)',
+      cause: e,
+    });
   }
   return new VmlabError('ERR_VMLAB_LIBVIRT', `libvirt (${uri}): ${text}`, { cause: e });
 }
@@ -75,7 +77,11 @@ export class DbusHypervisor implements Hypervisor {
   private readonly proxies = new Map<string, Promise<dbus.ProxyObject>>();
   private connect?: Iface;
 
-  private constructor(readonly uri: string, private readonly bus: dbus.MessageBus, private readonly root: string) {}
+  private constructor(
+    readonly uri: string,
+    private readonly bus: dbus.MessageBus,
+    private readonly root: string,
+  ) {}
 
   static async open(uri = defaultUri()): Promise<DbusHypervisor> {
     const target = dbusTarget(uri);

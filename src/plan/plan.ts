@@ -159,10 +159,7 @@ export function planLab(lab: LabModel, opts: PlanOptions): Plan {
         why: nicWhy(profile, model, vhost, accel.name, hostVhost),
       };
     });
-    const agent =
-      profile.agent.value === 'isa-serial'
-        ? { transport: 'isa-serial' as const, socketPath: agentSocketPath(opts.paths.runDir, dn) }
-        : { transport: 'virtio-serial' as const };
+    const agent = profile.agent.value === 'isa-serial' ? { transport: 'isa-serial' as const, socketPath: agentSocketPath(opts.paths.runDir, dn) } : { transport: 'virtio-serial' as const };
     const body = {
       name: vm.name,
       template: vm.template,
@@ -213,8 +210,14 @@ function planNetwork(lab: string, n: NetworkModel): NetworkPlan {
 }
 
 function planDisks(
-  lab: LabModel, vm: string, template: string, profile: DeviceProfile, dir: string, base: string,
-  extra: LabModel['vms'][number]['disks'], tuning: Pick<DiskPlan, 'cache' | 'io'>,
+  lab: LabModel,
+  vm: string,
+  template: string,
+  profile: DeviceProfile,
+  dir: string,
+  base: string,
+  extra: LabModel['vms'][number]['disks'],
+  tuning: Pick<DiskPlan, 'cache' | 'io'>,
 ): DiskPlan[] {
   const next: Partial<Record<string, number>> = {};
   const dev = (bus: DiskBus) => {
@@ -225,12 +228,34 @@ function planDisks(
   };
   const rootBus = profile.diskBus.value;
   const disks: DiskPlan[] = [
-    { role: 'root', path: join(dir, 'root.qcow2'), format: 'qcow2', device: 'disk', bus: rootBus, dev: dev(rootBus), readonly: false, discard: BUS_DISCARD[rootBus].value, ...tuning, backingFile: base, bootOrder: 1, why: profile.diskBus.why },
+    {
+      role: 'root',
+      path: join(dir, 'root.qcow2'),
+      format: 'qcow2',
+      device: 'disk',
+      bus: rootBus,
+      dev: dev(rootBus),
+      readonly: false,
+      discard: BUS_DISCARD[rootBus].value,
+      ...tuning,
+      backingFile: base,
+      bootOrder: 1,
+      why: profile.diskBus.why,
+    },
   ];
   extra.forEach((d, i) => {
     const bus = d.bus ?? rootBus;
     disks.push({
-      role: 'data', path: join(dir, `disk${i + 1}.${d.format}`), format: d.format, device: 'disk', bus, dev: dev(bus), readonly: false, discard: BUS_DISCARD[bus].value, ...tuning, sizeBytes: d.sizeBytes,
+      role: 'data',
+      path: join(dir, `disk${i + 1}.${d.format}`),
+      format: d.format,
+      device: 'disk',
+      bus,
+      dev: dev(bus),
+      readonly: false,
+      discard: BUS_DISCARD[bus].value,
+      ...tuning,
+      sizeBytes: d.sizeBytes,
       why: bus === rootBus ? `extra disk on the same bus as the system disk` : `extra disk on the ${bus} bus (override in the lab)`,
     });
   });
@@ -239,7 +264,14 @@ function planDisks(
   disks.push({ role: 'seed', path: join(dir, 'seed.iso'), format: 'raw', device: seed.device, bus: seed.bus, dev: dev(seed.bus), readonly: true, discard: false, why: profile.seed.why });
   const ide = disks.filter((d) => d.bus === 'ide').length;
   if (ide > IDE_MAX) {
-    throw new LabError([{ file: lab.file, path: `vms.${template}.disks`, message: `${vm} needs ${ide} IDE devices (system disk, extra disks, seed CD-ROM); an IDE machine has ${IDE_MAX}`, hint: 'put extra disks on bus: sata' }]);
+    throw new LabError([
+      {
+        file: lab.file,
+        path: `vms.${template}.disks`,
+        message: `${vm} needs ${ide} IDE devices (system disk, extra disks, seed CD-ROM); an IDE machine has ${IDE_MAX}`,
+        hint: 'put extra disks on bus: sata',
+      },
+    ]);
   }
   return disks;
 }
@@ -267,7 +299,9 @@ function assertUniqueMacs(lab: LabModel, vms: VmPlan[]): void {
     for (const n of vm.nics) {
       const other = seen.get(n.mac);
       if (other) {
-        throw new LabError([{ file: lab.file, path: `vms.${vm.template}.nics[${n.index}].mac`, message: `MAC ${n.mac} of ${vm.name} clashes with ${other}`, hint: 'set "mac:" explicitly on one of them' }]);
+        throw new LabError([
+          { file: lab.file, path: `vms.${vm.template}.nics[${n.index}].mac`, message: `MAC ${n.mac} of ${vm.name} clashes with ${other}`, hint: 'set "mac:" explicitly on one of them' },
+        ]);
       }
       seen.set(n.mac, `${vm.name}.nics[${n.index}]`);
     }

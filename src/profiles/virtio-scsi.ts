@@ -9,7 +9,10 @@ export const virtioScsi: DeviceProfile = {
   diskBus: { value: 'scsi', why: 'virtio-scsi: SCSI commands through a paravirtual HBA, scales to many disks, supports discard' },
   seed: { value: { bus: 'scsi', device: 'cdrom' }, why: 'cloud-init seed as a SCSI CD-ROM on the virtio-scsi controller' },
   controllers: {
-    value: [{ type: 'usb', model: 'none' }, { type: 'scsi', model: 'virtio-scsi' }],
+    value: [
+      { type: 'usb', model: 'none' },
+      { type: 'scsi', model: 'virtio-scsi' },
+    ],
     why: 'a virtio-scsi host adapter, no USB controller',
   },
 };

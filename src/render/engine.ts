@@ -16,8 +16,15 @@ import { netmaskString } from '../util/ipv4.js';
  * JSON-encodes (JSON is YAML). A test rejects any other `{{expr}}` in YAML templates.
  */
 export const xmlHandlebars = Handlebars.create();
-xmlHandlebars.registerHelper('comment', (v: unknown) =>
-  new xmlHandlebars.SafeString(String(v ?? '').replace(/-{2,}/g, '-').replace(/-$/, '- ').replace(/[\r\n]+/g, ' ')),
+xmlHandlebars.registerHelper(
+  'comment',
+  (v: unknown) =>
+    new xmlHandlebars.SafeString(
+      String(v ?? '')
+        .replace(/-{2,}/g, '-')
+        .replace(/-$/, '- ')
+        .replace(/[\r\n]+/g, ' '),
+    ),
 );
 
 export const yamlHandlebars = Handlebars.create();
@@ -39,7 +46,7 @@ yamlHandlebars.registerHelper('html', (v: unknown) => Handlebars.Utils.escapeExp
  */
 yamlHandlebars.registerHelper('text', function (this: unknown, options: Handlebars.HelperOptions) {
   // A closing {{/text}} alone on its line swallows its newline (handlebars standalone rule): give it back.
-  return new yamlHandlebars.SafeString(JSON.stringify(options.fn(this)) + "\n");
+  return new yamlHandlebars.SafeString(JSON.stringify(options.fn(this)) + '\n');
 });
 
 const cache = new Map<string, Handlebars.TemplateDelegate>();
@@ -61,4 +68,3 @@ export function yamlTemplate(key: string, source: string): Handlebars.TemplateDe
   }
   return t;
 }
-

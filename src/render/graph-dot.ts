@@ -25,10 +25,7 @@ function q(s: string): string {
 
 function vmLabel(vm: VmPlan): string {
   const kind = vm.profile.family === 'emulated' ? 'hardware emulation' : 'paravirtualization';
-  const rows = [
-    `<TR><TD><B>${html(vm.name)}</B></TD></TR>`,
-    `<TR><TD><FONT POINT-SIZE="10">${html(vm.profile.name)} (${kind}) · ${html(vm.accel.name)}</FONT></TD></TR>`,
-  ];
+  const rows = [`<TR><TD><B>${html(vm.name)}</B></TD></TR>`, `<TR><TD><FONT POINT-SIZE="10">${html(vm.profile.name)} (${kind}) · ${html(vm.accel.name)}</FONT></TD></TR>`];
   if (vm.services.length) rows.push(`<TR><TD><FONT POINT-SIZE="10"><I>${html(vm.services.map((s) => s.name).join(', '))}</I></FONT></TD></TR>`);
   return `<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="1">${rows.join('')}</TABLE>>`;
 }
@@ -37,7 +34,12 @@ function vmLabel(vm: VmPlan): string {
 function discoveryOrder(plan: Plan): Map<string, number> {
   const adj = new Map<string, string[]>();
   const link = (a: string, b: string) => adj.set(a, [...(adj.get(a) ?? []), b]);
-  for (const vm of plan.vms) for (const n of vm.nics) (link('vm:' + vm.name, 'net:' + n.network), link('net:' + n.network, 'vm:' + vm.name));
+  for (const vm of plan.vms) {
+    for (const n of vm.nics) {
+      link('vm:' + vm.name, 'net:' + n.network);
+      link('net:' + n.network, 'vm:' + vm.name);
+    }
+  }
   const starts = [...plan.vms].sort((x, y) => y.nics.length - x.nics.length).map((v) => 'vm:' + v.name);
   const order = new Map<string, number>();
   for (const start of [...starts, ...plan.networks.map((n) => 'net:' + n.name)]) {

@@ -59,10 +59,22 @@ function dhcpClientProbes(plan: Plan, vm: VmPlan): VmProbe[] {
       const range = (params.ranges ?? []).find((r) => subnet && contains(subnet, parseIpv4(String(r.start)) ?? -1));
       if (!range) continue;
       if (range.gateway) {
-        out.push({ source, name: `${nic.ifname} has the default route from its lease`, run: ['ip', '-4', 'route', 'show', 'default', 'dev', nic.ifname], expect: { output: [`^default via ${esc(range.gateway)} `] }, timeoutS: 10 });
+        out.push({
+          source,
+          name: `${nic.ifname} has the default route from its lease`,
+          run: ['ip', '-4', 'route', 'show', 'default', 'dev', nic.ifname],
+          expect: { output: [`^default via ${esc(range.gateway)} `] },
+          timeoutS: 10,
+        });
       }
       if (params.dns?.length) {
-        out.push({ source, name: `${nic.ifname} uses the DNS server from its lease`, run: ['resolvectl', 'dns', nic.ifname], expect: { output: params.dns.map((d) => `\\b${esc(d)}\\b`) }, timeoutS: 10 });
+        out.push({
+          source,
+          name: `${nic.ifname} uses the DNS server from its lease`,
+          run: ['resolvectl', 'dns', nic.ifname],
+          expect: { output: params.dns.map((d) => `\\b${esc(d)}\\b`) },
+          timeoutS: 10,
+        });
       }
     }
   }

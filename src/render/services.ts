@@ -18,12 +18,14 @@ const FRAGMENT_KEYS = new Set(['packages', 'write_files', 'bootcmd', 'runcmd']);
 /** What every service template can see. */
 export function serviceContext(plan: Plan, vm: VmPlan, params: Record<string, unknown>): Record<string, unknown> {
   const hosts = plan.vms.flatMap((v) =>
-    v.nics.filter((n) => n.address.kind === 'static').map((n) => ({
-      name: v.name,
-      fqdn: v.fqdn,
-      network: n.network,
-      ip: n.address.kind === 'static' ? formatIpv4(n.address.cidr.address) : '',
-    })),
+    v.nics
+      .filter((n) => n.address.kind === 'static')
+      .map((n) => ({
+        name: v.name,
+        fqdn: v.fqdn,
+        network: n.network,
+        ip: n.address.kind === 'static' ? formatIpv4(n.address.cidr.address) : '',
+      })),
   );
   const statics = vm.nics.filter((n) => n.address.kind === 'static');
   /** Every service of the lab, for services that depend on their peers (OSPF: what the other routers announce). */
@@ -55,7 +57,9 @@ export function serviceContext(plan: Plan, vm: VmPlan, params: Record<string, un
 }
 
 /** Lab files say `router-id`; templates read `params.routerId`. */
-function camelKeys(v: unknown): any { // eslint-disable-line @typescript-eslint/no-explicit-any
+// Template contexts are untyped by nature (Handlebars reads any key).
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function camelKeys(v: unknown): any {
   if (Array.isArray(v)) return v.map(camelKeys);
   if (v && typeof v === 'object') {
     return Object.fromEntries(Object.entries(v).map(([k, x]) => [k.replace(/-([a-z])/g, (_, ch: string) => ch.toUpperCase()), camelKeys(x)]));

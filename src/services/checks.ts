@@ -43,7 +43,11 @@ const dhcp: Check = (p, nics) => {
     const end = parseIpv4(String(r.end))!;
     const prefix = (r.prefix as number | undefined) ?? (own && contains(own, start) ? own.prefix : undefined);
     if (prefix === undefined) {
-      out.push({ at: ['ranges', i, 'start'], message: `range ${String(r.start)}–${String(r.end)} is not on ${String(p.interface)}'s subnet, so its prefix is unknown`, hint: 'say prefix: 24 (a range served through a DHCP relay)' });
+      out.push({
+        at: ['ranges', i, 'start'],
+        message: `range ${String(r.start)}–${String(r.end)} is not on ${String(p.interface)}'s subnet, so its prefix is unknown`,
+        hint: 'say prefix: 24 (a range served through a DHCP relay)',
+      });
       return;
     }
     const net: Cidr = { address: networkOf({ address: start, prefix }), prefix };
@@ -61,9 +65,15 @@ const ospf: Check = (p, nics) => {
   if (p['router-id'] === undefined && statics.length === 0) out.push({ at: [], message: 'OSPF needs a router-id, and this VM has no static address to take it from', hint: 'add router-id: 1.1.1.1' });
   ((p.networks as Params[] | undefined) ?? []).forEach((n, i) => {
     const c = parseCidr(String(n.prefix))!;
-    if (networkOf(c) !== c.address) out.push({ at: ['networks', i, 'prefix'], message: 'has host bits set', value: n.prefix, hint: `did you mean ${formatCidr({ address: networkOf(c), prefix: c.prefix })}?` });
+    if (networkOf(c) !== c.address)
+      out.push({ at: ['networks', i, 'prefix'], message: 'has host bits set', value: n.prefix, hint: `did you mean ${formatCidr({ address: networkOf(c), prefix: c.prefix })}?` });
     else if (!statics.some((s) => contains(c, s.address))) {
-      out.push({ at: ['networks', i, 'prefix'], message: 'matches none of this VM\'s addresses, so OSPF would never run on it', value: n.prefix, hint: `this VM's addresses: ${statics.map(formatCidr).join(', ') || 'none'}` });
+      out.push({
+        at: ['networks', i, 'prefix'],
+        message: "matches none of this VM's addresses, so OSPF would never run on it",
+        value: n.prefix,
+        hint: `this VM's addresses: ${statics.map(formatCidr).join(', ') || 'none'}`,
+      });
     }
   });
   return out;
@@ -71,7 +81,9 @@ const ospf: Check = (p, nics) => {
 
 const nat: Check = (p) => {
   const inside = (p.inside as string[] | undefined) ?? [];
-  return inside.includes(String(p.outside)) ? [{ at: ['inside'], message: `lists the outside interface ${String(p.outside)}`, hint: 'inside interfaces are the ones whose traffic is masqueraded on the way out' }] : [];
+  return inside.includes(String(p.outside))
+    ? [{ at: ['inside'], message: `lists the outside interface ${String(p.outside)}`, hint: 'inside interfaces are the ones whose traffic is masqueraded on the way out' }]
+    : [];
 };
 
 const firewall: Check = (p) => {

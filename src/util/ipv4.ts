@@ -39,7 +39,7 @@ export function broadcastOf(c: Cidr): number {
 }
 
 export function contains(net: Cidr, ip: number): boolean {
-  return ((ip & maskOf(net.prefix)) >>> 0) === networkOf(net);
+  return (ip & maskOf(net.prefix)) >>> 0 === networkOf(net);
 }
 
 export function formatCidr(c: Cidr): string {

@@ -12,7 +12,9 @@ export function vmlab(args: string[], opts: { timeout?: number } = {}) {
   return execa('node', [CLI, ...args], { reject: false, cwd: root, timeout: opts.timeout ?? 20 * 60_000 });
 }
 
-export async function vmlabJson<T = any>(args: string[]): Promise<{ exitCode: number; json: T; stderr: string }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+// Tests read the CLI's JSON loosely; T narrows it where a test cares.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function vmlabJson<T = any>(args: string[]): Promise<{ exitCode: number; json: T; stderr: string }> {
   const r = await vmlab([...args, '--json']);
   let json: T;
   try {
@@ -61,7 +63,10 @@ export async function requireLiveHost(): Promise<void> {
 export async function libvirtObjects(prefix: string): Promise<string[]> {
   const r = await execa('virsh', ['-c', 'qemu:///system', 'list --all --name; net-list --all --name'], { reject: false });
   if (r.exitCode !== 0) throw new Error(`virsh could not list domains and networks (exit ${r.exitCode}): ${String(r.stderr).trim()}`);
-  return String(r.stdout).split('\n').map((s) => s.trim()).filter((s) => s.startsWith(prefix));
+  return String(r.stdout)
+    .split('\n')
+    .map((s) => s.trim())
+    .filter((s) => s.startsWith(prefix));
 }
 
 /** A cgroup directory and everything below it, deepest first (cgroupfs removes directories with rmdir only). */
@@ -81,7 +86,10 @@ function rmdirTree(dir: string): void {
  */
 export async function recreateFreshHost(): Promise<string[]> {
   const running = await execa('virsh', ['-c', 'qemu:///system', 'list', '--name']);
-  const names = String(running.stdout).split('\n').map((s) => s.trim()).filter(Boolean);
+  const names = String(running.stdout)
+    .split('\n')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (names.length) throw new Error(`a fresh host runs no domain, but these run: ${names.join(', ')}`);
   const netns = process.env.VMLAB_TEST_NETNS;
   if (!netns) throw new Error('VMLAB_TEST_NETNS is not set: run the suite through .ci/run, which restarts libvirtd in its namespace');
@@ -99,7 +107,9 @@ export async function recreateFreshHost(): Promise<string[]> {
     if (libvirtdPid() === pid) throw new Error(`libvirtd (pid ${pid}) did not stop`);
   }
   await execa(join(root, '.ci', 'services'), ['--netns', netns]);
-  const left = readdirSync(top).map((c) => `${top}/${c}/machine`).filter((d) => existsSync(d));
+  const left = readdirSync(top)
+    .map((c) => `${top}/${c}/machine`)
+    .filter((d) => existsSync(d));
   if (left.length) throw new Error(`libvirtd made ${left.join(', ')} again before any domain started`);
   return removed;
 }

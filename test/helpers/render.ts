@@ -13,4 +13,3 @@ export function renderedFiles(r: RenderedLab): Map<string, string> {
   for (const n of r.networks) files.set(`networks/${n.name}.xml`, n.xml);
   return files;
 }
-

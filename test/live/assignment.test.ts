@@ -58,7 +58,10 @@ describe('live: snapshots and assignments (start, check, reset, autosave, report
     const again = await vmlabJson(['assignment', 'start', WEB_PORT]);
     assert.equal(again.json.created, false);
     const list = await vmlabJson(['snapshot', 'list', LAB]);
-    assert.deepEqual(list.json.snapshots.map((s: { name: string; complete: boolean; memory: boolean; state: string }) => [s.name, s.complete, s.memory, s.state]), [['start', true, true, 'running']]);
+    assert.deepEqual(
+      list.json.snapshots.map((s: { name: string; complete: boolean; memory: boolean; state: string }) => [s.name, s.complete, s.memory, s.state]),
+      [['start', true, true, 'running']],
+    );
   });
 
   it('the example assignment fails at the start, with its message and exit 3', async () => {

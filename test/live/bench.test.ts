@@ -27,7 +27,10 @@ describe('live: vmlab bench --quick (tcg-emulated, tcg-virtio, host)', function 
   });
 
   it('every measurement is a positive number; the host has no boot rows', () => {
-    assert.deepEqual(r.configs.map((c) => c.name), ['tcg-emulated', 'tcg-virtio', 'host']);
+    assert.deepEqual(
+      r.configs.map((c) => c.name),
+      ['tcg-emulated', 'tcg-virtio', 'host'],
+    );
     for (const c of r.configs) {
       for (const m of METRICS) {
         const s = c.metrics[m.key];

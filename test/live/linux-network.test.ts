@@ -72,7 +72,7 @@ describe('live: linux-network lab (switch, OSPF routers, NAT, firewall, DHCP, DN
     assert.match(r2.out, /O>\* 10\.1\.0\.0\/24 \[110\/\d+\] via 10\.0\.12\.1, eth1/);
   });
 
-  it('DHCP: client1 (LAN1, through r1\'s relay) and client2 (LAN2) got leases from srv; the leases are on srv', async () => {
+  it("DHCP: client1 (LAN1, through r1's relay) and client2 (LAN2) got leases from srv; the leases are on srv", async () => {
     const addressOf = async (vm: string) => {
       const r = await guest(vm, ['ip', '-j', '-4', 'addr', 'show', 'dev', 'eth0']);
       const a = (JSON.parse(r.out) as Array<{ addr_info: Array<{ local: string; dynamic?: boolean }> }>)[0]?.addr_info.find((x) => x.dynamic);
@@ -90,7 +90,7 @@ describe('live: linux-network lab (switch, OSPF routers, NAT, firewall, DHCP, DN
     assert.match(route.out, /default via 10\.1\.0\.1 dev eth0/, 'the gateway came with the lease');
   });
 
-  it('DNS: client1 resolves web.netlab.test through the lab\'s DNS server', async () => {
+  it("DNS: client1 resolves web.netlab.test through the lab's DNS server", async () => {
     const r = await guest('client1', ['getent', 'hosts', 'web.netlab.test']);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /^10\.2\.0\.10\s+web\.netlab\.test/);
@@ -104,7 +104,7 @@ describe('live: linux-network lab (switch, OSPF routers, NAT, firewall, DHCP, DN
     assert.match(path.out, /via 10\.1\.0\.1/);
   });
 
-  it('NAT: the outside VM sees r2\'s outside address as the source, never a LAN address', async () => {
+  it("NAT: the outside VM sees r2's outside address as the source, never a LAN address", async () => {
     const r = await guest('client1', ['curl', '-sS', '--max-time', '10', 'http://203.0.113.10/']);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /The outside world: inet\.netlab\.test/);
@@ -125,7 +125,7 @@ describe('live: linux-network lab (switch, OSPF routers, NAT, firewall, DHCP, DN
     assert.match(fw.out, /counter packets [1-9]\d* bytes \d+ comment "left to the policy"/);
   });
 
-  it('bridges are switches: `bridge link` shows every guest\'s tap on its lab bridge', async () => {
+  it("bridges are switches: `bridge link` shows every guest's tap on its lab bridge", async () => {
     const links = await hostNet('bridge', ['link', 'show']);
     const macs = await hostNet('ip', ['link', 'show']);
     for (const vm of plan.vms) {
@@ -140,7 +140,7 @@ describe('live: linux-network lab (switch, OSPF routers, NAT, firewall, DHCP, DN
     process.stdout.write(`      [live] linux-network: up to all checks passed in ${((Date.now() - t0) / 1000).toFixed(0)} s (target 480 s)\n`);
   });
 
-  it('assignment lan-firewall: the student\'s nft rule passes the task; reset lands in a working lab where only the task fails again', async () => {
+  it("assignment lan-firewall: the student's nft rule passes the task; reset lands in a working lab where only the task fails again", async () => {
     // The student's answer: allow exactly this traffic, forwarded from the transit link (r1) to the outside.
     const fix = await guest('r2', ['nft', 'insert', 'rule', 'inet', 'vmlab_filter', 'forward', 'iifname', 'eth1', 'oifname', 'eth2', 'tcp', 'dport', '5201', 'accept']);
     assert.equal(fix.code, 0, fix.err);
@@ -151,7 +151,9 @@ describe('live: linux-network lab (switch, OSPF routers, NAT, firewall, DHCP, DN
     const t = Date.now();
     const reset = await vmlabJson(['assignment', 'reset', ASSIGNMENT, '--discard']);
     assert.equal(reset.exitCode, 0, reset.stderr);
-    process.stdout.write(`      [live] lan-firewall reset of 6 guests: ${((Date.now() - t) / 1000).toFixed(1)} s (revert ${(reset.json.revert.ms / 1000).toFixed(1)} s, services working ${(reset.json.workingMs / 1000).toFixed(1)} s later)\n`);
+    process.stdout.write(
+      `      [live] lan-firewall reset of 6 guests: ${((Date.now() - t) / 1000).toFixed(1)} s (revert ${(reset.json.revert.ms / 1000).toFixed(1)} s, services working ${(reset.json.workingMs / 1000).toFixed(1)} s later)\n`,
+    );
     const again = await vmlabJson(['assignment', 'check', ASSIGNMENT, '--out', checkDir]);
     assert.equal(again.exitCode, 3);
     assert.deepEqual(failedChecks(again.json), [TASK], 'after reset only the task fails: the rule is gone, everything else works');

@@ -31,13 +31,18 @@ describe('live: quickstart lab (vmlab up / status / exec / down)', function () {
     const t0 = Date.now();
     const r = await vmlabJson(['up', LAB]);
     assert.equal(r.exitCode, 0, r.stderr);
-    assert.deepEqual(r.json.vms.map((v: { name: string; action: string; ready: boolean }) => [v.name, v.action, v.ready]), [
-      ['emu', 'created', true],
-      ['para', 'created', true],
-    ]);
+    assert.deepEqual(
+      r.json.vms.map((v: { name: string; action: string; ready: boolean }) => [v.name, v.action, v.ready]),
+      [
+        ['emu', 'created', true],
+        ['para', 'created', true],
+      ],
+    );
     for (const v of r.json.vms) assert.ok(v.times.cloudInit > v.times.agent && v.times.agent > 0, JSON.stringify(v.times));
     for (const v of r.json.vms) if (v.startRetried) process.stdout.write(`      [live] ${v.name}: first start lost the cgroup race and was retried (${v.startRetried})\n`);
-    process.stdout.write(`      [live] quickstart up in ${((Date.now() - t0) / 1000).toFixed(0)} s: ${r.json.vms.map((v: { name: string; accel: string; times: { cloudInit: number } }) => `${v.name} (${v.accel}) ready at ${(v.times.cloudInit / 1000).toFixed(1)} s`).join(', ')}\n`);
+    process.stdout.write(
+      `      [live] quickstart up in ${((Date.now() - t0) / 1000).toFixed(0)} s: ${r.json.vms.map((v: { name: string; accel: string; times: { cloudInit: number } }) => `${v.name} (${v.accel}) ready at ${(v.times.cloudInit / 1000).toFixed(1)} s`).join(', ')}\n`,
+    );
   });
 
   it('static addresses are applied and each guest pings the other over the bridge', async () => {
@@ -89,7 +94,10 @@ describe('live: quickstart lab (vmlab up / status / exec / down)', function () {
     assert.equal(by.emu.state, 'running');
     assert.equal(by.emu.profile, 'emulated');
     assert.equal(by.para.profile, 'virtio');
-    for (const [name, ip] of [['emu', '10.10.0.11/24'], ['para', '10.10.0.12/24']] as const) {
+    for (const [name, ip] of [
+      ['emu', '10.10.0.11/24'],
+      ['para', '10.10.0.12/24'],
+    ] as const) {
       assert.equal(by[name].ready, true, name);
       assert.deepEqual(by[name].agentIps, [ip]);
       assert.deepEqual(by[name].plannedIps, [ip]);
@@ -107,7 +115,7 @@ describe('live: quickstart lab (vmlab up / status / exec / down)', function () {
     assert.equal(String(r.stdout), 'out');
     assert.equal(String(r.stderr), 'err');
     const noVm = await vmlab(['exec', LAB, 'nope', '--', 'true']);
-    assert.equal(noVm.exitCode, 255, 'a VM that does not exist is vmlab\'s failure (255), not a guest exit code');
+    assert.equal(noVm.exitCode, 255, "a VM that does not exist is vmlab's failure (255), not a guest exit code");
     assert.match(String(noVm.stderr), /lab "quickstart" has no VM "nope"/);
   });
 
@@ -168,7 +176,10 @@ describe('live: quickstart lab (vmlab up / status / exec / down)', function () {
     await child;
     const r = await vmlabJson(['up', LAB]);
     assert.equal(r.exitCode, 0, r.stderr);
-    assert.ok(r.json.vms.every((v: { ready: boolean }) => v.ready), JSON.stringify(r.json.vms));
+    assert.ok(
+      r.json.vms.every((v: { ready: boolean }) => v.ready),
+      JSON.stringify(r.json.vms),
+    );
     await vmlab(['down', 'quickstart']);
     assert.deepEqual(await libvirtObjects('vmlab-quickstart-'), []);
   });

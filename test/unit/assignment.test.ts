@@ -30,7 +30,11 @@ describe('assignment files', () => {
     for (const f of ['web-port.yaml', 'lan-firewall.yaml']) {
       const a = loadAssignment(join(root, 'labs', 'assignments', f));
       assert.ok(a.checks.length >= 3, f);
-      for (const c of a.checks) assert.ok(a.lab.vms.some((v) => v.name === c.vm), `${f}: ${c.vm}`);
+      for (const c of a.checks)
+        assert.ok(
+          a.lab.vms.some((v) => v.name === c.vm),
+          `${f}: ${c.vm}`,
+        );
       assert.equal(a.checkpoint, 'start');
     }
   });
@@ -43,9 +47,18 @@ describe('assignment files', () => {
     assert.ok(i!.line! > 20 && i!.column! > 1, JSON.stringify(i));
     const all = issuesOf(text.replace('expect: { output: "^200$" }', 'expect: { output: "(" }').replace('checkpoint: start', 'checkpoint: "no good"').replace('points: 3', 'pionts: 3'));
     const paths = all.map((x) => `${x.path}: ${x.message}`);
-    assert.ok(paths.some((p) => /^checks\[0\]\.expect\.output: is not a regular expression/.test(p)), paths.join('\n'));
-    assert.ok(paths.some((p) => /^checkpoint: /.test(p)), paths.join('\n'));
-    assert.ok(all.some((x) => x.path === 'checks[0].pionts' && /did you mean "points"/.test(x.hint ?? '')), paths.join('\n'));
+    assert.ok(
+      paths.some((p) => /^checks\[0\]\.expect\.output: is not a regular expression/.test(p)),
+      paths.join('\n'),
+    );
+    assert.ok(
+      paths.some((p) => /^checkpoint: /.test(p)),
+      paths.join('\n'),
+    );
+    assert.ok(
+      all.some((x) => x.path === 'checks[0].pionts' && /did you mean "points"/.test(x.hint ?? '')),
+      paths.join('\n'),
+    );
   });
 
   it('a missing lab file, a shell string as run, and no expectation are rejected', () => {
@@ -140,15 +153,18 @@ describe('lab snapshots (orchestration on a fake hypervisor)', () => {
     const { h, rt } = setup();
     const targets = await snapshotTargets(rt, 'quickstart', plan);
     await createLabSnapshot(rt, 'quickstart', targets, 'cp');
-    h.failOn = (c) => (c === 'snapshot-revert vmlab-quickstart-para cp' ? 'internal error: unable to execute QEMU command \'loadvm\'' : undefined);
-    const err = await revertLabSnapshot(rt, 'quickstart', targets, 'cp').then(() => assert.fail('reverted'), (e: VmlabError) => e);
+    h.failOn = (c) => (c === 'snapshot-revert vmlab-quickstart-para cp' ? "internal error: unable to execute QEMU command 'loadvm'" : undefined);
+    const err = await revertLabSnapshot(rt, 'quickstart', targets, 'cp').then(
+      () => assert.fail('reverted'),
+      (e: VmlabError) => e,
+    );
     assert.equal(err.code, 'ERR_VMLAB_SNAPSHOT_REVERT_PARTIAL');
     assert.match(err.message, /reverted emu; FAILED on para: internal error: unable to execute QEMU command 'loadvm'/);
     assert.equal(err.hint, 'the failed VMs are where they were; when the cause is fixed, finish with vmlab snapshot revert quickstart cp --vm para (a revert can be repeated)');
     assert.deepEqual(err.details, { reverted: ['emu'], failed: [{ vm: 'para', error: "internal error: unable to execute QEMU command 'loadvm'" }] });
   });
 
-  it('with a snapshot to roll back to (reset\'s autosave), a failed revert puts every VM back: all or nothing', async () => {
+  it("with a snapshot to roll back to (reset's autosave), a failed revert puts every VM back: all or nothing", async () => {
     const { h, rt } = setup();
     const targets = await snapshotTargets(rt, 'quickstart', plan);
     await createLabSnapshot(rt, 'quickstart', targets, 'start');
@@ -166,7 +182,7 @@ describe('lab snapshots (orchestration on a fake hypervisor)', () => {
   it('raw data disks and UEFI guests are refused before anything is done', async () => {
     const { h, rt } = setup();
     const d = h.domains.get('vmlab-quickstart-emu')!;
-    d.xml = d.xml.replace("<os>", "<os><loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE.fd</loader>");
+    d.xml = d.xml.replace('<os>', "<os><loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE.fd</loader>");
     await assert.rejects(snapshotTargets(rt, 'quickstart', plan), /pflash.*before 10\.9/);
     const raw = planFromText(readLab('labs/quickstart.yaml').replace('    profile: virtio    #', '    disks: [{ size: 1GiB, format: raw }]\n    profile: virtio    #'), 'labs/quickstart.yaml');
     const { h: h2, rt: rt2 } = setup();

@@ -17,12 +17,18 @@ describe('bench: the host row is a limit', () => {
     host.metrics.seqRead = one(1267);
     virtio.metrics.seqRead = one(2761);
     const errs = hostLimitErrors(r).filter((e) => e.config === 'tcg-virtio');
-    assert.deepEqual(errs.map((e) => [e.metric, Math.round(e.beyond * 100)]), [['seqRead', 118]]);
-    assert.match(describeLimitError(errs[0]!), /^tcg-virtio: disk: sequential read, 1 MiB blocks, direct is 118 % beyond the host's best \(2761 vs 1267 MB\/s; noise 25 %\): an error of the measurement/);
+    assert.deepEqual(
+      errs.map((e) => [e.metric, Math.round(e.beyond * 100)]),
+      [['seqRead', 118]],
+    );
+    assert.match(
+      describeLimitError(errs[0]!),
+      /^tcg-virtio: disk: sequential read, 1 MiB blocks, direct is 118 % beyond the host's best \(2761 vs 1267 MB\/s; noise 25 %\): an error of the measurement/,
+    );
     assert.match(renderTable({ ...r, limitErrors: errs }), /\*\*beyond the host: measurement error\*\*/);
   });
 
-  it('within the noise is no error; lower-is-better metrics count the other way; the runs\' own spread widens the noise', () => {
+  it("within the noise is no error; lower-is-better metrics count the other way; the runs' own spread widens the noise", () => {
     const r = fixture();
     const host = r.configs.find((c) => c.kind === 'host')!;
     const virtio = r.configs.find((c) => c.name === 'tcg-virtio')!;
@@ -31,12 +37,19 @@ describe('bench: the host row is a limit', () => {
     virtio.metrics.seqWrite = one(1 + NOISE_FLOOR - 0.01);
     assert.deepEqual(hostLimitErrors(r), []);
     virtio.metrics.ping = one(0.5); // half the host's round trip: impossible
-    assert.deepEqual(hostLimitErrors(r).map((e) => e.metric), ['ping']);
+    assert.deepEqual(
+      hostLimitErrors(r).map((e) => e.metric),
+      ['ping'],
+    );
     virtio.metrics.ping = one(1);
     virtio.metrics.tcp = one(1.4);
-    assert.deepEqual(hostLimitErrors(r).map((e) => e.metric), ['tcp'], '40 % beyond one host run: an error');
+    assert.deepEqual(
+      hostLimitErrors(r).map((e) => e.metric),
+      ['tcp'],
+      '40 % beyond one host run: an error',
+    );
     virtio.metrics.tcp = one(1.4, 0.2);
     host.metrics.tcp = one(1, 0.2);
-    assert.deepEqual(hostLimitErrors(r), [], 'runs that spread by 20 % each: 27 % beyond the host\'s best run is within their noise (40 %)');
+    assert.deepEqual(hostLimitErrors(r), [], "runs that spread by 20 % each: 27 % beyond the host's best run is within their noise (40 %)");
   });
 });

@@ -74,15 +74,33 @@ describe('vmlab bench: measurement parsers and matrix', () => {
     assert.equal(parsePingMedian('64 bytes from x: icmp_seq=1 ttl=64 time=0.9 ms\n64 bytes: time=0.3 ms\n64 bytes: time=0.5 ms\n'), 0.5);
     assert.throws(() => parsePingMedian('100% packet loss'), /no replies/);
     assert.equal(parseTimeSeconds('some noise\n1.234\n'), 1.234);
-    assert.equal(findDiskBySize('{"blockdevices":[{"name":"vda","size":3221225472,"type":"disk"},{"name":"vdb","size":1073741824,"type":"disk"},{"name":"sr0","size":372736,"type":"rom"}]}', 1073741824), '/dev/vdb');
+    assert.equal(
+      findDiskBySize('{"blockdevices":[{"name":"vda","size":3221225472,"type":"disk"},{"name":"vdb","size":1073741824,"type":"disk"},{"name":"sr0","size":372736,"type":"rom"}]}', 1073741824),
+      '/dev/vdb',
+    );
   });
 
-  it('kvm rows are refused with the host\'s reason where KVM cannot run guests; ablations exist', () => {
+  it("kvm rows are refused with the host's reason where KVM cannot run guests; ablations exist", () => {
     const cs = benchConfigs(DEFAULT_MATRIX);
     const auto = { accel: 'tcg' as const, reason: 'KVM here is nested through PVM' };
-    assert.deepEqual(cs.filter((c) => refusal(c, { auto, vhostNet: false })).map((c) => c.name), ['kvm-emulated', 'kvm-virtio', 'kvm-virtio-writeback', 'kvm-virtio-novhost']);
-    assert.equal(refusal(cs.find((c) => c.name === 'kvm-virtio')!, { auto, vhostNet: false }), 'KVM here is nested through PVM');
-    assert.equal(refusal(cs.find((c) => c.name === 'kvm-virtio')!, { auto: { accel: 'kvm', reason: 'ok' }, vhostNet: true }), undefined);
+    assert.deepEqual(
+      cs.filter((c) => refusal(c, { auto, vhostNet: false })).map((c) => c.name),
+      ['kvm-emulated', 'kvm-virtio', 'kvm-virtio-writeback', 'kvm-virtio-novhost'],
+    );
+    assert.equal(
+      refusal(
+        cs.find((c) => c.name === 'kvm-virtio')!,
+        { auto, vhostNet: false },
+      ),
+      'KVM here is nested through PVM',
+    );
+    assert.equal(
+      refusal(
+        cs.find((c) => c.name === 'kvm-virtio')!,
+        { auto: { accel: 'kvm', reason: 'ok' }, vhostNet: true },
+      ),
+      undefined,
+    );
   });
 
   it('a fair comparison: the two models differ only in devices (same image, memory, vCPUs, disk format and cache)', async () => {

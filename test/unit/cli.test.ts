@@ -19,7 +19,10 @@ describe('cli: validate and render', function () {
     assert.equal(r.exitCode, 0, r.stderr);
     const j = JSON.parse(r.stdout);
     assert.equal(j.ok, true);
-    assert.deepEqual(j.vms.map((v: { name: string }) => v.name), ['emu', 'para']);
+    assert.deepEqual(
+      j.vms.map((v: { name: string }) => v.name),
+      ['emu', 'para'],
+    );
   });
 
   it('validate: exit 2 with file:line:column, path and hint; no stack trace', async () => {
@@ -93,9 +96,11 @@ describe('hints name commands a user of the installed tool has', () => {
         const p = join(dir, e.name);
         if (e.isDirectory()) walk(p);
         else if (p.endsWith('.ts')) {
-          readFileSync(p, 'utf8').split('\n').forEach((line, i) => {
-            if (/\b(hint|fix)\b/.test(line) && /\.ci\//.test(line)) offenders.push(`${p}:${i + 1}: ${line.trim()}`);
-          });
+          readFileSync(p, 'utf8')
+            .split('\n')
+            .forEach((line, i) => {
+              if (/\b(hint|fix)\b/.test(line) && /\.ci\//.test(line)) offenders.push(`${p}:${i + 1}: ${line.trim()}`);
+            });
         }
       }
     };

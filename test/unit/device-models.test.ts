@@ -66,7 +66,10 @@ describe('device models', () => {
     for (const xml of [emu, para]) {
       const d = (await parseStringPromise(xml)).domain.devices[0];
       assert.equal(d.graphics, undefined);
-      assert.deepEqual(d.video.map((v: { model: Array<{ $: { type: string } }> }) => v.model[0]?.$.type), ['none']);
+      assert.deepEqual(
+        d.video.map((v: { model: Array<{ $: { type: string } }> }) => v.model[0]?.$.type),
+        ['none'],
+      );
     }
   });
 
@@ -88,12 +91,15 @@ describe('device knowledge lives in src/profiles', () => {
     for (const c of benchConfigs(KNOWN_CONFIGS)) if (c.profile !== undefined) assert.ok(deviceProfiles[c.profile], `${c.name}: ${c.profile}`);
   });
 
-  it('discard follows the bus: IDE has no TRIM, so the old PC\'s disks get no discard=unmap', async () => {
+  it("discard follows the bus: IDE has no TRIM, so the old PC's disks get no discard=unmap", async () => {
     const { renderLab } = await import('../../src/render/index.js');
     const { planFromText, readLab } = await import('../helpers/lab.js');
     const plan = planFromText(readLab('labs/emulated-vs-virtio.yaml'), 'labs/emulated-vs-virtio.yaml');
     const xml = (vm: string) => renderLab(plan).vms.find((v) => v.name === vm)!.files['domain.xml'];
-    const drivers = (vm: string) => [...xml(vm).matchAll(/<driver name='qemu' type='(\w+)'[^>]*?( discard='unmap')?\/>\s*<source file='[^']*\/(\w+)\.\w+'\/>\s*<target dev='\w+' bus='(\w+)'/g)].map((m) => `${m[3]} ${m[4]}${m[2] ? ' discard' : ''}`);
+    const drivers = (vm: string) =>
+      [...xml(vm).matchAll(/<driver name='qemu' type='(\w+)'[^>]*?( discard='unmap')?\/>\s*<source file='[^']*\/(\w+)\.\w+'\/>\s*<target dev='\w+' bus='(\w+)'/g)].map(
+        (m) => `${m[3]} ${m[4]}${m[2] ? ' discard' : ''}`,
+      );
     assert.deepEqual(drivers('oldpc'), ['root ide', 'disk1 sata discard', 'seed ide']);
     assert.deepEqual(drivers('emulated'), ['root sata discard', 'disk1 sata discard', 'seed sata']);
   });

@@ -32,7 +32,7 @@ describe('escaping: hostile strings come out intact', () => {
     const parsed = YAML.parse(ud);
     assert.equal(parsed.users[0].ssh_authorized_keys[0], key);
     assert.equal(parsed.write_files[0].content, HOSTILE + '\n: not a key\n- not a list');
-    assert.equal(parsed.runcmd[0], "set -e", "runcmd stops at the first failing command");
+    assert.equal(parsed.runcmd[0], 'set -e', 'runcmd stops at the first failing command');
     assert.equal(parsed.runcmd[1], HOSTILE);
     assert.deepEqual(parsed.runcmd[2], ['echo', '#not a comment', '&anchor', '*alias']);
     assert.deepEqual(parsed, userDataObject(plan, plan.vms[0]!));
@@ -73,8 +73,10 @@ describe('escaping: hostile strings come out intact', () => {
 
   it('a service parameter cannot inject a line into a configuration file', () => {
     const bad = MINIMAL.replace('  a:\n', `  a:\n    services:\n      - web: { title: "x\\nlisten 9999;" }\n`);
-    assert.throws(() => planFromText(bad), (e: Error & { issues?: Array<{ message: string; path: string }> }) =>
-      !!e.issues?.some((i) => i.path.endsWith('web.title') && /one line/.test(i.message)));
+    assert.throws(
+      () => planFromText(bad),
+      (e: Error & { issues?: Array<{ message: string; path: string }> }) => !!e.issues?.some((i) => i.path.endsWith('web.title') && /one line/.test(i.message)),
+    );
   });
 });
 

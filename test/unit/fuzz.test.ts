@@ -18,8 +18,36 @@ function rng(seed: number) {
 }
 
 const HOSTILE: unknown[] = [
-  '', ' ', '&<>"\'', '{{x}}', '../../etc/passwd', 'a'.repeat(300), '\u0000', 'é', '-1', '1e309', 'null', '*', '#', ':', '- x',
-  0, -1, 1.5, 1e12, Number.MAX_SAFE_INTEGER, true, false, null, [], {}, [1, 2], { a: 1 }, '10.0.0.999/24', '300.1.1.1/24', '52:54:00:zz:00:00',
+  '',
+  ' ',
+  '&<>"\'',
+  '{{x}}',
+  '../../etc/passwd',
+  'a'.repeat(300),
+  '\u0000',
+  'é',
+  '-1',
+  '1e309',
+  'null',
+  '*',
+  '#',
+  ':',
+  '- x',
+  0,
+  -1,
+  1.5,
+  1e12,
+  Number.MAX_SAFE_INTEGER,
+  true,
+  false,
+  null,
+  [],
+  {},
+  [1, 2],
+  { a: 1 },
+  '10.0.0.999/24',
+  '300.1.1.1/24',
+  '52:54:00:zz:00:00',
 ];
 
 type Node = unknown;

@@ -58,7 +58,7 @@ describe('vmlab graph', function () {
     assert.deepEqual([...png.slice(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
   });
 
-  it('the README\'s picture of the network lab is there and current (names every VM)', () => {
+  it("the README's picture of the network lab is there and current (names every VM)", () => {
     const svg = readFileSync(join(root, 'docs', 'linux-network.svg'), 'utf8');
     for (const vm of planOf('labs/linux-network.yaml').vms) assert.match(svg, new RegExp(`>${vm.name}<`));
     assert.match(readFileSync(join(root, 'README.md'), 'utf8'), /docs\/linux-network\.svg/);
@@ -68,6 +68,10 @@ describe('vmlab graph', function () {
     const plan = planOf('labs/quickstart.yaml');
     plan.lab.description = 'a "quoted" <b>lab</b> & \\ more';
     const svg = Buffer.from(await layoutDot(renderGraphDot(plan), 'svg')).toString('utf8');
-    assert.ok(svgText(await parseStringPromise(svg)).join('\n').includes('a "quoted" <b>lab</b> & \\ more'));
+    assert.ok(
+      svgText(await parseStringPromise(svg))
+        .join('\n')
+        .includes('a "quoted" <b>lab</b> & \\ more'),
+    );
   });
 });

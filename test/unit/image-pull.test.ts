@@ -30,7 +30,13 @@ describe('image pull and import (loopback HTTP server)', function () {
       join(dir, 'catalog.yaml'),
       'images:\n' +
         Object.entries(entries)
-          .map(([n, e]) => `  ${n}:\n    url: ${base}/${e.file}\n` + (e.checksum ? `    checksum: ${e.checksum}\n` : '') + (e.checksumUrl ? `    checksum-url: ${e.checksumUrl}\n` : '') + `    algorithm: ${e.algorithm ?? 'sha256'}\n`)
+          .map(
+            ([n, e]) =>
+              `  ${n}:\n    url: ${base}/${e.file}\n` +
+              (e.checksum ? `    checksum: ${e.checksum}\n` : '') +
+              (e.checksumUrl ? `    checksum-url: ${e.checksumUrl}\n` : '') +
+              `    algorithm: ${e.algorithm ?? 'sha256'}\n`,
+          )
           .join(''),
     );
 

@@ -62,7 +62,10 @@ describe('lab validation', () => {
 
   it('bounds count and expands copies with consecutive addresses', () => {
     const m = modelFromText(MINIMAL.replace('  a:\n', '  a:\n    count: 3\n'));
-    assert.deepEqual(m.vms.map((v) => v.name), ['a1', 'a2', 'a3']);
+    assert.deepEqual(
+      m.vms.map((v) => v.name),
+      ['a1', 'a2', 'a3'],
+    );
     assert.deepEqual(
       m.vms.map((v) => (v.nics[0]!.address.kind === 'static' ? v.nics[0]!.address.cidr.address & 255 : -1)),
       [10, 11, 12],
@@ -142,6 +145,9 @@ describe('lab validation', () => {
 
   it('rejects images not known to the host when a list is given', async () => {
     const { parseLab } = await import('../../src/lab/load.js');
-    assert.throws(() => parseLab('x.yaml', MINIMAL, { knownImages: ['debian-12-custom'] }), (e: Error & { issues?: Array<{ hint?: string }> }) => /vmlab image (list|build)/.test(e.issues?.[0]?.hint ?? ''));
+    assert.throws(
+      () => parseLab('x.yaml', MINIMAL, { knownImages: ['debian-12-custom'] }),
+      (e: Error & { issues?: Array<{ hint?: string }> }) => /vmlab image (list|build)/.test(e.issues?.[0]?.hint ?? ''),
+    );
   });
 });

@@ -9,14 +9,21 @@ import { root } from '../helpers/lab.js';
  * lower one, never from an outer one.
  */
 const RANK: Record<string, number> = {
-  util: 0, errors: 0, paths: 0,
-  profiles: 1, images: 1,
-  lab: 2, services: 2,
+  util: 0,
+  errors: 0,
+  paths: 0,
+  profiles: 1,
+  images: 1,
+  lab: 2,
+  services: 2,
   plan: 3,
   render: 4,
-  libvirt: 5, host: 5, guest: 5,
+  libvirt: 5,
+  host: 5,
+  guest: 5,
   'lab-ops': 6,
-  assignment: 7, bench: 7,
+  assignment: 7,
+  bench: 7,
   cli: 8,
 };
 
@@ -30,7 +37,10 @@ describe('structure: imports run one way', () => {
   const files = sources(join(root, 'src'));
 
   it('every folder of src/ has a rank', () => {
-    assert.deepEqual([...new Set(files.map(layerOf))].filter((l) => RANK[l] === undefined), []);
+    assert.deepEqual(
+      [...new Set(files.map(layerOf))].filter((l) => RANK[l] === undefined),
+      [],
+    );
   });
 
   it('no module imports from an outer layer', () => {

@@ -8,7 +8,11 @@ import { planFromText, MINIMAL, labErrorOf } from '../helpers/lab.js';
 describe('plan', () => {
   it('derives bridge names within the 15-character Linux limit', () => {
     assert.equal(bridgeNameFor('lab', 'lan'), 'vl-lab-lan');
-    for (const [lab, net] of [['quickstart', 'lan'], ['a-very-long-lab-name-xx', 'a-long-network-name-here'], ['x', 'y']] as const) {
+    for (const [lab, net] of [
+      ['quickstart', 'lan'],
+      ['a-very-long-lab-name-xx', 'a-long-network-name-here'],
+      ['x', 'y'],
+    ] as const) {
       const b = bridgeNameFor(lab, net);
       assert.ok(b.length <= 15, b);
       assert.match(b, /^[a-z0-9-]+$/);
@@ -29,10 +33,13 @@ describe('plan', () => {
     const vm = p.vms[0]!;
     assert.equal(vm.domainName, 'vmlab-t-a');
     assert.equal(p.networks[0]!.libvirtName, 'vmlab-t-lan');
-    assert.deepEqual(vm.disks.map((d) => [d.role, d.path, d.dev]), [
-      ['root', '/var/lib/vmlab/labs/t/a/root.qcow2', 'vda'],
-      ['seed', '/var/lib/vmlab/labs/t/a/seed.iso', 'vdb'],
-    ]);
+    assert.deepEqual(
+      vm.disks.map((d) => [d.role, d.path, d.dev]),
+      [
+        ['root', '/var/lib/vmlab/labs/t/a/root.qcow2', 'vda'],
+        ['seed', '/var/lib/vmlab/labs/t/a/seed.iso', 'vdb'],
+      ],
+    );
     assert.equal(vm.disks[0]!.backingFile, '/var/lib/vmlab/images/debian-12.qcow2');
   });
 

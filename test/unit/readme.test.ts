@@ -13,7 +13,10 @@ describe('README stays true', () => {
     const m = /## The lab file[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme);
     assert.ok(m, 'README has a yaml example under "## The lab file"');
     const plan = planFromText(m[1]!, 'README.md');
-    assert.deepEqual(plan.vms.map((v) => v.name), ['router', 'student1', 'student2', 'student3']);
+    assert.deepEqual(
+      plan.vms.map((v) => v.name),
+      ['router', 'student1', 'student2', 'student3'],
+    );
     const r = renderLab(plan);
     assert.equal(r.networks.length, 3, 'isolated, isolated, nat (the host bridge needs no libvirt network)');
   });

@@ -49,8 +49,14 @@ describe('golden files (set UPDATE_GOLDEN=1 to regenerate)', () => {
         assert.equal(meta['lab-hash'], plan.lab.fileHash);
         assert.equal(meta['vm-hash'], vm.hash);
         assert.equal(d.os[0].type[0].$.machine, vm.profile.machine.value);
-        assert.deepEqual(d.devices[0].disk.map((x: { source: Array<{ $: { file: string } }> }) => x.source[0]!.$.file), vm.disks.map((x) => x.path));
-        assert.deepEqual(d.devices[0].interface.map((x: { mac: Array<{ $: { address: string } }> }) => x.mac[0]!.$.address), vm.nics.map((n) => n.mac));
+        assert.deepEqual(
+          d.devices[0].disk.map((x: { source: Array<{ $: { file: string } }> }) => x.source[0]!.$.file),
+          vm.disks.map((x) => x.path),
+        );
+        assert.deepEqual(
+          d.devices[0].interface.map((x: { mac: Array<{ $: { address: string } }> }) => x.mac[0]!.$.address),
+          vm.nics.map((n) => n.mac),
+        );
         assert.equal(Number(d.memory[0]._), vm.memoryMiB);
       }
     });

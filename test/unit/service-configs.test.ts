@@ -10,20 +10,21 @@ import { requireTool, run } from '../helpers/tools.js';
 import { readFileSync } from 'node:fs';
 import { root } from '../helpers/lab.js';
 
-interface WriteFile { path: string; content: string }
+interface WriteFile {
+  path: string;
+  content: string;
+}
 
 /** Every file the services of every example lab write into a guest, per VM. */
 function serviceFiles(): Array<{ lab: string; vm: string; files: WriteFile[] }> {
-  return exampleLabs().flatMap((rel) =>
-    renderExample(rel).vms.map((v) => ({ lab: rel, vm: v.name, files: ((YAML.parse(v.files['user-data']) as { write_files?: WriteFile[] }).write_files ?? []) })),
-  );
+  return exampleLabs().flatMap((rel) => renderExample(rel).vms.map((v) => ({ lab: rel, vm: v.name, files: (YAML.parse(v.files['user-data']) as { write_files?: WriteFile[] }).write_files ?? [] })));
 }
 
 /**
  * The daemons the services configure are the judges of the configuration
  * files: dnsmasq --test and nft --check read exactly what the guest will read.
  */
-describe('service configuration files pass the daemons\' own checks', function () {
+describe("service configuration files pass the daemons' own checks", function () {
   this.timeout(60_000);
   let dir: string;
   before(() => {
@@ -33,7 +34,7 @@ describe('service configuration files pass the daemons\' own checks', function (
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('dnsmasq --test accepts every VM\'s /etc/dnsmasq.d (dhcp, dhcp-relay, dns)', async () => {
+  it("dnsmasq --test accepts every VM's /etc/dnsmasq.d (dhcp, dhcp-relay, dns)", async () => {
     let checked = 0;
     for (const { lab, vm, files } of serviceFiles()) {
       const confs = files.filter((f) => f.path.startsWith('/etc/dnsmasq.d/'));
@@ -49,7 +50,7 @@ describe('service configuration files pass the daemons\' own checks', function (
     assert.ok(checked >= 2, 'the network lab has a DHCP/DNS server and a relay');
   });
 
-  it('nft --check accepts every VM\'s nftables ruleset (nat, firewall)', async () => {
+  it("nft --check accepts every VM's nftables ruleset (nat, firewall)", async () => {
     let checked = 0;
     for (const { lab, vm, files } of serviceFiles()) {
       const rules = files.filter((f) => f.path.startsWith('/etc/nftables.d/'));
@@ -80,12 +81,12 @@ describe('service parameters are checked against the VM', () => {
     try {
       planFromText(text, 'labs/linux-network.yaml');
     } catch (e) {
-      return ((e as { issues?: Array<{ path: string; message: string; hint?: string; line?: number }> }).issues ?? []);
+      return (e as { issues?: Array<{ path: string; message: string; hint?: string; line?: number }> }).issues ?? [];
     }
     assert.fail('the lab was accepted');
   };
 
-  it('an interface the VM does not have is named with the VM\'s interfaces as hint', () => {
+  it("an interface the VM does not have is named with the VM's interfaces as hint", () => {
     const [i] = issuesOf(lab.replace('nat: { outside: eth2 }', 'nat: { outside: eth3 }'));
     assert.equal(i!.path, 'vms.r2.services[2].nat.outside');
     assert.match(i!.message, /no interface "eth3"/);
@@ -101,20 +102,29 @@ describe('service parameters are checked against the VM', () => {
         .replace(/(r2:[\s\S]*?services:\n)\s+- router\n/, '$1'),
     );
     const paths = issues.map((i) => `${i.path}: ${i.message}`);
-    assert.ok(paths.some((p) => /vms\.srv\.services\[0\]\.dhcp\.ranges\[0\]\.end: is not in 10\.2\.0\.0\/24/.test(p)), paths.join('\n'));
-    assert.ok(paths.some((p) => /vms\.r1\.services\[1\]\.ospf\.networks\[0\]\.prefix: matches none/.test(p)), paths.join('\n'));
-    assert.ok(paths.some((p) => /vms\.r2\.services: service "nat" needs the "router" service/.test(p)), paths.join('\n'));
+    assert.ok(
+      paths.some((p) => /vms\.srv\.services\[0\]\.dhcp\.ranges\[0\]\.end: is not in 10\.2\.0\.0\/24/.test(p)),
+      paths.join('\n'),
+    );
+    assert.ok(
+      paths.some((p) => /vms\.r1\.services\[1\]\.ospf\.networks\[0\]\.prefix: matches none/.test(p)),
+      paths.join('\n'),
+    );
+    assert.ok(
+      paths.some((p) => /vms\.r2\.services: service "nat" needs the "router" service/.test(p)),
+      paths.join('\n'),
+    );
   });
 
   it('"dhcp" on a LAN is accepted when a relay, not a server, sits on it', () => {
     assert.ok(planFromText(lab, 'labs/linux-network.yaml'));
-    const issues = issuesOf(lab.replace(/\n      - dhcp-relay: \{[^}]*\}/, ''));
+    const issues = issuesOf(lab.replace(/\n {6}- dhcp-relay: \{[^}]*\}/, ''));
     assert.ok(issues.some((i) => i.path === 'vms.client1.nics[0].ip' && /no VM there runs the "dhcp" service/.test(i.message)));
   });
 
   it('service files in the rendered lab are what the lab file asks for', () => {
     const r = renderLab(planFromText(lab, 'labs/linux-network.yaml'));
-    const files = (vm: string) => (YAML.parse(r.vms.find((v) => v.name === vm)!.files['user-data']).write_files as WriteFile[]);
+    const files = (vm: string) => YAML.parse(r.vms.find((v) => v.name === vm)!.files['user-data']).write_files as WriteFile[];
     const relay = files('r1').find((f) => f.path.endsWith('vmlab-dhcp-relay.conf'))!;
     assert.match(relay.content, /^dhcp-relay=10\.1\.0\.1,10\.2\.0\.10$/m);
     const fw = files('r2').find((f) => f.path.endsWith('vmlab-firewall.nft'))!;

@@ -44,7 +44,11 @@ export function registerAssignment(program: Command): void {
         const progress = new Progress(false);
         const { g, a, plan } = setup(file, cmd);
         await withRuntime(g, async (rt) => {
-          const cp = await startAssignment(rt, a, plan, { disks: hostDisks, bridgeExists, onVm: (vm, phase, detail) => progress.step(vm, phase + (detail && phase !== 'failed' ? ` (${detail})` : '')) });
+          const cp = await startAssignment(rt, a, plan, {
+            disks: hostDisks,
+            bridgeExists,
+            onVm: (vm, phase, detail) => progress.step(vm, phase + (detail && phase !== 'failed' ? ` (${detail})` : '')),
+          });
           emit(opts, { ok: true, assignment: a.name, lab: plan.lab.name, checkpoint: a.checkpoint, created: cp.created, upSeconds: cp.up.seconds, snapshot: cp.snapshot ?? null }, () =>
             [
               `assignment "${a.name}" started on lab "${plan.lab.name}"`,

@@ -54,7 +54,14 @@ export function registerBench(program: Command): void {
       reportErrors(opts, async () => {
         const progress = new Progress(false);
         const g = cmd.optsWithGlobals() as GlobalOpts;
-        const names = opts.matrix ? opts.matrix.split(',').map((s) => s.trim()).filter(Boolean) : opts.quick ? ['tcg-emulated', 'tcg-virtio', 'host'] : DEFAULT_MATRIX;
+        const names = opts.matrix
+          ? opts.matrix
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : opts.quick
+            ? ['tcg-emulated', 'tcg-virtio', 'host']
+            : DEFAULT_MATRIX;
         const unknown = names.filter((n) => !KNOWN_CONFIGS.includes(n));
         if (unknown.length) throw new VmlabError('ERR_VMLAB_USAGE', `unknown bench configuration(s): ${unknown.join(', ')}`, { kind: 'user', hint: `known: ${KNOWN_CONFIGS.join(', ')}` });
         const reps = opts.quick ? 1 : Number(opts.reps);
@@ -78,7 +85,12 @@ export function registerBench(program: Command): void {
           // A guest beyond the host's limit means the measurement is wrong: results are kept, the run fails.
           if (results.failed?.length || results.limitErrors?.length) process.exitCode = 1;
           for (const e of results.limitErrors ?? []) progress.step('measurement error', describeLimitError(e));
-          emit(opts, results, () => `${renderTable(results)}${results.failed?.length ? `\nFAILED: ${results.failed.map((f) => `${f.name}: ${f.error}`).join('; ')}` : ''}\nwrote ${files.filter((f) => !f.includes('/xml/')).join(', ')} (+ the domain XML of every run in ${join(opts.out, 'xml')})`);
+          emit(
+            opts,
+            results,
+            () =>
+              `${renderTable(results)}${results.failed?.length ? `\nFAILED: ${results.failed.map((f) => `${f.name}: ${f.error}`).join('; ')}` : ''}\nwrote ${files.filter((f) => !f.includes('/xml/')).join(', ')} (+ the domain XML of every run in ${join(opts.out, 'xml')})`,
+          );
         });
       }),
     );

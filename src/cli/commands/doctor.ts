@@ -37,7 +37,13 @@ export function registerDoctor(program: Command): void {
         // KVM
         const auto = probeAutoAccel();
         if (!existsSync('/dev/kvm')) {
-          checks.push({ name: 'kvm', ok: true, warn: true, detail: 'no /dev/kvm: tcg only (every guest instruction translated, slow)', fix: 'enable virtualization in the firmware, or nested virtualization on the outer hypervisor; modprobe kvm_intel or kvm_amd' });
+          checks.push({
+            name: 'kvm',
+            ok: true,
+            warn: true,
+            detail: 'no /dev/kvm: tcg only (every guest instruction translated, slow)',
+            fix: 'enable virtualization in the firmware, or nested virtualization on the outer hypervisor; modprobe kvm_intel or kvm_amd',
+          });
         } else {
           const real = await kvmRunsStockGuest();
           if (real.ok && auto.accel === 'kvm') checks.push({ name: 'kvm', ok: true, detail: `KVM runs a stock guest (${real.detail}): accel auto = kvm` });
@@ -48,11 +54,19 @@ export function registerDoctor(program: Command): void {
             checks.push({ name: 'kvm-access', ok: false, detail: '/dev/kvm is not readable and writable by this user', fix: 'add the user to group kvm' });
           }
           const st = statSync('/dev/kvm');
-          if ((st.mode & 0o060) !== 0o060) checks.push({ name: 'kvm-perms', ok: false, detail: '/dev/kvm is not group-accessible: libvirt re-probes QEMU on every call (slow)', fix: 'chgrp kvm /dev/kvm && chmod 0660 /dev/kvm (what udev does on a host with systemd)' });
+          if ((st.mode & 0o060) !== 0o060)
+            checks.push({
+              name: 'kvm-perms',
+              ok: false,
+              detail: '/dev/kvm is not group-accessible: libvirt re-probes QEMU on every call (slow)',
+              fix: 'chgrp kvm /dev/kvm && chmod 0660 /dev/kvm (what udev does on a host with systemd)',
+            });
         }
-        checks.push(existsSync('/dev/vhost-net')
-          ? { name: 'vhost-net', ok: true, detail: '/dev/vhost-net present: virtio-net can use the in-kernel vhost backend under KVM' }
-          : { name: 'vhost-net', ok: true, warn: true, detail: 'no /dev/vhost-net: virtio-net uses QEMU\'s own backend', fix: 'modprobe vhost_net' });
+        checks.push(
+          existsSync('/dev/vhost-net')
+            ? { name: 'vhost-net', ok: true, detail: '/dev/vhost-net present: virtio-net can use the in-kernel vhost backend under KVM' }
+            : { name: 'vhost-net', ok: true, warn: true, detail: "no /dev/vhost-net: virtio-net uses QEMU's own backend", fix: 'modprobe vhost_net' },
+        );
 
         // libvirt
         const uri = defaultUri(g.connect);
@@ -67,7 +81,13 @@ export function registerDoctor(program: Command): void {
         }
 
         // tools
-        for (const [tool, pkg] of [['qemu-img', 'qemu-utils'], ['xorriso', 'xorriso'], ['mmdebstrap', 'mmdebstrap'], ['virsh', 'libvirt-clients'], ['syslinux', 'syslinux']] as const) {
+        for (const [tool, pkg] of [
+          ['qemu-img', 'qemu-utils'],
+          ['xorriso', 'xorriso'],
+          ['mmdebstrap', 'mmdebstrap'],
+          ['virsh', 'libvirt-clients'],
+          ['syslinux', 'syslinux'],
+        ] as const) {
           if (!(await which(tool))) checks.push({ name: `tool:${tool}`, ok: false, detail: `${tool} is missing`, fix: `apt-get install ${pkg}` });
         }
 
@@ -83,9 +103,11 @@ export function registerDoctor(program: Command): void {
         const dir = existsSync(paths.dataDir) ? paths.dataDir : '/';
         const fs = statfsSync(dir);
         const free = fs.bavail * fs.bsize;
-        checks.push(free > 5 * 2 ** 30
-          ? { name: 'disk', ok: true, detail: `${(free / 2 ** 30).toFixed(0)} GiB free in ${dir}` }
-          : { name: 'disk', ok: false, detail: `only ${(free / 2 ** 30).toFixed(1)} GiB free in ${dir}`, fix: 'free space, or set VMLAB_DATA_DIR to a larger disk' });
+        checks.push(
+          free > 5 * 2 ** 30
+            ? { name: 'disk', ok: true, detail: `${(free / 2 ** 30).toFixed(0)} GiB free in ${dir}` }
+            : { name: 'disk', ok: false, detail: `only ${(free / 2 ** 30).toFixed(1)} GiB free in ${dir}`, fix: 'free space, or set VMLAB_DATA_DIR to a larger disk' },
+        );
 
         const ok = checks.every((c) => c.ok);
         emit(opts, { ok, accel: auto, checks }, () =>

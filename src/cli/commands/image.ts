@@ -37,7 +37,10 @@ export function registerImage(program: Command): void {
         emit(opts, { dir: store.dir, images, recipes, catalog }, () => {
           const lines = [`image cache: ${store.dir}`];
           lines.push(images.length ? 'images:' : 'images: none yet (build one: vmlab image build debian-12)');
-          for (const i of images) lines.push(`  ${i.name.padEnd(24)} ${i.source.padEnd(7)} ${mb(i.actualSize).padStart(9)} on disk, ${mb(i.virtualSize)} virtual, version ${i.version}${i.olderVersions.length ? ` (+${i.olderVersions.length} older)` : ''}`);
+          for (const i of images)
+            lines.push(
+              `  ${i.name.padEnd(24)} ${i.source.padEnd(7)} ${mb(i.actualSize).padStart(9)} on disk, ${mb(i.virtualSize)} virtual, version ${i.version}${i.olderVersions.length ? ` (+${i.olderVersions.length} older)` : ''}`,
+            );
           lines.push('recipes (vmlab image build NAME):');
           for (const r of recipes) lines.push(`  ${r.name.padEnd(24)} ${r.built ? (r.upToDate ? 'built, up to date' : 'built, recipe changed: rebuild') : 'not built'}`);
           lines.push('catalog (vmlab image pull NAME, needs internet):');
@@ -64,7 +67,9 @@ export function registerImage(program: Command): void {
         emit(opts, { ok: true, ...r }, () =>
           r.status === 'cached'
             ? `${name}: up to date (recipe ${recipe.hash.slice(0, 12)}), nothing to do: ${r.image.file}`
-            : `${name}: built in ${r.seconds.toFixed(0)} s: ${r.image.file} (${mb(r.image.actualSize)})\n  steps: ${Object.entries(r.steps).map(([k, v]) => `${k} ${v!.toFixed(1)}s`).join(', ')}`,
+            : `${name}: built in ${r.seconds.toFixed(0)} s: ${r.image.file} (${mb(r.image.actualSize)})\n  steps: ${Object.entries(r.steps)
+                .map(([k, v]) => `${k} ${v!.toFixed(1)}s`)
+                .join(', ')}`,
         );
       }),
     );

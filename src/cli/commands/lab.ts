@@ -43,8 +43,12 @@ export function registerLab(program: Command): void {
           emit(opts, { ok: r.vms.every((v) => v.ready || v.action === 'changed'), ...r }, () => {
             const lines = [r.upToDate ? `lab "${r.lab}" is up to date: nothing to do` : `lab "${r.lab}" up in ${r.seconds.toFixed(1)} s`];
             for (const v of r.vms) {
-              const t = v.times ? `  running ${secs(v.times.running)}, agent ${secs(v.times.agent)}, cloud-init done ${secs(v.times.cloudInit)}${v.times.services !== undefined ? `, services working ${secs(v.times.services)}` : ''}` : '';
-              lines.push(`  ${v.name.padEnd(14)} ${v.action.padEnd(10)} ${v.profile.padEnd(12)} ${v.accel.padEnd(4)} ${v.ready ? 'ready' : v.action === 'changed' ? 'CHANGED (up --recreate)' : 'NOT READY'}${t}`);
+              const t = v.times
+                ? `  running ${secs(v.times.running)}, agent ${secs(v.times.agent)}, cloud-init done ${secs(v.times.cloudInit)}${v.times.services !== undefined ? `, services working ${secs(v.times.services)}` : ''}`
+                : '';
+              lines.push(
+                `  ${v.name.padEnd(14)} ${v.action.padEnd(10)} ${v.profile.padEnd(12)} ${v.accel.padEnd(4)} ${v.ready ? 'ready' : v.action === 'changed' ? 'CHANGED (up --recreate)' : 'NOT READY'}${t}`,
+              );
               if (v.error) lines.push(`    error [${v.error.code}]: ${formatReport(v.error)}`);
             }
             lines.push(`reach a guest: vmlab exec ${file} <vm> -- <command>`);
@@ -60,7 +64,7 @@ export function registerLab(program: Command): void {
     .command('down')
     .description('destroy and remove everything vmlab created for a lab (domains, networks, disks, seeds)')
     .argument('<lab>', 'lab file or lab name')
-    .option('--keep-disks', 'keep the VMs\' disk overlays')
+    .option('--keep-disks', "keep the VMs' disk overlays")
     .option('--json', 'machine-readable output')
     .action((arg: string, opts: { keepDisks?: boolean; json?: boolean }, cmd: Command) =>
       reportErrors(opts, async () => {
@@ -70,7 +74,9 @@ export function registerLab(program: Command): void {
         await withRuntime(g, async (rt) => {
           const r = await downLab(rt, name, { disks: (await import('../../lab-ops/disks.js')).hostDisks, keepDisks: opts.keepDisks });
           emit(opts, { ok: true, ...r }, () =>
-            [`lab "${name}" down: ${r.domains.length} domain(s), ${r.networks.length} network(s) removed${opts.keepDisks ? ' (disks kept)' : ''}`, ...r.skipped.map((s) => `  left alone: ${s}`)].join('\n'),
+            [`lab "${name}" down: ${r.domains.length} domain(s), ${r.networks.length} network(s) removed${opts.keepDisks ? ' (disks kept)' : ''}`, ...r.skipped.map((s) => `  left alone: ${s}`)].join(
+              '\n',
+            ),
           );
         });
       }),
@@ -94,7 +100,9 @@ export function registerLab(program: Command): void {
             const lines = [`lab "${name}"`];
             for (const v of s.vms) {
               const ips = v.agentIps.length ? v.agentIps.join(',') : v.plannedIps.join(',') + (v.plannedIps.length ? ' (planned)' : '');
-              lines.push(`  ${v.name.padEnd(14)} ${v.state.padEnd(8)} ${v.profile.padEnd(12)} ${v.accel.padEnd(4)} ${(v.ready ? 'ready' : v.agent ? `cloud-init ${v.cloudInit}` : 'no agent').padEnd(18)} ${ips}${v.changed ? '  CHANGED in lab file' : ''}`);
+              lines.push(
+                `  ${v.name.padEnd(14)} ${v.state.padEnd(8)} ${v.profile.padEnd(12)} ${v.accel.padEnd(4)} ${(v.ready ? 'ready' : v.agent ? `cloud-init ${v.cloudInit}` : 'no agent').padEnd(18)} ${ips}${v.changed ? '  CHANGED in lab file' : ''}`,
+              );
             }
             for (const m of s.missing) lines.push(`  ${m.padEnd(14)} missing (vmlab up)`);
             return lines.join('\n');
@@ -114,35 +122,39 @@ export function registerLab(program: Command): void {
     // Every failure of vmlab itself exits 255 (as ssh does), usage errors included: 1..254 are the guest command's own.
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 255))
     .action((arg: string, vm: string, command: string[], opts: { timeout: number; json?: boolean }, cmd: Command) =>
-      reportErrors(opts, async () => {
-        const g = cmd.optsWithGlobals() as GlobalOpts;
-        const paths = hostPaths(g);
-        const { name } = labArg(arg, paths);
-        await withRuntime(g, async (rt) => {
-          const dn = domainName(name, vm);
-          const info = await rt.hypervisor.domain(dn);
-          if (!info) throw new VmlabError('ERR_VMLAB_VM_MISSING', `lab "${name}" has no VM "${vm}" in libvirt`, { kind: 'user', hint: `vmlab status ${arg}` });
-          if (info.state !== 'running') throw new VmlabError('ERR_VMLAB_VM_NOT_RUNNING', `${vm} is ${info.state}`, { hint: `vmlab up ${arg}` });
-          const agent = await rt.agentFor(dn, vm);
-          try {
-            const [path, ...args] = command;
-            const r = await agent.exec(path!, args, { timeoutMs: opts.timeout * 1000 });
-            if (opts.json) emit(opts, { vm, command, ...r }, () => '');
-            else {
-              process.stdout.write(r.stdout);
-              process.stderr.write(r.stderr);
+      reportErrors(
+        opts,
+        async () => {
+          const g = cmd.optsWithGlobals() as GlobalOpts;
+          const paths = hostPaths(g);
+          const { name } = labArg(arg, paths);
+          await withRuntime(g, async (rt) => {
+            const dn = domainName(name, vm);
+            const info = await rt.hypervisor.domain(dn);
+            if (!info) throw new VmlabError('ERR_VMLAB_VM_MISSING', `lab "${name}" has no VM "${vm}" in libvirt`, { kind: 'user', hint: `vmlab status ${arg}` });
+            if (info.state !== 'running') throw new VmlabError('ERR_VMLAB_VM_NOT_RUNNING', `${vm} is ${info.state}`, { hint: `vmlab up ${arg}` });
+            const agent = await rt.agentFor(dn, vm);
+            try {
+              const [path, ...args] = command;
+              const r = await agent.exec(path!, args, { timeoutMs: opts.timeout * 1000 });
+              if (opts.json) emit(opts, { vm, command, ...r }, () => '');
+              else {
+                process.stdout.write(r.stdout);
+                process.stderr.write(r.stderr);
+              }
+              process.exitCode = r.exitCode;
+            } finally {
+              agent.close();
             }
-            process.exitCode = r.exitCode;
-          } finally {
-            agent.close();
-          }
-        });
-      }, () => 255),
+          });
+        },
+        () => 255,
+      ),
     );
 
   program
     .command('console')
-    .description('attach to the serial console of a guest: vmlab\'s image logs in as root there (leave with Ctrl-])')
+    .description("attach to the serial console of a guest: vmlab's image logs in as root there (leave with Ctrl-])")
     .argument('<lab>', 'lab file or lab name')
     .argument('<vm>', 'VM name')
     .action((arg: string, vm: string, _o: unknown, cmd: Command) =>

@@ -4,7 +4,11 @@ import { hostPaths, labArg, planForHost, withRuntime, type GlobalOpts } from '..
 import type { LabRuntime } from '../../lab-ops/runtime.js';
 import { emit, reportErrors } from '../output.js';
 
-const when = (unix: number) => new Date(unix * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+const when = (unix: number) =>
+  new Date(unix * 1000)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, ' UTC');
 
 interface SnapOpts {
   vm?: string;
@@ -35,25 +39,32 @@ export function registerSnapshot(program: Command): void {
       }),
     );
 
-  common(snap.command('list').description('snapshots of the lab, with time, state and the VMs that have them').argument('<lab>', 'lab file or lab name')).action((arg: string, opts: SnapOpts, cmd: Command) =>
-    withTargets(arg, opts, cmd, async ({ rt, lab, targets }) => {
-      const list = await listLabSnapshots(rt, targets);
-      emit(opts, { lab, vms: targets.map((t) => t.vm), snapshots: list }, () => {
-        if (!list.length) return `lab "${lab}" has no snapshots`;
-        return [
-          `lab "${lab}" (${targets.length} VM(s))`,
-          ...list.map((s) => `  ${s.name.padEnd(28)} ${when(s.createdAt)}  ${s.state.padEnd(8)} ${s.memory ? 'memory+disks' : 'disks only  '}  ${s.complete ? 'complete' : `INCOMPLETE: missing on ${s.missingOn.join(', ')}`}`),
-        ].join('\n');
-      });
-    }),
+  common(snap.command('list').description('snapshots of the lab, with time, state and the VMs that have them').argument('<lab>', 'lab file or lab name')).action(
+    (arg: string, opts: SnapOpts, cmd: Command) =>
+      withTargets(arg, opts, cmd, async ({ rt, lab, targets }) => {
+        const list = await listLabSnapshots(rt, targets);
+        emit(opts, { lab, vms: targets.map((t) => t.vm), snapshots: list }, () => {
+          if (!list.length) return `lab "${lab}" has no snapshots`;
+          return [
+            `lab "${lab}" (${targets.length} VM(s))`,
+            ...list.map(
+              (s) =>
+                `  ${s.name.padEnd(28)} ${when(s.createdAt)}  ${s.state.padEnd(8)} ${s.memory ? 'memory+disks' : 'disks only  '}  ${s.complete ? 'complete' : `INCOMPLETE: missing on ${s.missingOn.join(', ')}`}`,
+            ),
+          ].join('\n');
+        });
+      }),
   );
 
-  common(snap.command('revert').description('return every VM to NAME, in parallel (refused unless every VM has it)').argument('<lab>', 'lab file or lab name').argument('<name>', 'snapshot name')).action(
-    (arg: string, name: string, opts: SnapOpts, cmd: Command) =>
-      withTargets(arg, opts, cmd, async ({ rt, lab, targets }) => {
-        const r = await revertLabSnapshot(rt, lab, targets, name);
-        emit(opts, { ok: true, lab, ...r }, () => [`lab "${lab}" reverted to "${name}" in ${(r.ms / 1000).toFixed(1)} s`, ...r.vms.map((v) => `  ${v.vm.padEnd(14)} ${(v.ms / 1000).toFixed(1)} s  ${v.method}`)].join('\n'));
-      }),
+  common(
+    snap.command('revert').description('return every VM to NAME, in parallel (refused unless every VM has it)').argument('<lab>', 'lab file or lab name').argument('<name>', 'snapshot name'),
+  ).action((arg: string, name: string, opts: SnapOpts, cmd: Command) =>
+    withTargets(arg, opts, cmd, async ({ rt, lab, targets }) => {
+      const r = await revertLabSnapshot(rt, lab, targets, name);
+      emit(opts, { ok: true, lab, ...r }, () =>
+        [`lab "${lab}" reverted to "${name}" in ${(r.ms / 1000).toFixed(1)} s`, ...r.vms.map((v) => `  ${v.vm.padEnd(14)} ${(v.ms / 1000).toFixed(1)} s  ${v.method}`)].join('\n'),
+      );
+    }),
   );
 
   common(snap.command('delete').description('delete NAME from every VM that has it').argument('<lab>', 'lab file or lab name').argument('<name>', 'snapshot name')).action(

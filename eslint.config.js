@@ -1,0 +1,13 @@
+// ESLint (flat config): the recommended JavaScript and typescript-eslint rules on src/ and test/.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config({ ignores: ['dist/', 'node_modules/', 'bench-results/'] }, js.configs.recommended, ...tseslint.configs.recommended, {
+  files: ['**/*.ts'],
+  rules: {
+    // Unused names are compile errors already (tsconfig noUnusedLocals); `_x` marks a deliberate one.
+    '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    // Control characters in regular expressions are deliberate (one-line checks, ANSI escapes).
+    'no-control-regex': 'off',
+  },
+});
