@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, renameSync } from 'node:fs'
 import { join } from 'node:path';
 import { createDisk, createLinkedClone } from '../host/qemu-img.js';
 import { writeSeedIso } from '../host/seed-iso.js';
+import { pruneEmptyDir } from '../util/fs.js';
 
 /** Disk and seed files of lab VMs. The real one uses qemu-img and xorriso; tests use a fake. */
 export interface DiskOps {
@@ -12,6 +13,10 @@ export interface DiskOps {
   writeSeed(path: string, files: Record<string, string>): Promise<void>;
   /** Removes a VM's directory, or only its non-disk files with keepDisks. */
   removeVmFiles(dir: string, keepDisks: boolean): void;
+  /** The VM directories under a lab's directory (what down removes), none if it does not exist. */
+  vmDirs(labDir: string): string[];
+  /** Removes a lab's directory once it is empty. */
+  pruneLabDir(labDir: string): void;
 }
 
 /** Created under a temp name and renamed, so an interrupted `up` never leaves a half file. */
@@ -36,4 +41,6 @@ export const hostDisks: DiskOps = {
     if (!keepDisks) return rmSync(dir, { recursive: true, force: true });
     for (const f of readdirSync(dir)) if (!/\.(qcow2|raw)$/.test(f)) rmSync(join(dir, f), { recursive: true, force: true });
   },
+  vmDirs: (labDir) => (existsSync(labDir) ? readdirSync(labDir).map((vm) => join(labDir, vm)) : []),
+  pruneLabDir: pruneEmptyDir,
 };

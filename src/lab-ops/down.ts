@@ -5,7 +5,6 @@ import type { DiskOps } from './disks.js';
 import { lockLab } from './lock.js';
 import { parseDomainXml, parseNetworkMeta } from './metadata.js';
 import type { LabRuntime } from './runtime.js';
-import { pruneEmptyDir } from '../util/fs.js';
 
 export interface DownResult {
   lab: string;
@@ -48,13 +47,11 @@ export async function downLab(rt: LabRuntime, lab: string, opts: { disks: DiskOp
       res.networks.push(n.name);
     }
     const labDir = join(rt.paths.dataDir, 'labs', lab);
-    if (existsSync(labDir)) {
-      for (const vm of readdirSync(labDir)) {
-        opts.disks.removeVmFiles(join(labDir, vm), Boolean(opts.keepDisks));
-        res.files.push(join(labDir, vm));
-      }
-      pruneEmptyDir(labDir);
+    for (const dir of opts.disks.vmDirs(labDir)) {
+      opts.disks.removeVmFiles(dir, Boolean(opts.keepDisks));
+      res.files.push(dir);
     }
+    opts.disks.pruneLabDir(labDir);
     if (existsSync(rt.paths.runDir)) {
       for (const f of readdirSync(rt.paths.runDir)) {
         if (f.startsWith(prefix) && f.endsWith('.agent.sock')) {

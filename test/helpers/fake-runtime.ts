@@ -94,6 +94,10 @@ export class FakeDisks implements DiskOps {
     this.act(`seed ${path}`);
     this.files.add(path);
   }
+  vmDirs(labDir: string): string[] {
+    return [...new Set([...this.files].filter((f) => f.startsWith(labDir + '/')).map((f) => f.slice(0, f.indexOf('/', labDir.length + 1))))].sort();
+  }
+  pruneLabDir(): void {}
   removeVmFiles(dir: string, keepDisks: boolean): void {
     this.act(`rm ${dir}${keepDisks ? ' (keep disks)' : ''}`);
     for (const f of [...this.files]) if (f.startsWith(dir + '/') && !(keepDisks && /\.(qcow2|raw)$/.test(f))) this.files.delete(f);

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { downLab } from '../../src/lab-ops/down.js';
 import { upLab } from '../../src/lab-ops/up.js';
 import { fakeRuntime } from '../helpers/fake-runtime.js';
-import { planFromText, readLab } from '../helpers/lab.js';
+import { planLab } from '../../src/plan/plan.js';
+import { GOLDEN_PLAN_OPTS, modelFromText, planFromText, readLab } from '../helpers/lab.js';
 
 const plan = planFromText(readLab('labs/quickstart.yaml'), 'labs/quickstart.yaml');
 
@@ -45,5 +47,69 @@ describe('up on fakes: starts', () => {
     assert.match(r.vms[1]!.error!.message, /No space left on device/);
     assert.equal(h.calls.filter((c) => c === 'start vmlab-quickstart-emu').length, 1);
     assert.equal(h.calls.filter((c) => c === 'start vmlab-quickstart-para').length, 2);
+  });
+});
+
+describe('up and down on fakes: failures and what they leave behind', () => {
+  // Planned under the fake runtime's data directory, where down looks for the lab's files.
+  const planOf = (lab: ReturnType<typeof fakeRuntime>) => planLab(modelFromText(readLab('labs/quickstart.yaml'), 'labs/quickstart.yaml'), { ...GOLDEN_PLAN_OPTS, paths: lab.rt.paths });
+  const up = (lab: ReturnType<typeof fakeRuntime>) => upLab(lab.rt, planOf(lab), { disks: lab.disks, bridgeExists: async () => true, timeoutMs: 5000 });
+
+  it('a define that fails: that VM is not ready, its disks stay for the next up, the other VM comes up; down removes all', async () => {
+    const lab = fakeRuntime();
+    lab.h.failOn = (c) => (c === 'define vmlab-quickstart-para' ? 'XML error: invalid device' : undefined);
+    const r = await up(lab);
+    assert.deepEqual(
+      r.vms.map((v) => [v.name, v.ready]),
+      [
+        ['emu', true],
+        ['para', false],
+      ],
+    );
+    assert.match(r.vms[1]!.error!.message, /invalid device/);
+    assert.ok(lab.disks.exists(planOf(lab).vms[1]!.disks[0]!.path), 'the clone is kept: a second up reuses it');
+    assert.equal(lab.h.domains.has('vmlab-quickstart-para'), false);
+    lab.h.failOn = undefined;
+    const again = await up(lab);
+    assert.deepEqual(
+      again.vms.map((v) => [v.name, v.action, v.ready]),
+      [
+        ['emu', 'unchanged', true],
+        ['para', 'created', true],
+      ],
+    );
+    assert.equal(lab.disks.calls.filter((c) => c.startsWith('clone') && c.includes('/para/')).length, 1, 'not cloned twice');
+    const down = await downLab(lab.rt, 'quickstart', { disks: lab.disks });
+    assert.deepEqual([down.domains.length, down.networks.length], [2, 1]);
+    assert.deepEqual([lab.h.domains.size, lab.h.networks.size, lab.disks.files.size], [0, 0, 0]);
+  });
+
+  it('a network of that name that vmlab did not make: nothing is created, the error says so', async () => {
+    const lab = fakeRuntime();
+    lab.h.networks.set('vmlab-quickstart-lan', { xml: "<network><name>vmlab-quickstart-lan</name><bridge name='virbr9'/></network>", active: true });
+    await assert.rejects(up(lab), /network vmlab-quickstart-lan exists but was not created by vmlab for this lab: vmlab will not touch it/);
+    assert.deepEqual(lab.h.calls, []);
+    assert.equal(lab.disks.calls.length, 0);
+  });
+
+  it('a lab network vmlab made that is stopped is started, not redefined; a VM removed by hand is created again', async () => {
+    const lab = fakeRuntime();
+    await up(lab);
+    lab.h.networks.get('vmlab-quickstart-lan')!.active = false;
+    lab.h.domains.delete('vmlab-quickstart-emu');
+    lab.h.calls.length = 0;
+    const r = await up(lab);
+    assert.deepEqual(
+      r.networks.map((n) => n.action),
+      ['started'],
+    );
+    assert.deepEqual(
+      r.vms.map((v) => [v.name, v.action, v.ready]),
+      [
+        ['emu', 'created', true],
+        ['para', 'unchanged', true],
+      ],
+    );
+    assert.deepEqual(lab.h.calls, ['net-start vmlab-quickstart-lan', 'define vmlab-quickstart-emu', 'start vmlab-quickstart-emu']);
   });
 });
