@@ -1,6 +1,6 @@
 import { METRICS, type BenchResults, type ConfigResult, type Metric } from './results.js';
 import { deviceProfiles } from '../profiles/index.js';
-import { describeLimitError } from './limits.js';
+import { describeLimitError, hostLimitErrors } from './limits.js';
 import type { Summary } from './stats.js';
 
 /**
@@ -32,6 +32,7 @@ interface Ratio {
 }
 
 function ratios(r: BenchResults): Ratio[] {
+  const limitErrors = hostLimitErrors(r);
   const out: Ratio[] = [];
   const x = (v: number | undefined) => (v === undefined ? '–' : `${v.toFixed(v >= 10 ? 0 : 1)}×`);
   for (const accel of ['tcg', 'kvm'] as const) {
@@ -49,7 +50,7 @@ function ratios(r: BenchResults): Ratio[] {
     out.push({
       title: `${name} % of host`,
       values: (m) => {
-        if (r.limitErrors?.some((e) => e.config === name && e.metric === m.key)) return '**beyond the host: measurement error**';
+        if (limitErrors.some((e) => e.config === name && e.metric === m.key)) return '**beyond the host: measurement error**';
         const a = advantage(v.metrics[m.key], host.metrics[m.key], m);
         return a === undefined ? '–' : `${Math.round(a * 100)}%`;
       },
@@ -81,7 +82,7 @@ export function renderTable(r: BenchResults): string {
     ...r.configs.map((c) => `- \`${c.name}\`: ${c.description}`),
     ...r.refused.map((x) => `- \`${x.name}\`: not run here — ${x.reason}`),
     ...(r.failed ?? []).map((x) => `- \`${x.name}\`: **failed** — ${x.error}`),
-    ...(r.limitErrors ?? []).map((e) => `- **measurement error**: ${describeLimitError(e)}`),
+    ...hostLimitErrors(r).map((e) => `- **measurement error**: ${describeLimitError(e)}`),
     '',
   ];
   return lines.join('\n') + '\n' + notes.join('\n');
