@@ -12,6 +12,7 @@ import { registerValidate } from './commands/validate.js';
 import { registerImage } from './commands/image.js';
 import { registerLab } from './commands/lab.js';
 import { registerDoctor } from './commands/doctor.js';
+import { registerSchema } from './commands/schema.js';
 
 const pkg = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string };
 
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerAssignment(program);
   registerBench(program);
   registerDoctor(program);
+  registerSchema(program);
   return program;
 }
 

@@ -1,0 +1,204 @@
+import { accelNames, DISK_BUSES, NIC_MODELS, profileNames } from '../profiles/index.js';
+import type { ParamSpec, ServiceCatalog } from '../services/catalog.js';
+import { defaultServiceCatalog } from '../services/catalog.js';
+import { LIMITS } from './fields.js';
+
+/**
+ * The published JSON Schemas (draft 2020-12) of lab and assignment files, for
+ * editors (yaml-language-server completes and checks with them) and other
+ * tools. Built from the same tables validation uses: device profiles,
+ * accelerators, buses, NIC models and every service's parameters, so a new
+ * profile or service appears in the schema by itself. Structure only: what
+ * depends on other parts of the file (addresses in subnets, names that must
+ * exist, services' own checks) is validation's, with file:line:col and hints.
+ */
+type Schema = Record<string, unknown>;
+
+const DNS_LABEL = '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$';
+const IPV4 = '^(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)(\\.(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)){3}$';
+const CIDR = IPV4.slice(0, -1) + '/(3[0-2]|[12]?\\d)$';
+const SIZE = '^\\d+(\\.\\d+)?\\s*(KiB|MiB|GiB|TiB|KB|MB|GB|TB|K|M|G|T)$';
+const MAC = '^[0-9a-f]{2}(:[0-9a-f]{2}){5}$';
+const IFNAME = '^[A-Za-z0-9_.-]{1,15}$';
+
+const str = (description: string, extra: Schema = {}): Schema => ({ type: 'string', description, ...extra });
+const obj = (properties: Record<string, Schema>, extra: Schema = {}): Schema => ({ type: 'object', additionalProperties: false, properties, ...extra });
+const list = (items: Schema, description: string, extra: Schema = {}): Schema => ({ type: 'array', items, description, ...extra });
+const command: Schema = { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1 }], description: 'a shell line, or an argument list (no shell)' };
+
+function paramSchema(p: ParamSpec): Schema {
+  const d = p.description ? { description: p.description } : {};
+  const def = p.default !== undefined ? { default: p.default } : {};
+  if (p.type === 'list')
+    return { type: 'array', items: paramSchema({ ...p, type: p.items ?? 'string', description: undefined, default: undefined }), ...(p.max ? { maxItems: p.max } : {}), ...d, ...def };
+  if (p.type === 'object')
+    return {
+      ...obj(Object.fromEntries(Object.entries(p.fields ?? {}).map(([k, f]) => [k, paramSchema(f)])), {
+        required: Object.entries(p.fields ?? {})
+          .filter(([, f]) => f.required)
+          .map(([k]) => k),
+      }),
+      ...d,
+    };
+  const scalar: Record<string, Schema> = {
+    string: { type: 'string' },
+    int: { type: 'integer', ...(p.min !== undefined ? { minimum: p.min } : {}), ...(p.max !== undefined ? { maximum: p.max } : {}) },
+    port: { type: 'integer', minimum: 1, maximum: 65535 },
+    bool: { type: 'boolean' },
+    ipv4: { type: 'string', pattern: IPV4 },
+    cidr: { type: 'string', pattern: CIDR },
+    network: { type: 'string', pattern: CIDR },
+    ifname: { type: 'string', pattern: IFNAME },
+    interface: { type: 'string', pattern: IFNAME, description: "one of the VM's interfaces: eth0, eth1… in nics: order, or a nics[].name" },
+    hostname: { type: 'string', pattern: DNS_LABEL },
+    domain: { type: 'string' },
+    mac: { type: 'string', pattern: MAC },
+    enum: { enum: p.values ?? [] },
+  };
+  return { ...(scalar[p.type] ?? { type: 'string' }), ...d, ...def };
+}
+
+function serviceSchema(catalog: ServiceCatalog): Schema {
+  const names = catalog.names();
+  const withParams = names.map((n) => {
+    const def = catalog.get(n)!;
+    const params = obj(Object.fromEntries(Object.entries(def.params).map(([k, p]) => [k, paramSchema(p)])), {
+      required: Object.entries(def.params)
+        .filter(([, p]) => p.required)
+        .map(([k]) => k),
+    });
+    return { type: 'object', additionalProperties: false, required: [n], properties: { [n]: { ...params, description: def.description } }, description: def.description };
+  });
+  return { anyOf: [{ enum: names, description: 'a service with its default parameters' }, ...withParams] };
+}
+
+const expect = obj(
+  {
+    exit: { type: 'integer', minimum: 0, maximum: 255, description: 'the exit code the command must return' },
+    output: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1 }], description: 'regular expression(s) the output must match (all of them)' },
+    'output-not': str('a regular expression the output must not match'),
+  },
+  { description: 'what the result must look like (default: exit 0)' },
+);
+const run = list({ type: 'string' }, 'the command as a list of arguments, run through the guest agent (no shell: write [sh, -c, "…"] for one)', { minItems: 1 });
+
+const probe = obj(
+  { name: str('shown while waiting and in errors'), run, expect, timeout: { type: 'integer', minimum: 1, maximum: 600, description: 'seconds one run may take (default 10)' } },
+  { required: ['run'] },
+);
+
+export function labSchema(catalog: ServiceCatalog = defaultServiceCatalog()): Schema {
+  const size = str('a size with a unit: KiB MiB GiB (binary), KB MB GB (decimal)', { pattern: SIZE });
+  const profile = { enum: profileNames, description: 'device model (src/profiles/)' };
+  const accel = { enum: [...accelNames], description: 'kvm, tcg, or auto: kvm where KVM can run a stock guest here' };
+  const image = str('guest image: built by vmlab, pulled or imported (vmlab image list)', { pattern: '^[a-z0-9][a-z0-9._-]{0,63}$' });
+  const nic = obj(
+    {
+      network: str('a network of this lab'),
+      ip: str('a static address in CIDR form, or dhcp', { anyOf: [{ pattern: CIDR }, { const: 'dhcp' }] }),
+      gateway: str('default route', { pattern: IPV4 }),
+      dns: list({ type: 'string', pattern: IPV4 }, 'DNS servers'),
+      mac: str('default: a stable MAC from lab, VM and NIC index', { pattern: MAC }),
+      model: { enum: [...NIC_MODELS], description: "overrides the profile's NIC model" },
+      name: str('interface name in the guest (default eth<index>)', { pattern: IFNAME }),
+    },
+    { required: ['network'] },
+  );
+  const disk = obj({ size, bus: { enum: [...DISK_BUSES], description: "default: the profile's disk bus" }, format: { enum: ['qcow2', 'raw'] } }, { required: ['size'] });
+  const user = obj(
+    {
+      name: str('user name'),
+      ssh_authorized_keys: list({ type: 'string' }, 'public keys'),
+      hashed_passwd: str('a crypt(3) hash (mkpasswd -m sha-512); plain text is refused', { pattern: '^\\$(1|5|6|y|2[aby])\\$' }),
+      sudo: { type: 'boolean' },
+      groups: list({ type: 'string' }, 'extra groups'),
+      shell: str('login shell'),
+    },
+    { required: ['name'] },
+  );
+  const cloudInit = obj({
+    users: list(user, 'users to create'),
+    packages: list({ type: 'string' }, 'packages (guests have no internet in tests: the image preinstalls the lab tools)'),
+    write_files: list(
+      obj(
+        { path: str('absolute path', { pattern: '^/' }), content: str('file content'), permissions: str('octal mode', { pattern: '^0?[0-7]{3,4}$' }), owner: str('user:group') },
+        { required: ['path', 'content'] },
+      ),
+      'files to write',
+    ),
+    runcmd: list(command, 'commands run once at the end of provisioning'),
+    bootcmd: list(command, 'commands run early at every boot'),
+  });
+  const vm = obj({
+    description: str('what this VM is for', { maxLength: 2000 }),
+    image,
+    memory: size,
+    vcpus: { type: 'integer', minimum: 1, maximum: LIMITS.maxVcpus },
+    profile,
+    accel,
+    count: { type: 'integer', minimum: 1, maximum: LIMITS.maxCount, description: 'stamp out <name>1…<name>N with consecutive addresses' },
+    disks: list(disk, 'extra disks besides the system disk', { maxItems: LIMITS.maxDisks }),
+    nics: list(nic, 'network interfaces, eth0 first', { maxItems: LIMITS.maxNics }),
+    'cloud-init': cloudInit,
+    services: list(serviceSchema(catalog), 'services from templates/services/, each with its parameters', { maxItems: 32 }),
+    ready: { oneOf: [probe, list(probe, "more readiness probes besides the services' own")] },
+  });
+  const network = obj({
+    description: str('what this network is for', { maxLength: 500 }),
+    mode: { enum: ['isolated', 'bridge', 'nat'], description: 'isolated (default): a bridge of its own, no route anywhere' },
+    bridge: str('an existing host bridge (mode bridge)', { pattern: IFNAME }),
+    subnet: str('lets vmlab check addresses', { pattern: CIDR }),
+    'host-address': str("the host's address on the bridge", { pattern: IPV4 }),
+    dhcp: obj({ start: str('first address', { pattern: IPV4 }), end: str('last address', { pattern: IPV4 }) }, { required: ['start', 'end'], description: 'libvirt DHCP (nat networks)' }),
+    mtu: { type: 'integer', minimum: 576, maximum: 65535 },
+  });
+  return {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $id: 'https://vmlab.dev/schemas/lab.schema.json',
+    title: 'vmlab lab file',
+    description: 'A lab of full virtual machines: networks (Linux bridges), VMs with a device model, services and readiness probes.',
+    ...obj(
+      {
+        name: str('lab name: lowercase, digits, "-", at most 24 characters', { pattern: '^[a-z0-9]([a-z0-9-]{0,22}[a-z0-9])?$' }),
+        description: str('what this lab is for', { maxLength: 2000 }),
+        domain: str("DNS domain of the lab's hosts (default <name>.lab)"),
+        defaults: obj({ image, memory: size, vcpus: { type: 'integer', minimum: 1, maximum: LIMITS.maxVcpus }, profile, accel }, { description: 'apply to every VM unless it says otherwise' }),
+        networks: { type: 'object', propertyNames: { pattern: DNS_LABEL, maxLength: 32 }, additionalProperties: { anyOf: [network, { type: 'null' }] }, maxProperties: LIMITS.maxNetworks },
+        vms: { type: 'object', propertyNames: { pattern: DNS_LABEL }, additionalProperties: { anyOf: [vm, { type: 'null' }] } },
+      },
+      { required: ['name', 'vms'] },
+    ),
+  };
+}
+
+export function assignmentSchema(): Schema {
+  const check = obj(
+    {
+      name: str('shown in the score table and JUnit', { maxLength: 200 }),
+      vm: str('a VM of the lab'),
+      run,
+      expect,
+      points: { type: 'integer', minimum: 0, maximum: 1000, description: 'default 1' },
+      message: str("the teacher's words when it fails", { maxLength: 2000 }),
+      timeout: { type: 'integer', minimum: 1, maximum: 3600, description: 'seconds (default 60)' },
+    },
+    { required: ['name', 'vm', 'run'] },
+  );
+  return {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $id: 'https://vmlab.dev/schemas/assignment.schema.json',
+    title: 'vmlab assignment file',
+    description: 'A lab in a known state (a checkpoint), tasks for students and the checks that grade them.',
+    ...obj(
+      {
+        assignment: str('assignment name', { pattern: '^[a-z0-9][a-z0-9-]{0,62}$' }),
+        title: str('one line', { maxLength: 200 }),
+        lab: str('the lab file, relative to this file'),
+        checkpoint: str('the lab snapshot students start from (default start)', { pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' }),
+        tasks: str('what students are asked to do'),
+        checks: list(check, 'commands run in guests through the guest agent', { minItems: 1, maxItems: 500 }),
+      },
+      { required: ['assignment', 'lab', 'checks'] },
+    ),
+  };
+}
