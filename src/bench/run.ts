@@ -1,7 +1,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 import { join } from 'node:path';
-import { parseStringPromise } from 'xml2js';
+import { readDomainXml } from '../libvirt/xml-read.js';
 import { createBenchNetns, hostRunner, removeBenchNetns, withIperfServer, BENCH_NETNS, BENCH_NETNS_ADDR } from '../host/bench-netns.js';
 import type { LabModel } from '../lab/model.js';
 import { downLab } from '../lab-ops/down.js';
@@ -59,21 +59,18 @@ async function measureOnce(r: CommandRunner, disk: string, peer: string, w: Retu
   add(s, 'ping', await pingMedianMs(r, peer, w.pings));
 }
 
-type X = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
 /** Disk and NIC tuning as libvirt runs it: read back from the domain XML of the test disk and NIC. */
 export async function tuningFromXml(xml: string): Promise<NonNullable<ConfigResult['tuning']>> {
-  const d = ((await parseStringPromise(xml)) as X).domain;
-  const disks = (d.devices[0].disk ?? []) as X[];
-  const data = disks.find((x) => x.$.device === 'disk' && x.driver?.[0]?.$?.type === 'raw') ?? disks[0]!;
-  const nic = (d.devices[0].interface ?? [])[0] as X | undefined;
+  const d = await readDomainXml(xml);
+  const data = d.disks.find((x) => x.device === 'disk' && x.format === 'raw') ?? d.disks[0]!;
+  const nic = d.interfaces[0];
   return {
-    diskBus: data.target[0].$.bus,
-    diskCache: data.driver[0].$.cache ?? 'default',
-    diskIo: data.driver[0].$.io ?? 'default',
-    nicModel: nic?.model?.[0]?.$?.type ?? '',
-    vhost: nic?.driver?.[0]?.$?.name === 'vhost',
-    iothread: data.driver[0].$.iothread !== undefined,
+    diskBus: data.bus,
+    diskCache: data.cache ?? 'default',
+    diskIo: data.io ?? 'default',
+    nicModel: nic?.model ?? '',
+    vhost: nic?.driver === 'vhost',
+    iothread: data.iothread !== undefined,
   };
 }
 

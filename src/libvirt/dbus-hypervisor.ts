@@ -1,29 +1,8 @@
 import dbus from 'dbus-next';
-import xml2js from 'xml2js';
 import { VmlabError } from '../errors.js';
+import { readSnapshotXml, snapshotXml } from './xml-read.js';
 import { DOMAIN_XML_INACTIVE, NONE, SNAPSHOT_CREATE_ATOMIC, UNDEFINE_MANAGED_SAVE, UNDEFINE_NVRAM, UNDEFINE_SNAPSHOTS_METADATA } from './flags.js';
 import { DOMAIN_EVENTS, DOMAIN_STATES, type DomainEvent, type DomainInfo, type Hypervisor, type NetworkInfo, type SnapshotInfo } from './types.js';
-
-/** <domainsnapshot> for a new internal snapshot, serialised by xml2js (escaping included). */
-export function snapshotXml(name: string, description: string): string {
-  return new xml2js.Builder({ headless: true, renderOpts: { pretty: false } }).buildObject({ domainsnapshot: { name, description } });
-}
-
-export async function parseSnapshotXml(xml: string): Promise<SnapshotInfo> {
-  const doc = (await xml2js.parseStringPromise(xml)) as { domainsnapshot: Record<string, Array<string | { $?: Record<string, string> }>> };
-  const s = doc.domainsnapshot;
-  const text = (k: string) => (typeof s[k]?.[0] === 'string' ? (s[k]![0] as string) : undefined);
-  const mem = s.memory?.[0];
-  const memAttr = typeof mem === 'object' ? mem.$?.snapshot : undefined;
-  const state = text('state') ?? 'unknown';
-  return {
-    name: text('name') ?? '',
-    createdAt: Number(text('creationTime') ?? 0),
-    state,
-    memory: memAttr ? memAttr !== 'no' : state === 'running',
-    ...(text('description') ? { description: text('description')! } : {}),
-  };
-}
 
 const BUS_NAME = 'org.libvirt';
 
@@ -286,7 +265,7 @@ export class DbusHypervisor implements Hypervisor {
       const dom = await this.mustDomain(domain);
       const paths = (await dom.ListDomainSnapshots!(NONE)) as string[];
       const out: SnapshotInfo[] = [];
-      for (const p of paths) out.push(await parseSnapshotXml((await (await this.iface(p, 'org.libvirt.DomainSnapshot')).GetXMLDesc!(NONE)) as string));
+      for (const p of paths) out.push(await readSnapshotXml((await (await this.iface(p, 'org.libvirt.DomainSnapshot')).GetXMLDesc!(NONE)) as string));
       return out.sort((a, b) => a.createdAt - b.createdAt || a.name.localeCompare(b.name));
     });
   }

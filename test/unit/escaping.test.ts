@@ -96,7 +96,7 @@ describe('guest plumbing in user-data', () => {
 
 describe('snapshot XML is serialised, not built from strings', () => {
   it('a description with markup parses back to itself', async () => {
-    const { snapshotXml, parseSnapshotXml } = await import('../../src/libvirt/dbus-hypervisor.js');
+    const { snapshotXml, readSnapshotXml: parseSnapshotXml } = await import('../../src/libvirt/xml-read.js');
     const text = `student's <work> & "notes" ]]> --`;
     const xml = snapshotXml('autosave-1', text);
     assert.equal(xml, '<domainsnapshot><name>autosave-1</name><description>student\'s &lt;work&gt; &amp; "notes" ]]&gt; --</description></domainsnapshot>');
