@@ -182,15 +182,27 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** How often probes that have not passed yet are run again. */
 const PROBE_INTERVAL_MS = 1000;
+/** A failing probe's nudge (ReadyProbe.nudge) runs after it has failed this long, then at most this often. */
+export const NUDGE_AFTER_MS = 5000;
+export const NUDGE_EVERY_MS = 10_000;
 
 /**
  * Runs the probes until every one has passed (a probe that passed is not run
  * again). Past the deadline, the error names the service, the VM, the probe
  * and what it last saw.
  */
-export async function waitProbes(agent: GuestAgent, vmName: string, probes: VmProbe[], deadline: number, timeoutMs: number): Promise<void> {
+export async function waitProbes(
+  agent: GuestAgent,
+  vmName: string,
+  probes: VmProbe[],
+  deadline: number,
+  timeoutMs: number,
+  nudging = { afterMs: NUDGE_AFTER_MS, everyMs: NUDGE_EVERY_MS },
+): Promise<void> {
   const pending = new Set(probes);
   const last = new Map<VmProbe, { problems: string[]; stdout: string; stderr: string }>();
+  const firstFailed = new Map<VmProbe, number>();
+  const nudged = new Map<VmProbe, number>();
   for (;;) {
     for (const p of [...pending]) {
       let got: { exitCode: number | null; stdout: string; stderr: string; error?: string };
@@ -201,8 +213,18 @@ export async function waitProbes(agent: GuestAgent, vmName: string, probes: VmPr
         got = { exitCode: null, stdout: '', stderr: '', error: (e as Error).message };
       }
       const problems = expectProblems(p.expect, got);
-      if (problems.length === 0) pending.delete(p);
-      else last.set(p, { problems, stdout: got.stdout, stderr: got.stderr });
+      if (problems.length === 0) {
+        pending.delete(p);
+        continue;
+      }
+      last.set(p, { problems, stdout: got.stdout, stderr: got.stderr });
+      const now = Date.now();
+      if (!firstFailed.has(p)) firstFailed.set(p, now);
+      if (p.nudge && now - firstFailed.get(p)! >= nudging.afterMs && now - (nudged.get(p) ?? 0) >= nudging.everyMs) {
+        nudged.set(p, now);
+        const [cmd, ...args] = p.nudge;
+        await agent.exec(cmd!, args, { timeoutMs: 10_000 }).catch(() => undefined); // best effort: the probe still decides
+      }
     }
     if (pending.size === 0) return;
     if (Date.now() + PROBE_INTERVAL_MS > deadline) break;

@@ -11,6 +11,12 @@ export interface ReadyProbe extends CommandCheck {
   name: string;
   /** Seconds one run of the command may take. */
   timeoutS: number;
+  /**
+   * A command that makes the guest try again now, run while the probe keeps
+   * failing (after NUDGE_AFTER_MS, then every NUDGE_EVERY_MS): a DHCP client
+   * whose server came up late otherwise waits out its back-off (up to 64 s).
+   */
+  nudge?: string[];
 }
 
 /** `ready:` of a VM: a list of probes (or one probe as a mapping). */

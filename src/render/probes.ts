@@ -52,7 +52,15 @@ function dhcpClientProbes(plan: Plan, vm: VmPlan): VmProbe[] {
   const out: VmProbe[] = [];
   for (const nic of vm.nics.filter((n) => n.address.kind === 'dhcp')) {
     const source = `dhcp ${nic.ifname}`;
-    out.push({ source, name: `${nic.ifname} holds a DHCP lease`, run: ['ip', '-4', '-o', 'addr', 'show', 'dev', nic.ifname, 'dynamic'], expect: { output: [' inet '] }, timeoutS: 10 });
+    out.push({
+      source,
+      name: `${nic.ifname} holds a DHCP lease`,
+      run: ['ip', '-4', '-o', 'addr', 'show', 'dev', nic.ifname, 'dynamic'],
+      expect: { output: [' inet '] },
+      timeoutS: 10,
+      // networkd starts the DHCP exchange over at once, instead of after its back-off
+      nudge: ['networkctl', 'reconfigure', nic.ifname],
+    });
     const subnet = plan.networks.find((n) => n.name === nic.network)?.subnet;
     const served = plan.vms.flatMap((v) => v.services.filter((s) => s.name === 'dhcp').map((s) => s.params as { ranges?: Array<{ start: string; gateway?: string }>; dns?: string[] }));
     for (const params of served) {

@@ -117,4 +117,20 @@ describe('readiness probes: waiting for them', () => {
       g.execs.join('\n'),
     );
   });
+
+  it('a DHCP client still without a lease is nudged to try again (networkctl reconfigure), not left to its back-off', async () => {
+    const g = new FakeGuests();
+    const a = new GuestAgent(new FakeGuestTransport('client1', g), 'client1');
+    let nudged = false;
+    g.respond = (_vm, path) => {
+      if (path === 'networkctl') nudged = true;
+      return { exitCode: 0, stdout: path === 'ip' && nudged ? '2: eth0    inet 10.1.0.150/24 brd 10.1.0.255 scope global dynamic eth0' : '' };
+    };
+    const [lease] = probesOf('client1');
+    await waitProbes(a, 'client1', [lease!], Date.now() + 10_000, 10_000, { afterMs: 1500, everyMs: 3000 });
+    assert.deepEqual(
+      g.execs.filter((e) => e.includes('networkctl')),
+      ['client1: networkctl reconfigure eth0'],
+    );
+  });
 });
