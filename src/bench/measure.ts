@@ -61,7 +61,8 @@ export type FioKind = 'seqWrite' | 'seqRead' | 'randRead';
  * to the byte per second).
  */
 export function fioArgs(kind: FioKind, target: string, opts: { sizeMiB: number; runtimeS: number }): string[] {
-  const common = ['fio', `--name=${kind}`, `--filename=${target}`, '--direct=1', '--ioengine=libaio', '--output-format=json', `--size=${opts.sizeMiB}M`, '--time_based', `--runtime=${opts.runtimeS}`];
+  // Buffers aligned to 2 MiB: where malloc hands out huge pages (the host row), every buffer sits in them.
+  const common = ['fio', `--name=${kind}`, `--filename=${target}`, '--direct=1', '--ioengine=libaio', '--output-format=json', `--size=${opts.sizeMiB}M`, '--time_based', `--runtime=${opts.runtimeS}`, '--iomem_align=2m'];
   if (kind === 'seqWrite') return [...common, '--rw=write', '--bs=1M', '--iodepth=4'];
   if (kind === 'seqRead') return [...common, '--rw=read', '--bs=1M', '--iodepth=4'];
   return [...common, '--rw=randread', '--bs=4k', '--iodepth=16'];

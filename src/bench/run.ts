@@ -143,8 +143,9 @@ async function runHost(dataDir: string, o: BenchOptions): Promise<ConfigResult> 
   try {
     const inA = hostRunner(BENCH_NETNS.a);
     // fio's I/O buffers in transparent huge pages, like a guest's RAM (QEMU asks for THP on it):
-    // on this host, direct I/O into 4 KiB pages read 1.1-1.3 GB/s where the same reads into huge
-    // pages did 1.5-1.9 GB/s, so a host row in small pages was no limit (docs/bench.md).
+    // on this host, direct I/O into 4 KiB pages read 1.1-1.3 GB/s where the same reads into
+    // buffers wholly in huge pages (and aligned to them: --iomem_align=2m) did about 3 GB/s, so a
+    // host row in small pages was no limit (docs/bench.md).
     const local = hostRunner(undefined, { GLIBC_TUNABLES: HUGE_PAGE_BUFFERS });
     await withIperfServer(async () => {
       for (let i = 0; i < o.reps; i++) {
