@@ -9,9 +9,9 @@ import type { Summary } from './stats.js';
  *
  * The noise is the larger of the runs' own spread ((max - min) / median of
  * the host's and the guest's samples, added) and NOISE_FLOOR: on our CI
- * machine repeated 3-second host fio runs of the same job spread by up to 24 %
- * (sequential reads 1.51-1.92 GB/s over five runs), so one quick run says no
- * more than that.
+ * machine the virtio guest's sequential reads in single quick runs spread by
+ * up to 20 % (2028-2471 MB/s over four runs), so one quick run says no more
+ * than that.
  */
 export const NOISE_FLOOR = 0.25;
 

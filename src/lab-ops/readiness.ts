@@ -3,6 +3,7 @@ import { VmlabError } from '../errors.js';
 import type { GuestAgent } from '../guest/agent.js';
 import type { DomainEvent, Hypervisor } from '../libvirt/types.js';
 import { expectProblems } from '../lab/command-check.js';
+import type { ReadyProbe } from '../lab/ready.js';
 import type { VmProbe } from '../render/probes.js';
 
 export type ReadyPhase = 'starting' | 'running' | 'agent' | 'cloud-init' | 'services' | 'ready' | 'failed';
@@ -180,6 +181,18 @@ export async function waitReady(o: WaitReadyOptions): Promise<ReadyTimes> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Runs one probe once; what it saw and what is wrong with it (nothing when it passed). */
+export async function runProbe(agent: GuestAgent, p: ReadyProbe): Promise<{ got: { exitCode: number | null; stdout: string; stderr: string }; problems: string[] }> {
+  let got: { exitCode: number | null; stdout: string; stderr: string; error?: string };
+  try {
+    const [path, ...args] = p.run;
+    got = await agent.exec(path!, args, { timeoutMs: p.timeoutS * 1000 });
+  } catch (e) {
+    got = { exitCode: null, stdout: '', stderr: '', error: (e as Error).message };
+  }
+  return { got, problems: expectProblems(p.expect, got) };
+}
+
 /** How often probes that have not passed yet are run again. */
 const PROBE_INTERVAL_MS = 1000;
 /** A failing probe's nudge (ReadyProbe.nudge) runs after it has failed this long, then at most this often. */
@@ -205,14 +218,7 @@ export async function waitProbes(
   const nudged = new Map<VmProbe, number>();
   for (;;) {
     for (const p of [...pending]) {
-      let got: { exitCode: number | null; stdout: string; stderr: string; error?: string };
-      try {
-        const [path, ...args] = p.run;
-        got = await agent.exec(path!, args, { timeoutMs: p.timeoutS * 1000 });
-      } catch (e) {
-        got = { exitCode: null, stdout: '', stderr: '', error: (e as Error).message };
-      }
-      const problems = expectProblems(p.expect, got);
+      const { got, problems } = await runProbe(agent, p);
       if (problems.length === 0) {
         pending.delete(p);
         continue;

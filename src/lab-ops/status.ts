@@ -2,7 +2,8 @@ import { labPrefix } from '../lab/names.js';
 import type { Plan } from '../plan/plan.js';
 import { formatIpv4 } from '../util/ipv4.js';
 import { parseDomainXml } from './metadata.js';
-import { cloudInitResult } from './readiness.js';
+import { renderProbes } from '../render/probes.js';
+import { cloudInitResult, runProbe } from './readiness.js';
 import type { LabRuntime } from './runtime.js';
 
 export interface VmStatus {
@@ -17,6 +18,9 @@ export interface VmStatus {
   agentIps: string[];
   agent: boolean;
   cloudInit: 'done' | 'running' | 'error' | 'unknown';
+  /** Readiness probes that fail right now (run once, when the lab file is given and cloud-init is done). */
+  failing: string[];
+  /** Running, cloud-init done, and (with the lab file) every readiness probe passes: the VM works. */
   ready: boolean;
   /** Definition differs from the lab file. */
   changed?: boolean;
@@ -57,6 +61,7 @@ export async function labStatus(rt: LabRuntime, lab: string, plan?: Plan): Promi
       agentIps: [],
       agent: false,
       cloudInit: 'unknown',
+      failing: [],
       ready: false,
       ...(planned ? { changed: planned.hash !== parsed.meta.vmHash } : {}),
     };
@@ -70,6 +75,9 @@ export async function labStatus(rt: LabRuntime, lab: string, plan?: Plan): Promi
           s.agentIps = ifaces.filter((i) => i.name !== 'lo').flatMap((i) => (i['ip-addresses'] ?? []).filter((a) => a['ip-address-type'] === 'ipv4').map((a) => `${a['ip-address']}/${a.prefix}`));
           const ci = await cloudInitResult(agent);
           s.cloudInit = ci.done ? (ci.errors.length ? 'error' : 'done') : 'running';
+          if (planned && plan && s.cloudInit === 'done') {
+            for (const p of renderProbes(plan, planned)) if ((await runProbe(agent, p)).problems.length) s.failing.push(`${p.source}: ${p.name}`);
+          }
         } finally {
           agent.close();
         }
@@ -77,7 +85,7 @@ export async function labStatus(rt: LabRuntime, lab: string, plan?: Plan): Promi
         /* agent not answering: reported as agent=false */
       }
     }
-    s.ready = s.state === 'running' && s.agent && s.cloudInit === 'done';
+    s.ready = s.state === 'running' && s.agent && s.cloudInit === 'done' && s.failing.length === 0;
     vms.push(s);
   }
   const networks = (await h.listNetworks()).filter((n) => n.name.startsWith(prefix)).map((n) => ({ name: n.name, active: n.active }));

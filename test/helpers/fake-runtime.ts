@@ -34,6 +34,8 @@ export class FakeGuestTransport implements AgentTransport {
     switch (execute) {
       case 'guest-ping':
         return {} as T;
+      case 'guest-network-get-interfaces':
+        return [] as T;
       case 'guest-file-open':
         if (args.path === '/run/cloud-init/result.json' && w.cloudInitDone(this.vm)) return 1 as T;
         throw new Error(`Failed to open file '${String(args.path)}': No such file or directory`);

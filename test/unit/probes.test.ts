@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import type { VmlabError } from '../../src/errors.js';
 import { GuestAgent } from '../../src/guest/agent.js';
 import { waitProbes } from '../../src/lab-ops/readiness.js';
+import { labStatus } from '../../src/lab-ops/status.js';
 import { upLab } from '../../src/lab-ops/up.js';
 import { renderProbes } from '../../src/render/probes.js';
 import { defaultServiceCatalog } from '../../src/services/catalog.js';
@@ -131,6 +132,27 @@ describe('readiness probes: waiting for them', () => {
     assert.deepEqual(
       g.execs.filter((e) => e.includes('networkctl')),
       ['client1: networkctl reconfigure eth0'],
+    );
+  });
+
+  it('status runs the probes once: a service that stopped working makes the VM "not ready" and names the probe', async () => {
+    const { rt, disks, guests: g } = fakeRuntime();
+    const web = planFromText(readLab('labs/webserver.yaml'), 'labs/webserver.yaml');
+    g.respond = (_vm, path) => ({ exitCode: 0, stdout: path === 'curl' ? '200' : '' });
+    await upLab(rt, web, { disks, bridgeExists: async () => true, timeoutMs: 2500 });
+    assert.deepEqual(
+      (await labStatus(rt, 'webserver', web)).vms.map((v) => [v.name, v.ready, v.failing]),
+      [['web', true, []]],
+    );
+    g.respond = (_vm, path) => ({ exitCode: 0, stdout: path === 'curl' ? '000' : '' });
+    assert.deepEqual(
+      (await labStatus(rt, 'webserver', web)).vms.map((v) => [v.name, v.ready, v.failing]),
+      [['web', false, ['service web: nginx answers HTTP 200 on port 80']]],
+    );
+    assert.deepEqual(
+      (await labStatus(rt, 'webserver')).vms.map((v) => v.failing),
+      [[]],
+      'without the lab file there are no probes to run',
     );
   });
 });

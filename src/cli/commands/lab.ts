@@ -84,7 +84,7 @@ export function registerLab(program: Command): void {
 
   program
     .command('status')
-    .description('state, device model, accel, addresses and readiness of each VM of a lab')
+    .description('state, device model, accel, addresses and readiness of each VM of a lab (with the lab file: runs its readiness probes once)')
     .argument('<lab>', 'lab file or lab name')
     .option('--json', 'machine-readable output')
     .action((arg: string, opts: { json?: boolean }, cmd: Command) =>
@@ -101,8 +101,9 @@ export function registerLab(program: Command): void {
             for (const v of s.vms) {
               const ips = v.agentIps.length ? v.agentIps.join(',') : v.plannedIps.join(',') + (v.plannedIps.length ? ' (planned)' : '');
               lines.push(
-                `  ${v.name.padEnd(14)} ${v.state.padEnd(8)} ${v.profile.padEnd(12)} ${v.accel.padEnd(4)} ${(v.ready ? 'ready' : v.agent ? `cloud-init ${v.cloudInit}` : 'no agent').padEnd(18)} ${ips}${v.changed ? '  CHANGED in lab file' : ''}`,
+                `  ${v.name.padEnd(14)} ${v.state.padEnd(8)} ${v.profile.padEnd(12)} ${v.accel.padEnd(4)} ${(v.ready ? 'ready' : v.failing.length ? 'NOT WORKING' : v.agent ? `cloud-init ${v.cloudInit}` : 'no agent').padEnd(18)} ${ips}${v.changed ? '  CHANGED in lab file' : ''}`,
               );
+              for (const f of v.failing) lines.push(`    failing: ${f}`);
             }
             for (const m of s.missing) lines.push(`  ${m.padEnd(14)} missing (vmlab up)`);
             return lines.join('\n');
