@@ -62,7 +62,18 @@ export type FioKind = 'seqWrite' | 'seqRead' | 'randRead';
  */
 export function fioArgs(kind: FioKind, target: string, opts: { sizeMiB: number; runtimeS: number }): string[] {
   // Buffers aligned to 2 MiB: where malloc hands out huge pages (the host row), every buffer sits in them.
-  const common = ['fio', `--name=${kind}`, `--filename=${target}`, '--direct=1', '--ioengine=libaio', '--output-format=json', `--size=${opts.sizeMiB}M`, '--time_based', `--runtime=${opts.runtimeS}`, '--iomem_align=2m'];
+  const common = [
+    'fio',
+    `--name=${kind}`,
+    `--filename=${target}`,
+    '--direct=1',
+    '--ioengine=libaio',
+    '--output-format=json',
+    `--size=${opts.sizeMiB}M`,
+    '--time_based',
+    `--runtime=${opts.runtimeS}`,
+    '--iomem_align=2m',
+  ];
   if (kind === 'seqWrite') return [...common, '--rw=write', '--bs=1M', '--iodepth=4'];
   if (kind === 'seqRead') return [...common, '--rw=read', '--bs=1M', '--iodepth=4'];
   return [...common, '--rw=randread', '--bs=4k', '--iodepth=16'];
