@@ -26,7 +26,7 @@ export class YamlSource {
     readonly file: string,
     readonly text: string,
   ) {
-    this.doc = parseDocument(text, { lineCounter: this.lines, uniqueKeys: true, prettyErrors: true, strict: true });
+    this.doc = parseDocument(text, { lineCounter: this.lines, uniqueKeys: true, prettyErrors: true, strict: true, logLevel: 'error' });
   }
 
   /** YAML syntax problems (bad indentation, duplicate keys, tabs …). */
