@@ -56,13 +56,13 @@ describe('bench: the host row is a limit', () => {
     const r = fixture();
     const wb = r.configs.find((c) => c.name === 'tcg-virtio-writeback')!;
     assert.equal(wb.tuning!.diskCache, 'writeback');
-    assert.ok(wb.metrics.seqRead!.median > 2 * r.configs.find((c) => c.kind === 'host')!.metrics.seqRead!.max, 'the fixture has it far beyond the host');
+    assert.ok(wb.metrics.seqRead!.median > (1 + NOISE_FLOOR) * r.configs.find((c) => c.kind === 'host')!.metrics.seqRead!.max, 'the fixture has it beyond the host by more than the noise');
     assert.deepEqual(hostLimitErrors(r), []);
     wb.tuning!.diskCache = 'none';
-    // Were it direct I/O, its reads (4994 MB/s against the host's best 2181) would be an error; its writes (4951 vs 5382) not.
+    // Were it direct I/O, its reads (4843 MB/s against the host's best 3200) and writes (5889 vs 3969) would be errors.
     assert.deepEqual(
       hostLimitErrors(r).map((e) => `${e.config} ${e.metric}`),
-      ['tcg-virtio-writeback seqRead'],
+      ['tcg-virtio-writeback seqWrite', 'tcg-virtio-writeback seqRead'],
     );
   });
 });
