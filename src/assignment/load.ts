@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { LabError, VmlabError } from '../errors.js';
 import { Checker } from '../lab/checker.js';
+import { ASSIGNMENT_NAME } from '../lab/fields.js';
 import { parseCommandCheck, type Expect } from '../lab/command-check.js';
 import { loadLab, type LoadOptions } from '../lab/load.js';
 import type { LabModel } from '../lab/model.js';
@@ -36,8 +37,6 @@ export interface Assignment {
   checks: AssignmentCheck[];
 }
 
-const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
-
 export function parseAssignment(file: string, text: string, opts: LoadOptions & { readLab?: (path: string) => LabModel } = {}): Assignment {
   const source = new YamlSource(file, text);
   const syntax = source.syntaxIssues();
@@ -45,7 +44,7 @@ export function parseAssignment(file: string, text: string, opts: LoadOptions & 
   const c = new Checker(source);
   const root = c.object([], source.toJS(), { required: ['assignment', 'lab', 'checks'], optional: ['title', 'checkpoint', 'tasks'] });
   if (!root) throw new LabError(c.issues);
-  const name = c.string(['assignment'], root.assignment, { pattern: NAME, what: 'an assignment name', hint: 'lowercase letters, digits and "-"' });
+  const name = c.string(['assignment'], root.assignment, { pattern: ASSIGNMENT_NAME, what: 'an assignment name', hint: 'lowercase letters, digits and "-"' });
   const title = root.title === undefined ? (name ?? '') : (c.string(['title'], root.title, { maxLength: 200 }) ?? '');
   const tasks = root.tasks === undefined ? '' : (c.string(['tasks'], root.tasks, { maxLength: 100_000 }) ?? '');
   let checkpoint = 'start';

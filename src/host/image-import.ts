@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { VmlabError } from '../errors.js';
 import { run } from './exec.js';
-import { IMAGE_NAME, type ImageInfo, type ImageStore } from './image-store.js';
+import { IMAGE_NAME } from '../lab/fields.js';
+import type { ImageInfo, ImageStore } from './image-store.js';
 import { assertDiskImage, qemuImgInfo } from './qemu-img.js';
 
 export async function sha256File(path: string): Promise<string> {

@@ -28,8 +28,6 @@ export interface ImageInfo {
   origin?: string;
 }
 
-export const IMAGE_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
-
 export class ImageStore {
   constructor(readonly dir: string) {}
 

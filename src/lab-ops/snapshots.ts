@@ -2,6 +2,7 @@ import { VmlabError } from '../errors.js';
 import type { SnapshotInfo } from '../libvirt/types.js';
 import { domainName, labPrefix } from '../lab/names.js';
 import type { Plan } from '../plan/plan.js';
+import { SNAPSHOT_NAME } from '../lab/fields.js';
 import { lockLab } from './lock.js';
 import { parseDomainXml } from './metadata.js';
 import type { LabRuntime } from './runtime.js';
@@ -18,8 +19,6 @@ export interface SnapshotTarget {
   vm: string;
   domain: string;
 }
-
-const SNAPSHOT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export function checkSnapshotName(name: string): void {
   if (!SNAPSHOT_NAME.test(name)) {

@@ -6,6 +6,9 @@ import type { PathSeg } from './source.js';
 /** Shapes of single values in lab files, shared by the lab, cloud-init and service checks. */
 export const DNS_HINT = 'use lowercase letters, digits and "-", start and end with a letter or digit, at most 63 characters';
 export const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
+export const IMAGE_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+export const SNAPSHOT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const ASSIGNMENT_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 export const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 export const HASHED_PASSWD = /^\$(1|5|6|y|2[aby])\$[./A-Za-z0-9$]{8,}$/;
 export const ABS_PATH = /^\/[^\0]*$/;

@@ -1,7 +1,7 @@
 import { accelNames, DISK_BUSES, NIC_MODELS, profileNames } from '../profiles/index.js';
 import type { ParamSpec, ServiceCatalog } from '../services/catalog.js';
 import { defaultServiceCatalog } from '../services/catalog.js';
-import { LIMITS } from './fields.js';
+import { ABS_PATH, ASSIGNMENT_NAME, HASHED_PASSWD, IFNAME as IFNAME_RE, IMAGE_NAME, LIMITS, MAC as MAC_RE, OCTAL_MODE, SNAPSHOT_NAME } from './fields.js';
 
 /**
  * The published JSON Schemas (draft 2020-12) of lab and assignment files, for
@@ -18,9 +18,18 @@ const DNS_LABEL = '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$';
 const IPV4 = '^(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)(\\.(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)){3}$';
 const CIDR = IPV4.slice(0, -1) + '/(3[0-2]|[12]?\\d)$';
 const SIZE = '^\\d+(\\.\\d+)?\\s*(KiB|MiB|GiB|TiB|KB|MB|GB|TB|K|M|G|T)$';
-const MAC = '^[0-9a-f]{2}(:[0-9a-f]{2}){5}$';
-const IFNAME = '^[A-Za-z0-9_.-]{1,15}$';
+// The validator's own patterns, so the schema and `vmlab validate` agree.
+const MAC = MAC_RE.source;
+const IFNAME = IFNAME_RE.source;
 
+/** A published schema document: what editors fetch by $id. */
+const document = (kind: string, title: string, description: string, body: Schema): Schema => ({
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  $id: `https://vmlab.dev/schemas/${kind}.schema.json`,
+  title,
+  description,
+  ...body,
+});
 const str = (description: string, extra: Schema = {}): Schema => ({ type: 'string', description, ...extra });
 const obj = (properties: Record<string, Schema>, extra: Schema = {}): Schema => ({ type: 'object', additionalProperties: false, properties, ...extra });
 const list = (items: Schema, description: string, extra: Schema = {}): Schema => ({ type: 'array', items, description, ...extra });
@@ -91,7 +100,7 @@ export function labSchema(catalog: ServiceCatalog = defaultServiceCatalog()): Sc
   const size = str('a size with a unit: KiB MiB GiB (binary), KB MB GB (decimal)', { pattern: SIZE });
   const profile = { enum: profileNames, description: 'device model (src/profiles/)' };
   const accel = { enum: [...accelNames], description: 'kvm, tcg, or auto: kvm where KVM can run a stock guest here' };
-  const image = str('guest image: built by vmlab, pulled or imported (vmlab image list)', { pattern: '^[a-z0-9][a-z0-9._-]{0,63}$' });
+  const image = str('guest image: built by vmlab, pulled or imported (vmlab image list)', { pattern: IMAGE_NAME.source });
   const nic = obj(
     {
       network: str('a network of this lab'),
@@ -109,7 +118,7 @@ export function labSchema(catalog: ServiceCatalog = defaultServiceCatalog()): Sc
     {
       name: str('user name'),
       ssh_authorized_keys: list({ type: 'string' }, 'public keys'),
-      hashed_passwd: str('a crypt(3) hash (mkpasswd -m sha-512); plain text is refused', { pattern: '^\\$(1|5|6|y|2[aby])\\$' }),
+      hashed_passwd: str('a crypt(3) hash (mkpasswd -m sha-512); plain text is refused', { pattern: HASHED_PASSWD.source }),
       sudo: { type: 'boolean' },
       groups: list({ type: 'string' }, 'extra groups'),
       shell: str('login shell'),
@@ -121,7 +130,7 @@ export function labSchema(catalog: ServiceCatalog = defaultServiceCatalog()): Sc
     packages: list({ type: 'string' }, 'packages (guests have no internet in tests: the image preinstalls the lab tools)'),
     write_files: list(
       obj(
-        { path: str('absolute path', { pattern: '^/' }), content: str('file content'), permissions: str('octal mode', { pattern: '^0?[0-7]{3,4}$' }), owner: str('user:group') },
+        { path: str('absolute path', { pattern: ABS_PATH.source }), content: str('file content'), permissions: str('octal mode', { pattern: OCTAL_MODE.source }), owner: str('user:group') },
         { required: ['path', 'content'] },
       ),
       'files to write',
@@ -152,12 +161,11 @@ export function labSchema(catalog: ServiceCatalog = defaultServiceCatalog()): Sc
     dhcp: obj({ start: str('first address', { pattern: IPV4 }), end: str('last address', { pattern: IPV4 }) }, { required: ['start', 'end'], description: 'libvirt DHCP (nat networks)' }),
     mtu: { type: 'integer', minimum: 576, maximum: 65535 },
   });
-  return {
-    $schema: 'https://json-schema.org/draft/2020-12/schema',
-    $id: 'https://vmlab.dev/schemas/lab.schema.json',
-    title: 'vmlab lab file',
-    description: 'A lab of full virtual machines: networks (Linux bridges), VMs with a device model, services and readiness probes.',
-    ...obj(
+  return document(
+    'lab',
+    'vmlab lab file',
+    'A lab of full virtual machines: networks (Linux bridges), VMs with a device model, services and readiness probes.',
+    obj(
       {
         name: str('lab name: lowercase, digits, "-", at most 24 characters', { pattern: '^[a-z0-9]([a-z0-9-]{0,22}[a-z0-9])?$' }),
         description: str('what this lab is for', { maxLength: 2000 }),
@@ -168,7 +176,7 @@ export function labSchema(catalog: ServiceCatalog = defaultServiceCatalog()): Sc
       },
       { required: ['name', 'vms'] },
     ),
-  };
+  );
 }
 
 export function assignmentSchema(): Schema {
@@ -184,21 +192,20 @@ export function assignmentSchema(): Schema {
     },
     { required: ['name', 'vm', 'run'] },
   );
-  return {
-    $schema: 'https://json-schema.org/draft/2020-12/schema',
-    $id: 'https://vmlab.dev/schemas/assignment.schema.json',
-    title: 'vmlab assignment file',
-    description: 'A lab in a known state (a checkpoint), tasks for students and the checks that grade them.',
-    ...obj(
+  return document(
+    'assignment',
+    'vmlab assignment file',
+    'A lab in a known state (a checkpoint), tasks for students and the checks that grade them.',
+    obj(
       {
-        assignment: str('assignment name', { pattern: '^[a-z0-9][a-z0-9-]{0,62}$' }),
+        assignment: str('assignment name', { pattern: ASSIGNMENT_NAME.source }),
         title: str('one line', { maxLength: 200 }),
         lab: str('the lab file, relative to this file'),
-        checkpoint: str('the lab snapshot students start from (default start)', { pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' }),
+        checkpoint: str('the lab snapshot students start from (default start)', { pattern: SNAPSHOT_NAME.source }),
         tasks: str('what students are asked to do'),
         checks: list(check, 'commands run in guests through the guest agent', { minItems: 1, maxItems: 500 }),
       },
       { required: ['assignment', 'lab', 'checks'] },
     ),
-  };
+  );
 }

@@ -4,14 +4,13 @@ import { broadcastOf, contains, formatCidr, networkOf, type Cidr } from '../util
 import { isDnsLabel, closest } from '../util/names.js';
 import { parseSize, MiB } from '../util/units.js';
 import { Checker } from './checker.js';
-import { cidr, DNS_HINT, IFNAME, ipv4, LIMITS, MAC } from './fields.js';
+import { cidr, DNS_HINT, IFNAME, IMAGE_NAME, ipv4, LIMITS, MAC } from './fields.js';
 import type { DiskModel, LabModel, NetworkMode, NetworkModel, NicAddress, NicSpec, VmModel } from './model.js';
 import { parseReady } from './ready.js';
 import type { PathSeg } from './source.js';
 import { parseCloudInit } from './validate-cloud-init.js';
 import { parseServices } from './validate-services.js';
 
-const IMAGE_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const NETWORK_MODES: NetworkMode[] = ['isolated', 'bridge', 'nat'];
 
 export interface ValidateOptions {

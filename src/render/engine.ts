@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { templatesDir } from '../paths.js';
 import { netmaskString } from '../util/ipv4.js';
+import { escapeRegExp } from '../util/regex.js';
 
 /**
  * Two handlebars instances, one per output language.
@@ -36,7 +37,7 @@ yamlHandlebars.registerHelper('or', (...args: unknown[]) => args.slice(0, -1).fi
 yamlHandlebars.registerHelper('includes', (list: unknown, v: unknown) => Array.isArray(list) && list.includes(v));
 yamlHandlebars.registerHelper('netmask', (prefix: unknown) => netmaskString(Number(prefix)));
 /** A literal string inside a regular expression (readiness probes match addresses and prefixes). */
-yamlHandlebars.registerHelper('regex', (v: unknown) => String(v ?? '').replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+yamlHandlebars.registerHelper('regex', (v: unknown) => escapeRegExp(String(v ?? '')));
 yamlHandlebars.registerHelper('html', (v: unknown) => Handlebars.Utils.escapeExpression(String(v ?? '')));
 /**
  * `content: {{#text}}…{{/text}}`: the block renders a configuration file as

@@ -6,6 +6,7 @@ import { YamlSource } from '../lab/source.js';
 import type { Plan, VmPlan } from '../plan/plan.js';
 import { defaultServiceCatalog, type ServiceCatalog } from '../services/catalog.js';
 import { contains, parseIpv4 } from '../util/ipv4.js';
+import { escapeRegExp } from '../util/regex.js';
 import { yamlTemplate } from './engine.js';
 import { serviceContext } from './services.js';
 
@@ -71,7 +72,7 @@ function dhcpClientProbes(plan: Plan, vm: VmPlan): VmProbe[] {
           source,
           name: `${nic.ifname} has the default route from its lease`,
           run: ['ip', '-4', 'route', 'show', 'default', 'dev', nic.ifname],
-          expect: { output: [`^default via ${esc(range.gateway)} `] },
+          expect: { output: [`^default via ${escapeRegExp(range.gateway)} `] },
           timeoutS: 10,
         });
       }
@@ -80,7 +81,7 @@ function dhcpClientProbes(plan: Plan, vm: VmPlan): VmProbe[] {
           source,
           name: `${nic.ifname} uses the DNS server from its lease`,
           run: ['resolvectl', 'dns', nic.ifname],
-          expect: { output: params.dns.map((d) => `\\b${esc(d)}\\b`) },
+          expect: { output: params.dns.map((d) => `\\b${escapeRegExp(d)}\\b`) },
           timeoutS: 10,
         });
       }
@@ -88,5 +89,3 @@ function dhcpClientProbes(plan: Plan, vm: VmPlan): VmProbe[] {
   }
   return out;
 }
-
-const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
