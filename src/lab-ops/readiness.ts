@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { VmlabError } from '../errors.js';
 import type { GuestAgent } from '../guest/agent.js';
-import type { DomainEvent, Hypervisor } from '../libvirt/types.js';
+import { isStartingUp, type DomainEvent, type Hypervisor } from '../libvirt/types.js';
 import { expectProblems } from '../lab/command-check.js';
 import type { ReadyProbe } from '../lab/ready.js';
 import type { VmProbe } from '../render/probes.js';
@@ -131,6 +131,8 @@ export async function waitReady(o: WaitReadyOptions): Promise<ReadyTimes> {
           setPhase('running');
         } else if (info && (info.state === 'shutoff' || info.state === 'crashed')) {
           throw diagnose(`the domain is ${info.state}`);
+        } else if (info && isStartingUp(info)) {
+          await sleep(200);
         } else if (info?.state === 'paused') {
           throw diagnose('the domain is paused');
         } else {

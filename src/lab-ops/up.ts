@@ -138,7 +138,8 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
           }
           const info = await h.domain(vm.domainName);
           const startedAt = Date.now();
-          if (info?.state !== 'running') {
+          // Not when active: a domain still starting up (a killed `up` asked libvirt to start it) is waited for, not started twice.
+          if (!info?.active) {
             try {
               const started = await startDomain(h, vm.domainName);
               if (started.retried) {

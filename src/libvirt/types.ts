@@ -7,6 +7,17 @@ export const DOMAIN_STATES: DomainState[] = ['nostate', 'running', 'blocked', 'p
 export const DOMAIN_EVENTS = ['defined', 'undefined', 'started', 'suspended', 'resumed', 'stopped', 'shutdown', 'pmsuspended', 'crashed'] as const;
 export type DomainEventType = (typeof DOMAIN_EVENTS)[number];
 
+/**
+ * virDomainPausedReason VIR_DOMAIN_PAUSED_STARTING_UP: libvirt starts QEMU
+ * paused and resumes it when set up, so a domain being started (by another
+ * client, or an `up` that was killed) is briefly "paused" for this reason.
+ */
+export const PAUSED_STARTING_UP = 11;
+
+export function isStartingUp(d: Pick<DomainInfo, 'state' | 'reason'>): boolean {
+  return d.state === 'paused' && d.reason === PAUSED_STARTING_UP;
+}
+
 export interface DomainInfo {
   name: string;
   active: boolean;

@@ -9,7 +9,7 @@ import type { DomainEvent, DomainInfo, Hypervisor, NetworkInfo, SnapshotInfo } f
  */
 export class FakeHypervisor implements Hypervisor {
   readonly uri = 'fake:///';
-  readonly domains = new Map<string, { xml: string; state: DomainInfo['state']; snapshots: SnapshotInfo[] }>();
+  readonly domains = new Map<string, { xml: string; state: DomainInfo['state']; reason?: number; snapshots: SnapshotInfo[] }>();
   readonly networks = new Map<string, { xml: string; active: boolean }>();
   readonly calls: string[] = [];
   failOn?: (call: string) => boolean | string | undefined;
@@ -31,7 +31,7 @@ export class FakeHypervisor implements Hypervisor {
     return { libvirt: '9.0.0', hypervisor: '7.2.0' };
   }
   async listDomains(): Promise<DomainInfo[]> {
-    return [...this.domains].map(([name, d]) => ({ name, active: d.state === 'running', state: d.state, reason: 0 }));
+    return [...this.domains].map(([name, d]) => ({ name, active: d.state === 'running' || d.state === 'paused', state: d.state, reason: d.reason ?? 0 }));
   }
   async domain(name: string) {
     return (await this.listDomains()).find((d) => d.name === name);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { downLab } from '../../src/lab-ops/down.js';
+import { PAUSED_STARTING_UP } from '../../src/libvirt/types.js';
 import { upLab } from '../../src/lab-ops/up.js';
 import { fakeRuntime } from '../helpers/fake-runtime.js';
 import { planLab } from '../../src/plan/plan.js';
@@ -111,5 +112,32 @@ describe('up and down on fakes: failures and what they leave behind', () => {
       ],
     );
     assert.deepEqual(lab.h.calls, ['net-start vmlab-quickstart-lan', 'define vmlab-quickstart-emu', 'start vmlab-quickstart-emu']);
+  });
+
+  it('a VM still starting up (a killed up asked libvirt to start it) is waited for, not started a second time', async () => {
+    const lab = fakeRuntime();
+    await up(lab);
+    const para = lab.h.domains.get('vmlab-quickstart-para')!;
+    Object.assign(para, { state: 'paused', reason: PAUSED_STARTING_UP });
+    setTimeout(() => Object.assign(para, { state: 'running', reason: 0 }), 400);
+    lab.h.calls.length = 0;
+    const r = await up(lab);
+    assert.deepEqual(
+      r.vms.map((v) => [v.name, v.ready, v.error?.message]),
+      [
+        ['emu', true, undefined],
+        ['para', true, undefined],
+      ],
+    );
+    assert.deepEqual(lab.h.calls, [], 'no second Create (libvirt answers "domain is already running")');
+  });
+
+  it('a VM paused for any other reason is reported, not waited out', async () => {
+    const lab = fakeRuntime();
+    await up(lab);
+    Object.assign(lab.h.domains.get('vmlab-quickstart-para')!, { state: 'paused', reason: 5 }); // I/O error
+    const r = await up(lab);
+    assert.equal(r.vms[1]!.ready, false);
+    assert.match(r.vms[1]!.error!.message, /para: the domain is paused/);
   });
 });
