@@ -13,6 +13,13 @@ export const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 export const HASHED_PASSWD = /^\$(1|5|6|y|2[aby])\$[./A-Za-z0-9$]{8,}$/;
 export const ABS_PATH = /^\/[^\0]*$/;
 export const OCTAL_MODE = /^0?[0-7]{3,4}$/;
+export const LAB_NAME = /^[a-z0-9]([a-z0-9-]{0,22}[a-z0-9])?$/;
+export const DNS_DOMAIN = /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+export const LINUX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
+export const SSH_PUBLIC_KEY = /^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp\d+|sk-[a-z0-9@.-]+) [A-Za-z0-9+/=]+( [^\n]*)?$/;
+export const SHELL_PATH = /^\/[A-Za-z0-9/_.-]+$/;
+export const DEBIAN_PACKAGE = /^[a-z0-9][a-z0-9+.:=~-]*$/;
+export const OWNER = /^[a-z_][a-z0-9_-]*(:[a-z_][a-z0-9_-]*)?$/;
 
 export function ipv4(c: Checker, segs: PathSeg[], v: unknown): number | undefined {
   const s = c.string(segs, v, { what: 'an IPv4 address' });

@@ -1,7 +1,24 @@
 import { accelNames, DISK_BUSES, NIC_MODELS, profileNames } from '../profiles/index.js';
 import type { ParamSpec, ServiceCatalog } from '../services/catalog.js';
 import { defaultServiceCatalog } from '../services/catalog.js';
-import { ABS_PATH, ASSIGNMENT_NAME, HASHED_PASSWD, IFNAME as IFNAME_RE, IMAGE_NAME, LIMITS, MAC as MAC_RE, OCTAL_MODE, SNAPSHOT_NAME } from './fields.js';
+import {
+  ABS_PATH,
+  ASSIGNMENT_NAME,
+  DEBIAN_PACKAGE,
+  DNS_DOMAIN,
+  HASHED_PASSWD,
+  IFNAME as IFNAME_RE,
+  IMAGE_NAME,
+  LAB_NAME,
+  LIMITS,
+  LINUX_USER,
+  MAC as MAC_RE,
+  OCTAL_MODE,
+  OWNER,
+  SHELL_PATH,
+  SNAPSHOT_NAME,
+  SSH_PUBLIC_KEY,
+} from './fields.js';
 
 /**
  * The published JSON Schemas (draft 2020-12) of lab and assignment files, for
@@ -32,7 +49,8 @@ const document = (kind: string, title: string, description: string, body: Schema
 });
 const str = (description: string, extra: Schema = {}): Schema => ({ type: 'string', description, ...extra });
 const obj = (properties: Record<string, Schema>, extra: Schema = {}): Schema => ({ type: 'object', additionalProperties: false, properties, ...extra });
-const list = (items: Schema, description: string, extra: Schema = {}): Schema => ({ type: 'array', items, description, ...extra });
+/** A list; empty (`key:` with nothing after it) means none. */
+const list = (items: Schema, description: string, extra: Schema = {}): Schema => ({ type: ['array', 'null'], items, description, ...extra });
 const command: Schema = { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1 }], description: 'a shell line, or an argument list (no shell)' };
 
 function paramSchema(p: ParamSpec): Schema {
@@ -97,82 +115,115 @@ const probe = obj(
 );
 
 export function labSchema(catalog: ServiceCatalog = defaultServiceCatalog()): Schema {
-  const size = str('a size with a unit: KiB MiB GiB (binary), KB MB GB (decimal)', { pattern: SIZE });
-  const profile = { enum: profileNames, description: 'device model (src/profiles/)' };
-  const accel = { enum: [...accelNames], description: 'kvm, tcg, or auto: kvm where KVM can run a stock guest here' };
-  const image = str('guest image: built by vmlab, pulled or imported (vmlab image list)', { pattern: IMAGE_NAME.source });
+  const size = str('a size with a unit: KiB MiB GiB (binary), KB MB GB (decimal)', { title: 'size', pattern: SIZE });
+  const profile = { title: 'device profile', enum: profileNames, description: 'device model (src/profiles/)' };
+  const accel = { title: 'accelerator', enum: [...accelNames], description: 'kvm, tcg, or auto: kvm where KVM can run a stock guest here' };
+  const image = str('guest image: built by vmlab, pulled or imported (vmlab image list)', { title: 'image name', pattern: IMAGE_NAME.source });
+  const vcpus = { type: 'integer', minimum: 1, maximum: LIMITS.maxVcpus };
   const nic = obj(
     {
       network: str('a network of this lab'),
-      ip: str('a static address in CIDR form, or dhcp', { anyOf: [{ pattern: CIDR }, { const: 'dhcp' }] }),
-      gateway: str('default route', { pattern: IPV4 }),
-      dns: list({ type: 'string', pattern: IPV4 }, 'DNS servers'),
-      mac: str('default: a stable MAC from lab, VM and NIC index', { pattern: MAC }),
-      model: { enum: [...NIC_MODELS], description: "overrides the profile's NIC model" },
-      name: str('interface name in the guest (default eth<index>)', { pattern: IFNAME }),
+      ip: str('a static address in CIDR form, or dhcp', { title: 'address in CIDR form, or dhcp', pattern: `^(dhcp|${CIDR.slice(1, -1)})$` }),
+      gateway: str('default route', { title: 'IPv4 address', pattern: IPV4 }),
+      dns: list({ type: 'string', title: 'IPv4 address', pattern: IPV4 }, 'DNS servers', { maxItems: 3 }),
+      mac: str('default: a stable MAC from lab, VM and NIC index', { title: 'MAC address', pattern: MAC }),
+      model: { title: 'NIC model', enum: [...NIC_MODELS], description: "overrides the profile's NIC model" },
+      name: str('interface name in the guest (default eth<index>)', { title: 'interface name', pattern: IFNAME }),
     },
     { required: ['network'] },
   );
-  const disk = obj({ size, bus: { enum: [...DISK_BUSES], description: "default: the profile's disk bus" }, format: { enum: ['qcow2', 'raw'] } }, { required: ['size'] });
+  const disk = obj(
+    { size, bus: { title: 'disk bus', enum: [...DISK_BUSES], description: "default: the profile's disk bus" }, format: { title: 'disk format', enum: ['qcow2', 'raw'] } },
+    { required: ['size'] },
+  );
+  const plainPassword = { title: 'plain-text password', description: 'refused: plain-text passwords end up in the seed image; use hashed_passwd' };
   const user = obj(
     {
-      name: str('user name'),
-      ssh_authorized_keys: list({ type: 'string' }, 'public keys'),
-      hashed_passwd: str('a crypt(3) hash (mkpasswd -m sha-512); plain text is refused', { pattern: HASHED_PASSWD.source }),
+      name: str('user name', { title: 'Linux user name', pattern: LINUX_USER.source }),
+      ssh_authorized_keys: list(str('an OpenSSH public key', { title: 'OpenSSH public key', pattern: SSH_PUBLIC_KEY.source }), 'public keys', { maxItems: 50 }),
+      hashed_passwd: str('a crypt(3) hash (mkpasswd -m sha-512); plain text is refused', { title: 'crypt(3) password hash', pattern: HASHED_PASSWD.source }),
+      passwd: { ...plainPassword, not: {} },
+      password: { ...plainPassword, not: {} },
+      plain_text_passwd: { ...plainPassword, not: {} },
       sudo: { type: 'boolean' },
-      groups: list({ type: 'string' }, 'extra groups'),
-      shell: str('login shell'),
+      groups: list(str('a group', { title: 'group name', pattern: LINUX_USER.source }), 'extra groups', { maxItems: 32 }),
+      shell: str('login shell', { title: 'absolute path', pattern: SHELL_PATH.source }),
     },
     { required: ['name'] },
   );
-  const cloudInit = obj({
-    users: list(user, 'users to create'),
-    packages: list({ type: 'string' }, 'packages (guests have no internet in tests: the image preinstalls the lab tools)'),
-    write_files: list(
-      obj(
-        { path: str('absolute path', { pattern: ABS_PATH.source }), content: str('file content'), permissions: str('octal mode', { pattern: OCTAL_MODE.source }), owner: str('user:group') },
-        { required: ['path', 'content'] },
+  const cloudInit = obj(
+    {
+      users: list(user, 'users to create', { maxItems: 50 }),
+      packages: list(str('a package', { title: 'Debian package name', pattern: DEBIAN_PACKAGE.source }), 'packages (guests have no internet in tests: the image preinstalls the lab tools)', {
+        maxItems: 500,
+      }),
+      write_files: list(
+        obj(
+          {
+            path: str('absolute path', { title: 'absolute path', pattern: ABS_PATH.source, maxLength: 4096 }),
+            content: str('file content', { maxLength: 1024 * 1024 }),
+            permissions: str('octal mode', { title: 'octal mode', pattern: OCTAL_MODE.source }),
+            owner: str('user:group', { title: 'user:group', pattern: OWNER.source }),
+          },
+          { required: ['path', 'content'] },
+        ),
+        'files to write',
+        { maxItems: 200 },
       ),
-      'files to write',
-    ),
-    runcmd: list(command, 'commands run once at the end of provisioning'),
-    bootcmd: list(command, 'commands run early at every boot'),
-  });
-  const vm = obj({
-    description: str('what this VM is for', { maxLength: 2000 }),
-    image,
-    memory: size,
-    vcpus: { type: 'integer', minimum: 1, maximum: LIMITS.maxVcpus },
-    profile,
-    accel,
-    count: { type: 'integer', minimum: 1, maximum: LIMITS.maxCount, description: 'stamp out <name>1…<name>N with consecutive addresses' },
-    disks: list(disk, 'extra disks besides the system disk', { maxItems: LIMITS.maxDisks }),
-    nics: list(nic, 'network interfaces, eth0 first', { maxItems: LIMITS.maxNics }),
-    'cloud-init': cloudInit,
-    services: list(serviceSchema(catalog), 'services from templates/services/, each with its parameters', { maxItems: 32 }),
-    ready: { oneOf: [probe, list(probe, "more readiness probes besides the services' own")] },
-  });
-  const network = obj({
-    description: str('what this network is for', { maxLength: 500 }),
-    mode: { enum: ['isolated', 'bridge', 'nat'], description: 'isolated (default): a bridge of its own, no route anywhere' },
-    bridge: str('an existing host bridge (mode bridge)', { pattern: IFNAME }),
-    subnet: str('lets vmlab check addresses', { pattern: CIDR }),
-    'host-address': str("the host's address on the bridge", { pattern: IPV4 }),
-    dhcp: obj({ start: str('first address', { pattern: IPV4 }), end: str('last address', { pattern: IPV4 }) }, { required: ['start', 'end'], description: 'libvirt DHCP (nat networks)' }),
-    mtu: { type: 'integer', minimum: 576, maximum: 65535 },
-  });
+      runcmd: list(command, 'commands run once at the end of provisioning', { maxItems: 1000 }),
+      bootcmd: list(command, 'commands run early at every boot', { maxItems: 1000 }),
+    },
+    { type: ['object', 'null'] },
+  );
+  const vm = obj(
+    {
+      description: str('what this VM is for', { maxLength: 2000 }),
+      image,
+      memory: size,
+      vcpus,
+      profile,
+      accel,
+      count: { type: 'integer', minimum: 1, maximum: LIMITS.maxCount, description: 'stamp out <name>1…<name>N with consecutive addresses' },
+      disks: list(disk, 'extra disks besides the system disk', { maxItems: LIMITS.maxDisks }),
+      nics: list(nic, 'network interfaces, eth0 first', { maxItems: LIMITS.maxNics }),
+      'cloud-init': cloudInit,
+      services: list(serviceSchema(catalog), 'services from templates/services/, each with its parameters', { maxItems: 32 }),
+      ready: { oneOf: [probe, list(probe, "more readiness probes besides the services' own")] },
+    },
+    { type: ['object', 'null'] },
+  );
+  const network = obj(
+    {
+      description: str('what this network is for', { maxLength: 500 }),
+      mode: { title: 'network mode', enum: ['isolated', 'bridge', 'nat'], description: 'isolated (default): a bridge of its own, no route anywhere' },
+      bridge: str('an existing host bridge (mode bridge)', { title: 'Linux bridge name', pattern: IFNAME }),
+      subnet: str('lets vmlab check addresses', { title: 'address in CIDR form', pattern: CIDR }),
+      'host-address': str("the host's address on the bridge", { title: 'IPv4 address', pattern: IPV4 }),
+      dhcp: obj(
+        { start: str('first address', { title: 'IPv4 address', pattern: IPV4 }), end: str('last address', { title: 'IPv4 address', pattern: IPV4 }) },
+        { required: ['start', 'end'], description: 'libvirt DHCP (nat networks)' },
+      ),
+      mtu: { type: 'integer', minimum: 576, maximum: 9000 },
+    },
+    { type: ['object', 'null'] },
+  );
   return document(
     'lab',
     'vmlab lab file',
     'A lab of full virtual machines: networks (Linux bridges), VMs with a device model, services and readiness probes.',
     obj(
       {
-        name: str('lab name: lowercase, digits, "-", at most 24 characters', { pattern: '^[a-z0-9]([a-z0-9-]{0,22}[a-z0-9])?$' }),
+        name: str('lab name: lowercase, digits, "-", at most 24 characters', { title: 'lab name', pattern: LAB_NAME.source }),
         description: str('what this lab is for', { maxLength: 2000 }),
-        domain: str("DNS domain of the lab's hosts (default <name>.lab)"),
-        defaults: obj({ image, memory: size, vcpus: { type: 'integer', minimum: 1, maximum: LIMITS.maxVcpus }, profile, accel }, { description: 'apply to every VM unless it says otherwise' }),
-        networks: { type: 'object', propertyNames: { pattern: DNS_LABEL, maxLength: 32 }, additionalProperties: { anyOf: [network, { type: 'null' }] }, maxProperties: LIMITS.maxNetworks },
-        vms: { type: 'object', propertyNames: { pattern: DNS_LABEL }, additionalProperties: { anyOf: [vm, { type: 'null' }] } },
+        domain: str("DNS domain of the lab's hosts (default <name>.lab)", { title: 'DNS domain', pattern: DNS_DOMAIN.source, maxLength: 200 }),
+        defaults: obj({ image, memory: size, vcpus, profile, accel }, { type: ['object', 'null'], description: 'apply to every VM unless it says otherwise' }),
+        networks: {
+          type: ['object', 'null'],
+          propertyNames: { title: 'network name', pattern: DNS_LABEL, maxLength: 32 },
+          additionalProperties: network,
+          maxProperties: LIMITS.maxNetworks,
+        },
+        vms: { type: 'object', title: 'VM', propertyNames: { title: 'VM name', pattern: DNS_LABEL }, additionalProperties: vm, minProperties: 1 },
       },
       { required: ['name', 'vms'] },
     ),

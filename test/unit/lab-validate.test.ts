@@ -150,4 +150,42 @@ describe('lab validation', () => {
       (e: Error & { issues?: Array<{ hint?: string }> }) => /vmlab image (list|build)/.test(e.issues?.[0]?.hint ?? ''),
     );
   });
+
+  describe('structure, from the published schema (ajv)', () => {
+    it('names a list where a mapping of names belongs, with a hint', () => {
+      const [i] = issue('name: t\nvms:\n  - a\n');
+      assert.equal(i!.path, 'vms');
+      assert.match(i!.message, /mapping of names to definitions, not a list/);
+      assert.match(i!.hint!, /name:/);
+    });
+
+    it('reports ranges with both bounds, types with the kind of value meant, and patterns with a hint', () => {
+      assert.match(issue(MINIMAL.replace('    subnet: 10.0.0.0/24', '    subnet: 10.0.0.0/24\n    mtu: 10000'))[0]!.message, /between 576 and 9000/);
+      const perm = issue(MINIMAL + '    cloud-init:\n      write_files: [{ path: /x, content: y, permissions: 644 }]\n')[0]!;
+      assert.equal(perm.path, 'vms.a.cloud-init.write_files[0].permissions');
+      assert.match(perm.message, /must be an octal mode, not a number/);
+      assert.match(perm.hint!, /quote it/);
+      const mac = issue(MINIMAL.replace('ip: 10.0.0.10/24', 'ip: 10.0.0.10/24\n        mac: 52:54:00:zz:00:01'))[0]!;
+      assert.match(mac.message, /not a MAC address/);
+      assert.equal(mac.line, 10);
+    });
+
+    it('lists problems in the order of the file, each once', () => {
+      const e = labErrorOf(MINIMAL.replace('    subnet: 10.0.0.0/24', '    subnet: 10.0.0.0/24\n    mdoe: nat').replace('  a:\n', '  a:\n    profile: emulatd\n') + '  ThisIsBad: {}\n');
+      assert.deepEqual(
+        e.issues.map((i) => i.path),
+        ['networks.lan.mdoe', 'vms.a.profile', 'vms.ThisIsBad'],
+      );
+      assert.deepEqual(
+        e.issues.map((i) => i.line),
+        [5, 8, 12],
+      );
+    });
+
+    it('an empty key is an empty list or mapping, as before', () => {
+      const m = modelFromText(MINIMAL.replace('  a:\n', '  a:\n    disks:\n    services:\n    cloud-init:\n'));
+      assert.deepEqual(m.vms[0]!.disks, []);
+      assert.deepEqual(m.vms[0]!.services, []);
+    });
+  });
 });
