@@ -1,18 +1,22 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { LabError, VmlabError } from '../errors.js';
-import { Checker } from '../lab/checker.js';
-import { ASSIGNMENT_NAME } from '../lab/fields.js';
+import { Checker, type Obj } from '../lab/checker.js';
 import { parseCommandCheck, type Expect } from '../lab/command-check.js';
+import { SNAPSHOT_NAME } from '../lab/fields.js';
 import { loadLab, type LoadOptions } from '../lab/load.js';
 import type { LabModel } from '../lab/model.js';
-import { YamlSource } from '../lab/source.js';
-import { checkSnapshotName } from '../lab-ops/snapshots.js';
+import { assignmentSchema } from '../lab/schema-files.js';
+import { YamlSource, type PathSeg } from '../lab/source.js';
+import { StructureChecker } from '../lab/structure.js';
 
 /**
  * An assignment: a lab in a known state (a checkpoint), tasks for students,
  * and checks — commands run in guests through the guest agent, with the
  * expected exit code and/or output, points, and a message when they fail.
+ * It comes in stages (one when the file has no `stages:`): each stage has
+ * its tasks and checks, a setup applied when it begins, a solution the
+ * teacher wrote, and a checkpoint of its own.
  */
 export interface AssignmentCheck {
   name: string;
@@ -23,6 +27,29 @@ export interface AssignmentCheck {
   points: number;
   message: string;
   timeoutS: number;
+  /** 1-based stage this check belongs to. */
+  stage: number;
+}
+
+/** A command run in a guest to set a stage up or to solve it: it must exit 0. */
+export interface Step {
+  name: string;
+  vm: string;
+  run: string[];
+  timeoutS: number;
+}
+
+export interface Stage {
+  /** 1-based. */
+  index: number;
+  name: string;
+  title: string;
+  tasks: string;
+  /** The lab snapshot this stage starts from (taken before its setup). */
+  checkpoint: string;
+  setup: Step[];
+  checks: AssignmentCheck[];
+  solution: Step[];
 }
 
 export interface Assignment {
@@ -32,9 +59,33 @@ export interface Assignment {
   /** The lab file, resolved relative to the assignment file. */
   labFile: string;
   lab: LabModel;
+  /** Stage 1's checkpoint. */
   checkpoint: string;
   tasks: string;
+  /** Every stage's checks, in order. */
   checks: AssignmentCheck[];
+  stages: Stage[];
+}
+
+/** Stage N's checkpoint: the assignment's for stage 1, `<checkpoint>-stageN` after it. */
+export function stageCheckpoint(checkpoint: string, stage: number): string {
+  return stage === 1 ? checkpoint : `${checkpoint}-stage${stage}`;
+}
+
+/** The same assignment on another copy of its lab (a student's, in a class). */
+export function onLab(a: Assignment, lab: LabModel): Assignment {
+  return { ...a, lab };
+}
+
+const structure = new StructureChecker(assignmentSchema());
+
+interface RawStage {
+  name?: string;
+  title?: string;
+  tasks?: string;
+  setup?: Obj[] | null;
+  checks?: Obj[] | null;
+  solution?: Obj[] | null;
 }
 
 export function parseAssignment(file: string, text: string, opts: LoadOptions & { readLab?: (path: string) => LabModel } = {}): Assignment {
@@ -42,55 +93,86 @@ export function parseAssignment(file: string, text: string, opts: LoadOptions & 
   const syntax = source.syntaxIssues();
   if (syntax.length) throw new LabError(syntax);
   const c = new Checker(source);
-  const root = c.object([], source.toJS(), { required: ['assignment', 'lab', 'checks'], optional: ['title', 'checkpoint', 'tasks'] });
-  if (!root) throw new LabError(c.issues);
-  const name = c.string(['assignment'], root.assignment, { pattern: ASSIGNMENT_NAME, what: 'an assignment name', hint: 'lowercase letters, digits and "-"' });
-  const title = root.title === undefined ? (name ?? '') : (c.string(['title'], root.title, { maxLength: 200 }) ?? '');
-  const tasks = root.tasks === undefined ? '' : (c.string(['tasks'], root.tasks, { maxLength: 100_000 }) ?? '');
-  let checkpoint = 'start';
-  if (root.checkpoint !== undefined) {
-    const cp = c.string(['checkpoint'], root.checkpoint);
-    try {
-      if (cp) checkSnapshotName(cp);
-      if (cp) checkpoint = cp;
-    } catch (e) {
-      c.fail(['checkpoint'], (e as VmlabError).message, { value: cp, hint: (e as VmlabError).hint });
-    }
-  }
+  const raw = source.toJS();
+  const shaped = structure.check(c, raw);
+  const root = raw as RawStage & { assignment: string; lab: string; checkpoint?: string; stages?: RawStage[] | null };
+  // The lab is read even when the rest is malformed, so one run names every problem.
   let lab: LabModel | undefined;
-  let labFile = '';
-  const labRel = c.string(['lab'], root.lab, { what: 'a lab file path' });
-  if (labRel) {
-    labFile = resolve(dirname(file), labRel);
+  const labFile = typeof root?.lab === 'string' ? resolve(dirname(file), root.lab) : '';
+  if (labFile) {
     try {
       lab = (opts.readLab ?? ((p: string) => loadLab(p, opts)))(labFile);
     } catch (e) {
-      c.fail(['lab'], e instanceof LabError ? `the lab file is invalid: ${e.message}` : (e as Error).message, { value: labRel, hint: 'the path is relative to the assignment file' });
+      c.fail(['lab'], e instanceof LabError ? `the lab file is invalid: ${e.message}` : (e as Error).message, { value: root.lab, hint: 'the path is relative to the assignment file' });
     }
   }
+  if (!shaped) throw new LabError(c.issues);
+  const checkpoint = root.checkpoint ?? 'start';
   const vmNames = lab ? lab.vms.map((v) => v.name) : undefined;
-  const checks: AssignmentCheck[] = [];
-  const seen = new Set<string>();
-  (c.list(['checks'], root.checks, { max: 500 }) ?? []).forEach((item, i) => {
-    const s = ['checks', i];
-    const o = c.object(s, item, { required: ['name', 'vm', 'run'], optional: ['expect', 'points', 'message', 'timeout'] });
-    if (!o) return;
-    const cname = c.string([...s, 'name'], o.name, { maxLength: 200 });
-    if (cname && seen.has(cname)) c.fail([...s, 'name'], 'is used by another check', { value: cname, hint: 'check names appear in reports and JUnit: make them unique' });
-    if (cname) seen.add(cname);
-    const vm = c.string([...s, 'vm'], o.vm);
-    if (vm && vmNames && !vmNames.includes(vm)) c.fail([...s, 'vm'], `the lab has no VM "${vm}"`, { value: vm, hint: `its VMs: ${vmNames.join(', ')}` });
-    const cmd = parseCommandCheck(c, s, o);
-    const points = o.points === undefined ? 1 : c.int([...s, 'points'], o.points, 0, 1000);
-    const message = o.message === undefined ? '' : c.string([...s, 'message'], o.message, { maxLength: 2000 });
-    const timeoutS = o.timeout === undefined ? 60 : c.int([...s, 'timeout'], o.timeout, 1, 3600);
-    if (cname && vm && cmd && points !== undefined && message !== undefined && timeoutS !== undefined) {
-      checks.push({ name: cname, vm, run: cmd.run, expect: cmd.expect, points, message: message || `check "${cname}" failed`, timeoutS });
+  const rawStages: Array<{ raw: RawStage; segs: PathSeg[] }> = [];
+  if (root.stages) {
+    for (const k of ['checks', 'setup', 'solution'] as const) {
+      if (root[k] !== undefined) c.fail([k], `"${k}:" belongs inside a stage when the assignment has stages`, { atKey: true, hint: 'move it into the stage it is for' });
     }
+    root.stages.forEach((s, i) => rawStages.push({ raw: s, segs: ['stages', i] }));
+  } else if (!root.checks) {
+    c.fail([], 'an assignment needs checks (or stages, each with checks)', { hint: 'add checks: with at least one check' });
+  } else {
+    rawStages.push({ raw: { name: 'main', title: root.title ?? root.assignment, tasks: root.tasks ?? '', setup: root.setup, checks: root.checks, solution: root.solution }, segs: [] });
+  }
+  const seenChecks = new Set<string>();
+  const seenStages = new Set<string>();
+  const stages = rawStages.map(({ raw: s, segs }, i): Stage => {
+    const index = i + 1;
+    const name = s.name ?? `stage${index}`;
+    if (root.stages && seenStages.has(name)) c.fail([...segs, 'name'], 'is used by another stage', { value: name });
+    seenStages.add(name);
+    const cp = stageCheckpoint(checkpoint, index);
+    if (!SNAPSHOT_NAME.test(cp)) c.fail(['checkpoint'], `stage ${index}'s checkpoint "${cp}" is not a snapshot name`, { value: checkpoint, hint: 'use a shorter checkpoint name' });
+    const vmOf = (at: PathSeg[], vm: string) => {
+      if (vmNames && !vmNames.includes(vm)) c.fail([...at, 'vm'], `the lab has no VM "${vm}"`, { value: vm, hint: `its VMs: ${vmNames.join(', ')}` });
+    };
+    const steps = (key: 'setup' | 'solution'): Step[] =>
+      (s[key] ?? []).map((o, j) => {
+        const at = [...segs, key, j];
+        vmOf(at, o.vm as string);
+        const run = o.run as string[];
+        return { name: (o.name as string | undefined) ?? `${o.vm as string}: ${run.join(' ')}`, vm: o.vm as string, run, timeoutS: (o.timeout as number | undefined) ?? 60 };
+      });
+    const checks: AssignmentCheck[] = [];
+    (s.checks ?? []).forEach((o, j) => {
+      const at = [...segs, 'checks', j];
+      const cname = o.name as string;
+      if (seenChecks.has(cname)) c.fail([...at, 'name'], 'is used by another check', { value: cname, hint: 'check names appear in reports and JUnit: make them unique' });
+      seenChecks.add(cname);
+      vmOf(at, o.vm as string);
+      const cmd = parseCommandCheck(c, at, o);
+      if (cmd)
+        checks.push({
+          name: cname,
+          vm: o.vm as string,
+          run: cmd.run,
+          expect: cmd.expect,
+          points: (o.points as number | undefined) ?? 1,
+          message: (o.message as string | undefined) || `check "${cname}" failed`,
+          timeoutS: (o.timeout as number | undefined) ?? 60,
+          stage: index,
+        });
+    });
+    return { index, name, title: s.title ?? name, tasks: s.tasks ?? '', checkpoint: cp, setup: steps('setup'), checks, solution: steps('solution') };
   });
-  if (Array.isArray(root.checks) && root.checks.length === 0) c.fail(['checks'], 'an assignment needs at least one check');
-  if (!c.ok || !name || !lab) throw new LabError(c.issues.length ? c.issues : [{ file, path: '', message: 'assignment is invalid' }]);
-  return { file, name, title, labFile, lab, checkpoint, tasks, checks };
+  if (!c.ok || !lab) throw new LabError(c.issues.length ? c.issues : [{ file, path: '', message: 'assignment is invalid' }]);
+  return {
+    file,
+    name: root.assignment,
+    title: root.title ?? root.assignment,
+    labFile,
+    lab,
+    checkpoint,
+    tasks: root.tasks ?? '',
+    checks: stages.flatMap((s) => s.checks),
+    stages,
+  };
 }
 
 export function loadAssignment(file: string, opts: LoadOptions = {}): Assignment {

@@ -1,27 +1,11 @@
 import { accelNames, DISK_BUSES, NIC_MODELS, profileNames } from '../profiles/index.js';
 import type { ParamSpec, ServiceCatalog } from '../services/catalog.js';
 import { defaultServiceCatalog } from '../services/catalog.js';
-import {
-  ABS_PATH,
-  ASSIGNMENT_NAME,
-  DEBIAN_PACKAGE,
-  DNS_DOMAIN,
-  HASHED_PASSWD,
-  IFNAME as IFNAME_RE,
-  IMAGE_NAME,
-  LAB_NAME,
-  LIMITS,
-  LINUX_USER,
-  MAC as MAC_RE,
-  OCTAL_MODE,
-  OWNER,
-  SHELL_PATH,
-  SNAPSHOT_NAME,
-  SSH_PUBLIC_KEY,
-} from './fields.js';
+import { ABS_PATH, DEBIAN_PACKAGE, DNS_DOMAIN, HASHED_PASSWD, IMAGE_NAME, LAB_NAME, LIMITS, LINUX_USER, OCTAL_MODE, OWNER, SHELL_PATH, SSH_PUBLIC_KEY } from './fields.js';
+import { CIDR, command, DNS_LABEL, document, IFNAME, IPV4, list, MAC, obj, probe, SIZE, str, type Schema } from './schema-parts.js';
 
 /**
- * The published JSON Schemas (draft 2020-12) of lab and assignment files, for
+ * The published JSON Schema (draft 2020-12) of lab files, for
  * editors (yaml-language-server completes and checks with them) and other
  * tools. Built from the same tables validation uses: device profiles,
  * accelerators, buses, NIC models and every service's parameters, so a new
@@ -29,30 +13,6 @@ import {
  * depends on other parts of the file (addresses in subnets, names that must
  * exist, services' own checks) is validation's, with file:line:col and hints.
  */
-type Schema = Record<string, unknown>;
-
-const DNS_LABEL = '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$';
-const IPV4 = '^(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)(\\.(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)){3}$';
-const CIDR = IPV4.slice(0, -1) + '/(3[0-2]|[12]?\\d)$';
-const SIZE = '^\\d+(\\.\\d+)?\\s*(KiB|MiB|GiB|TiB|KB|MB|GB|TB|K|M|G|T)$';
-// The validator's own patterns, so the schema and `vmlab validate` agree.
-const MAC = MAC_RE.source;
-const IFNAME = IFNAME_RE.source;
-
-/** A published schema document: what editors fetch by $id. */
-const document = (kind: string, title: string, description: string, body: Schema): Schema => ({
-  $schema: 'https://json-schema.org/draft/2020-12/schema',
-  $id: `https://vmlab.dev/schemas/${kind}.schema.json`,
-  title,
-  description,
-  ...body,
-});
-const str = (description: string, extra: Schema = {}): Schema => ({ type: 'string', description, ...extra });
-const obj = (properties: Record<string, Schema>, extra: Schema = {}): Schema => ({ type: 'object', additionalProperties: false, properties, ...extra });
-/** A list; empty (`key:` with nothing after it) means none. */
-const list = (items: Schema, description: string, extra: Schema = {}): Schema => ({ type: ['array', 'null'], items, description, ...extra });
-const command: Schema = { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1 }], description: 'a shell line, or an argument list (no shell)' };
-
 function paramSchema(p: ParamSpec): Schema {
   const d = p.description ? { description: p.description } : {};
   const def = p.default !== undefined ? { default: p.default } : {};
@@ -98,21 +58,6 @@ function serviceSchema(catalog: ServiceCatalog): Schema {
   });
   return { anyOf: [{ enum: names, description: 'a service with its default parameters' }, ...withParams] };
 }
-
-const expect = obj(
-  {
-    exit: { type: 'integer', minimum: 0, maximum: 255, description: 'the exit code the command must return' },
-    output: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1 }], description: 'regular expression(s) the output must match (all of them)' },
-    'output-not': str('a regular expression the output must not match'),
-  },
-  { description: 'what the result must look like (default: exit 0)' },
-);
-const run = list({ type: 'string' }, 'the command as a list of arguments, run through the guest agent (no shell: write [sh, -c, "…"] for one)', { minItems: 1 });
-
-const probe = obj(
-  { name: str('shown while waiting and in errors'), run, expect, timeout: { type: 'integer', minimum: 1, maximum: 600, description: 'seconds one run may take (default 10)' } },
-  { required: ['run'] },
-);
 
 export function labSchema(catalog: ServiceCatalog = defaultServiceCatalog()): Schema {
   const size = str('a size with a unit: KiB MiB GiB (binary), KB MB GB (decimal)', { title: 'size', pattern: SIZE });
@@ -226,37 +171,6 @@ export function labSchema(catalog: ServiceCatalog = defaultServiceCatalog()): Sc
         vms: { type: 'object', title: 'VM', propertyNames: { title: 'VM name', pattern: DNS_LABEL }, additionalProperties: vm, minProperties: 1 },
       },
       { required: ['name', 'vms'] },
-    ),
-  );
-}
-
-export function assignmentSchema(): Schema {
-  const check = obj(
-    {
-      name: str('shown in the score table and JUnit', { maxLength: 200 }),
-      vm: str('a VM of the lab'),
-      run,
-      expect,
-      points: { type: 'integer', minimum: 0, maximum: 1000, description: 'default 1' },
-      message: str("the teacher's words when it fails", { maxLength: 2000 }),
-      timeout: { type: 'integer', minimum: 1, maximum: 3600, description: 'seconds (default 60)' },
-    },
-    { required: ['name', 'vm', 'run'] },
-  );
-  return document(
-    'assignment',
-    'vmlab assignment file',
-    'A lab in a known state (a checkpoint), tasks for students and the checks that grade them.',
-    obj(
-      {
-        assignment: str('assignment name', { pattern: ASSIGNMENT_NAME.source }),
-        title: str('one line', { maxLength: 200 }),
-        lab: str('the lab file, relative to this file'),
-        checkpoint: str('the lab snapshot students start from (default start)', { pattern: SNAPSHOT_NAME.source }),
-        tasks: str('what students are asked to do'),
-        checks: list(check, 'commands run in guests through the guest agent', { minItems: 1, maxItems: 500 }),
-      },
-      { required: ['assignment', 'lab', 'checks'] },
     ),
   );
 }

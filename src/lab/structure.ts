@@ -57,6 +57,7 @@ export class StructureChecker {
 
   constructor(schema: Schema) {
     const ajv = new Ajv2020({ allErrors: true, strict: false, verbose: true });
+    ajv.addFormat('regex', { type: 'string', validate: (s: string) => regexProblem(s) === undefined });
     this.validate = ajv.compile(schema);
   }
 
@@ -79,6 +80,16 @@ export class StructureChecker {
     c.issues.push(...found);
     // Only anyOf/oneOf findings: the semantic checks name them.
     return found.length === 0;
+  }
+}
+
+/** Why `s` is not a JavaScript regular expression (as checks and probes use them), or undefined. */
+function regexProblem(s: string): string | undefined {
+  try {
+    new RegExp(s, 'm');
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
   }
 }
 
@@ -127,6 +138,8 @@ function translate(e: ErrorObject): Translated | undefined {
       if (title === 'size' && typeof e.data === 'number') return { segs, message: 'needs a unit', value: e.data, hint: `write "${e.data}MiB" or "${e.data}GiB"` };
       const named = schema.propertyNames !== undefined;
       const what = named ? 'a mapping of names to definitions' : title && wanted[0] === 'string' ? article(title) : wanted.map((t) => TYPE_WORDS[t] ?? t).join(' or ');
+      if (title === 'command as a list of arguments')
+        return { segs, message: 'must be a command as a list of arguments', value: e.data, hint: 'e.g. run: [curl, -s, http://10.0.0.10/] (use [sh, -c, "..."] for a shell)' };
       const typeHint = named && Array.isArray(e.data) ? 'write `name:` keys instead of a `- ` list' : wanted[0] === 'array' ? 'start each item with "- "' : hint;
       return { segs, message: `must be ${what}, not ${typeName(e.data)}`, value: e.data, ...(typeHint ? { hint: typeHint } : {}) };
     }
@@ -153,7 +166,10 @@ function translate(e: ErrorObject): Translated | undefined {
       return { segs, message: `at most ${String(p.limit)} items allowed, got ${(e.data as unknown[]).length}` };
     case 'minItems':
       return { segs, message: `needs at least ${String(p.limit)} item${p.limit === 1 ? '' : 's'}` };
+    case 'format':
+      return { segs, message: `is not a regular expression: ${regexProblem(String(e.data)) ?? ''}`, value: e.data };
     case 'minProperties':
+      if (title === 'expectation') return { segs, message: 'expects nothing', hint: 'give exit:, output: or output-not:' };
       return { segs, message: `needs at least ${String(p.limit)} ${title ?? 'entry'}` };
     case 'maxProperties':
       return { segs, message: `at most ${String(p.limit)} entries allowed, got ${Object.keys(e.data as object).length}` };

@@ -3,7 +3,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import YAML from 'yaml';
-import { assignmentSchema, labSchema } from '../../src/lab/schema.js';
+import { labSchema } from '../../src/lab/schema.js';
+import { assignmentSchema } from '../../src/lab/schema-files.js';
 import { exampleLabs, labErrorOf, MINIMAL, readLab, root } from '../helpers/lab.js';
 
 const ajv = new Ajv2020({ allErrors: true, strict: false });
