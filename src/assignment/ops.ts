@@ -1,66 +1,132 @@
 import { VmlabError } from '../errors.js';
+import type { GuestAgent } from '../guest/agent.js';
+import { domainName } from '../lab/names.js';
+import { progressStore } from '../lab-ops/progress.js';
+import type { LabRuntime } from '../lab-ops/runtime.js';
+import { createLabSnapshot, listLabSnapshots, revertLabSnapshot, snapshotTargets, type SnapshotOpResult } from '../lab-ops/snapshots.js';
 import { upLab, type UpOptions, type UpResult } from '../lab-ops/up.js';
 import { waitLabWorking } from '../lab-ops/working.js';
 import type { Plan } from '../plan/plan.js';
-import { domainName } from '../lab/names.js';
-import type { LabRuntime } from '../lab-ops/runtime.js';
-import { createLabSnapshot, listLabSnapshots, revertLabSnapshot, snapshotTargets, type SnapshotOpResult } from '../lab-ops/snapshots.js';
-import type { Assignment } from './load.js';
+import type { Assignment, AssignmentCheck, Stage, Step } from './load.js';
 import { judge, summarise, type CheckResult, type CheckRun } from './results.js';
+
+/** What a long assignment operation is doing now, for progress lines. */
+export type OnStep = (what: string) => void;
+
+/** Runs `f` with the guest agent of a lab's running VM; a VM that is not running is an error naming its state. */
+async function withAgent<T>(rt: LabRuntime, a: Assignment, vm: string, f: (agent: GuestAgent) => Promise<T>): Promise<T> {
+  const dn = domainName(a.lab.name, vm);
+  const info = await rt.hypervisor.domain(dn);
+  if (!info || info.state !== 'running') throw new VmlabError('ERR_VMLAB_VM_NOT_RUNNING', `VM ${vm} is ${info ? info.state : 'not defined'}`, { hint: `vmlab up ${a.labFile}` });
+  const agent = await rt.agentFor(dn, vm);
+  try {
+    return await f(agent);
+  } finally {
+    agent.close();
+  }
+}
+
+/** A stage's setup or solution, step by step; a step that does not exit 0 stops it with what it printed. */
+export async function applySteps(rt: LabRuntime, a: Assignment, stage: Stage, which: 'setup' | 'solution', onStep?: OnStep): Promise<void> {
+  for (const s of stage[which]) {
+    onStep?.(`stage ${stage.index} ${which}: ${s.name}`);
+    const r = await withAgent(rt, a, s.vm, (agent) => agent.exec(s.run[0]!, s.run.slice(1), { timeoutMs: s.timeoutS * 1000 }));
+    if (r.exitCode !== 0) throw stepFailed(a, stage, which, s, r);
+  }
+}
+
+function stepFailed(a: Assignment, stage: Stage, which: string, s: Step, r: { exitCode: number | null; stdout: string; stderr: string }): VmlabError {
+  const out = (r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ');
+  return new VmlabError('ERR_VMLAB_STEP_FAILED', `stage ${stage.index} (${stage.name}) ${which} "${s.name}" exited ${r.exitCode} on ${s.vm}${out ? `: ${out}` : ''}`, {
+    hint: `fix the ${which} in ${a.file}; try the command with vmlab exec ${a.labFile} ${s.vm} -- ${s.run.join(' ')}`,
+  });
+}
 
 /**
  * Brings the assignment's lab up, waits until it works (every VM's services
- * answer their readiness probes: up does that), then takes the checkpoint.
- * The checkpoint is never taken of a lab that is not ready.
+ * answer their readiness probes: up does that), then takes every stage's
+ * checkpoint and leaves the lab at the start of stage 1 with its setup
+ * applied. Stage 1's checkpoint is the working lab; stage N+1's is stage N
+ * solved (its setup, then the teacher's solution), taken only once the lab
+ * works again. Checkpoints are taken before their stage's setup, which is
+ * applied after every revert to them. Idempotent: checkpoints that exist are
+ * kept (they are what students were handed), and a started lab is not touched.
  */
-export async function startAssignment(rt: LabRuntime, a: Assignment, plan: Plan, up: UpOptions): Promise<{ up: UpResult; created: boolean; snapshot?: SnapshotOpResult }> {
+export async function startAssignment(rt: LabRuntime, a: Assignment, plan: Plan, up: UpOptions, onStep?: OnStep): Promise<{ up: UpResult; created: boolean; snapshots: SnapshotOpResult[] }> {
   const r = await upLab(rt, plan, up);
   const notReady = r.vms.filter((v) => !v.ready);
   if (notReady.length) {
     throw new VmlabError(
       'ERR_VMLAB_NOT_READY',
       `lab "${plan.lab.name}" is not ready, so no checkpoint was taken (${notReady.map((v) => `${v.name}: ${v.error ? v.error.message : v.action}`).join('; ')})`,
-      {
-        hint: notReady.find((v) => v.error?.hint)?.error?.hint ?? `vmlab up ${a.labFile} shows why`,
-      },
+      { hint: notReady.find((v) => v.error?.hint)?.error?.hint ?? `vmlab up ${a.labFile} shows why` },
     );
   }
-  return { up: r, ...(await takeCheckpoint(rt, a, plan)) };
+  const snapshots = await takeCheckpoints(rt, a, plan, onStep);
+  return { up: r, created: snapshots.length > 0, snapshots };
 }
 
-/**
- * Takes the assignment's checkpoint of a lab that is up and ready, unless a
- * complete one exists already (start is idempotent: the checkpoint is the
- * state students were handed, never silently replaced).
- */
-export async function takeCheckpoint(rt: LabRuntime, a: Assignment, plan: Plan): Promise<{ created: boolean; snapshot?: SnapshotOpResult }> {
+/** The stage checkpoints that are missing, taken in order (see startAssignment). */
+export async function takeCheckpoints(rt: LabRuntime, a: Assignment, plan: Plan, onStep?: OnStep): Promise<SnapshotOpResult[]> {
   const targets = await snapshotTargets(rt, plan.lab.name, plan);
-  const existing = (await listLabSnapshots(rt, targets)).find((s) => s.name === a.checkpoint);
-  if (existing?.complete) return { created: false };
-  return { created: true, snapshot: await createLabSnapshot(rt, plan.lab.name, targets, a.checkpoint, `vmlab assignment ${a.name}: the state students start from`) };
+  const have = new Set((await listLabSnapshots(rt, targets)).filter((s) => s.complete).map((s) => s.name));
+  const first = a.stages.find((s) => !have.has(s.checkpoint));
+  if (!first) return [];
+  const taken: SnapshotOpResult[] = [];
+  const take = async (s: Stage) => {
+    onStep?.(`checkpoint ${s.checkpoint}`);
+    taken.push(await createLabSnapshot(rt, plan.lab.name, targets, s.checkpoint, `vmlab assignment ${a.name}: the start of stage ${s.index} (${s.name})`));
+  };
+  if (first.index === 1) await take(first);
+  else {
+    onStep?.(`back to ${a.stages[first.index - 2]!.checkpoint} to build stage ${first.index}`);
+    await revertLabSnapshot(rt, plan.lab.name, targets, a.stages[first.index - 2]!.checkpoint);
+    await waitLabWorking(rt, plan);
+  }
+  for (let i = Math.max(first.index, 2); i <= a.stages.length; i++) {
+    const prev = a.stages[i - 2]!;
+    await applySteps(rt, a, prev, 'setup', onStep);
+    await applySteps(rt, a, prev, 'solution', onStep);
+    await waitLabWorking(rt, plan).catch((e: Error) => {
+      throw new VmlabError('ERR_VMLAB_SOLUTION_BROKEN', `after stage ${prev.index}'s solution the lab does not work, so stage ${i} has no checkpoint: ${e.message}`, {
+        hint: `fix stage ${prev.index}'s solution in ${a.file} (vmlab assignment verify shows what its checks say)`,
+      });
+    });
+    await take(a.stages[i - 1]!);
+  }
+  if (a.stages.length > 1) {
+    onStep?.(`back to ${a.checkpoint}: the start of stage 1`);
+    await revertLabSnapshot(rt, plan.lab.name, targets, a.checkpoint);
+    await waitLabWorking(rt, plan);
+  }
+  await enterStage(rt, a, plan, a.stages[0]!, onStep);
+  return taken;
 }
 
-/** Runs every check through the guest agent, one after the other, and scores them. */
-export async function runChecks(rt: LabRuntime, a: Assignment, onCheck?: (r: CheckResult) => void): Promise<CheckRun> {
-  const checkedAt = new Date();
+/** A stage begins: its setup is applied and the lab's progress says so. */
+export async function enterStage(rt: LabRuntime, a: Assignment, plan: Plan, stage: Stage, onStep?: OnStep): Promise<void> {
+  await applySteps(rt, a, stage, 'setup', onStep);
+  const store = progressStore(rt.paths.dataDir);
+  const prev = store.read(plan.lab.name);
+  store.write(plan.lab.name, {
+    assignment: a.name,
+    stage: stage.index,
+    stages: a.stages.length,
+    enteredAt: new Date().toISOString(),
+    ...(prev?.assignment === a.name && prev.lastCheck ? { lastCheck: prev.lastCheck } : {}),
+  });
+}
+
+/** Runs checks through the guest agent, one after the other (all of the assignment's unless given). */
+export async function runChecks(rt: LabRuntime, a: Assignment, onCheck?: (r: CheckResult) => void, checks: AssignmentCheck[] = a.checks): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
-  for (const check of a.checks) {
+  for (const check of checks) {
     const t0 = performance.now();
     let got: { exitCode: number | null; stdout: string; stderr: string; error?: string };
     try {
-      const dn = domainName(a.lab.name, check.vm);
-      const info = await rt.hypervisor.domain(dn);
-      if (!info || info.state !== 'running') got = { exitCode: null, stdout: '', stderr: '', error: `VM ${check.vm} is ${info ? info.state : 'not defined'}` };
-      else {
-        const agent = await rt.agentFor(dn, check.vm);
-        try {
-          const [path, ...args] = check.run;
-          const r = await agent.exec(path!, args, { timeoutMs: check.timeoutS * 1000 });
-          got = { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
-        } finally {
-          agent.close();
-        }
-      }
+      const [path, ...args] = check.run;
+      const r = await withAgent(rt, a, check.vm, (agent) => agent.exec(path!, args, { timeoutMs: check.timeoutS * 1000 }));
+      got = { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
     } catch (e) {
       got = { exitCode: null, stdout: '', stderr: '', error: (e as Error).message };
     }
@@ -68,38 +134,39 @@ export async function runChecks(rt: LabRuntime, a: Assignment, onCheck?: (r: Che
     results.push(r);
     onCheck?.(r);
   }
-  return summarise(a, results, checkedAt);
-}
-
-export function autosaveName(now = new Date()): string {
-  return `autosave-${now
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace('T', '-')
-    .replace(/\.\d+Z$/, '')}`;
+  return results;
 }
 
 /**
- * Back to the checkpoint; by default the current state is kept first as
- * autosave-<time>. Returns once the lab works again (every readiness probe
- * passes), so a student's first check after a reset judges their own work.
+ * A student's "check my work": every check of every stage, scored. When the
+ * stage the lab is in passes, the next one begins (its setup is applied) and
+ * its checks are run again on what the setup did. The score and the stage
+ * are recorded for status and the class table.
  */
-export async function resetAssignment(
-  rt: LabRuntime,
-  a: Assignment,
-  plan: Plan,
-  opts: { discard?: boolean } = {},
-): Promise<{ autosave?: SnapshotOpResult; revert: SnapshotOpResult; workingMs: number }> {
-  const targets = await snapshotTargets(rt, plan.lab.name, plan);
-  const cp = (await listLabSnapshots(rt, targets)).find((s) => s.name === a.checkpoint);
-  if (!cp?.complete) {
-    // Let revert explain (missing vs incomplete) before an autosave is taken.
-    const revert = await revertLabSnapshot(rt, plan.lab.name, targets, a.checkpoint);
-    return { revert, workingMs: (await waitLabWorking(rt, plan)).ms };
+export async function checkAssignment(rt: LabRuntime, a: Assignment, plan: Plan, onCheck?: (r: CheckResult) => void, onStep?: OnStep): Promise<CheckRun & { entered: number[] }> {
+  const checkedAt = new Date();
+  const store = progressStore(rt.paths.dataDir);
+  const results = await runChecks(rt, a, onCheck);
+  const progress = store.read(plan.lab.name);
+  let stage = progress?.assignment === a.name ? progress.stage : 1;
+  const entered: number[] = [];
+  const passes = (k: number) => results.filter((r) => r.stage === k).every((r) => r.passed);
+  while (stage < a.stages.length && passes(stage)) {
+    const next = a.stages[stage]!;
+    await enterStage(rt, a, plan, next, onStep);
+    entered.push(next.index);
+    const again = await runChecks(rt, a, undefined, next.checks);
+    for (const r of again) results[results.findIndex((x) => x.name === r.name)] = r;
+    stage = next.index;
   }
-  const autosave = opts.discard ? undefined : await createLabSnapshot(rt, plan.lab.name, targets, autosaveName(), `vmlab assignment ${a.name}: saved before reset`);
-  // With an autosave, a revert that fails on some VMs puts every VM back to it: a reset is all or nothing.
-  const revert = await revertLabSnapshot(rt, plan.lab.name, targets, a.checkpoint, autosave ? { rollbackTo: autosave.snapshot } : {});
-  const working = await waitLabWorking(rt, plan);
-  return { ...(autosave ? { autosave } : {}), revert, workingMs: working.ms };
+  const run = { ...summarise(a, results, checkedAt), stage: passes(stage) && stage === a.stages.length ? a.stages.length + 1 : stage, stages: a.stages.length };
+  const now = store.read(plan.lab.name);
+  store.write(plan.lab.name, {
+    assignment: a.name,
+    stage: now?.assignment === a.name ? now.stage : stage,
+    stages: a.stages.length,
+    enteredAt: now?.enteredAt ?? checkedAt.toISOString(),
+    lastCheck: { at: run.checkedAt, score: run.score, maxScore: run.maxScore, passed: run.passed, failed: run.failed },
+  });
+  return { ...run, entered };
 }

@@ -6,6 +6,8 @@ import type { Assignment, AssignmentCheck } from './load.js';
 export interface CheckResult {
   name: string;
   vm: string;
+  /** The stage the check belongs to (1 when the assignment has none). */
+  stage: number;
   passed: boolean;
   points: number;
   earned: number;
@@ -27,6 +29,9 @@ export interface CheckRun {
   maxScore: number;
   passed: number;
   failed: number;
+  /** The stage the lab is in after this check (stages + 1: every stage passed). */
+  stage?: number;
+  stages?: number;
   checks: CheckResult[];
 }
 
@@ -38,6 +43,7 @@ export function judge(check: AssignmentCheck, got: { exitCode: number | null; st
   return {
     name: check.name,
     vm: check.vm,
+    stage: check.stage,
     passed,
     points: check.points,
     earned: passed ? check.points : 0,

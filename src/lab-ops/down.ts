@@ -1,9 +1,11 @@
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { labPrefix } from '../lab/names.js';
+import { agentSocketPath } from '../plan/plan.js';
 import type { DiskOps } from './disks.js';
 import { lockLab } from './lock.js';
 import { parseDomainXml, parseNetworkMeta } from './metadata.js';
+import { progressStore } from './progress.js';
 import type { LabRuntime } from './runtime.js';
 
 export interface DownResult {
@@ -52,14 +54,15 @@ export async function downLab(rt: LabRuntime, lab: string, opts: { disks: DiskOp
       res.files.push(dir);
     }
     opts.disks.pruneLabDir(labDir);
-    if (existsSync(rt.paths.runDir)) {
-      for (const f of readdirSync(rt.paths.runDir)) {
-        if (f.startsWith(prefix) && f.endsWith('.agent.sock')) {
-          rmSync(join(rt.paths.runDir, f), { force: true });
-          res.files.push(join(rt.paths.runDir, f));
-        }
+    // Only the sockets of this lab's domains: another lab's name may start with this one's (a class's copies do).
+    for (const d of res.domains) {
+      const sock = agentSocketPath(rt.paths.runDir, d);
+      if (existsSync(sock)) {
+        rmSync(sock, { force: true });
+        res.files.push(sock);
       }
     }
+    progressStore(rt.paths.dataDir).remove(lab);
     return res;
   } finally {
     unlock();

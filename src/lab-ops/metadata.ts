@@ -11,6 +11,8 @@ export interface DomainMeta {
   labHash: string;
   vmHash: string;
   file: string;
+  /** A student's copy of a lab in a class. */
+  owner?: { class: string; student: string };
 }
 
 export interface AgentEndpoint {
@@ -46,6 +48,7 @@ export async function parseDomainXml(xml: string): Promise<ParsedDomain> {
             labHash: m['lab-hash'] ?? '',
             vmHash: m['vm-hash'] ?? '',
             file: m.file ?? '',
+            ...(m.class && m.student ? { owner: { class: m.class, student: m.student } } : {}),
           },
         }
       : {}),
@@ -61,7 +64,7 @@ export async function parseDomainXml(xml: string): Promise<ParsedDomain> {
   };
 }
 
-export async function parseNetworkMeta(xml: string): Promise<{ lab: string; network: string } | undefined> {
+export async function parseNetworkMeta(xml: string): Promise<{ lab: string; network: string; owner?: { class: string; student: string } } | undefined> {
   const m = (await readNetworkXml(xml)).vmlab;
-  return m ? { lab: m.lab!, network: m.network! } : undefined;
+  return m ? { lab: m.lab!, network: m.network!, ...(m.class && m.student ? { owner: { class: m.class, student: m.student } } : {}) } : undefined;
 }

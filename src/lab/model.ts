@@ -13,6 +13,13 @@ export interface LabModel {
   fileHash: string;
   networks: NetworkModel[];
   vms: VmModel[];
+  /** Set on a student's copy of a lab in a class (plan/class-plan.ts): who it belongs to. */
+  owner?: LabOwner;
+}
+
+export interface LabOwner {
+  class: string;
+  student: string;
 }
 
 export type NetworkMode = 'isolated' | 'bridge' | 'nat';

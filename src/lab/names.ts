@@ -14,6 +14,11 @@ export function networkName(lab: string, net: string): string {
   return `${NAME_PREFIX}-${lab}-${net}`;
 }
 
+/** A student's copy of a lab in a class: its own name, so every domain, network, bridge and disk is the student's. */
+export function studentLabName(lab: string, student: string): string {
+  return `${lab}-${student}`;
+}
+
 export function labPrefix(lab: string): string {
   return `${NAME_PREFIX}-${lab}-`;
 }

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { LabError } from '../errors.js';
-import type { LabModel, NetworkModel, NicAddress, UserSpec, WriteFileSpec, Command, ServiceUse } from '../lab/model.js';
+import type { LabModel, LabOwner, NetworkModel, NicAddress, UserSpec, WriteFileSpec, Command, ServiceUse } from '../lab/model.js';
 import { accelProfiles, BUS_DISCARD, deviceProfiles, type Accel, type AccelProfile, type DeviceProfile, type DiskBus, type NicModel } from '../profiles/index.js';
 import type { HostPaths } from '../paths.js';
 import { sha256Hex, stableStringify } from '../util/hash.js';
@@ -118,7 +118,7 @@ export interface VmPlan {
 }
 
 export interface Plan {
-  lab: { name: string; description?: string; domain: string; file: string; fileHash: string; dir: string };
+  lab: { name: string; description?: string; domain: string; file: string; fileHash: string; dir: string; owner?: LabOwner };
   networks: NetworkPlan[];
   vms: VmPlan[];
 }
@@ -190,7 +190,15 @@ export function planLab(lab: LabModel, opts: PlanOptions): Plan {
   });
   assertUniqueMacs(lab, vms);
   return {
-    lab: { name: lab.name, ...(lab.description !== undefined ? { description: lab.description } : {}), domain: lab.domain, file: lab.file, fileHash: lab.fileHash, dir: labDir },
+    lab: {
+      name: lab.name,
+      ...(lab.description !== undefined ? { description: lab.description } : {}),
+      domain: lab.domain,
+      file: lab.file,
+      fileHash: lab.fileHash,
+      dir: labDir,
+      ...(lab.owner ? { owner: lab.owner } : {}),
+    },
     networks,
     vms,
   };

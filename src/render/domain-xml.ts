@@ -9,6 +9,7 @@ export function renderDomainXml(plan: Plan, vm: VmPlan): string {
     file: plan.lab.file,
     lab: plan.lab.name,
     labHash: plan.lab.fileHash,
+    owner: plan.lab.owner ?? false,
     vmHash: vm.hash,
     name: vm.name,
     template: vm.template,

@@ -25,6 +25,7 @@ export function renderNetworkXml(plan: Plan, net: NetworkPlan): string | undefin
     file: plan.lab.file,
     lab: plan.lab.name,
     labHash: plan.lab.fileHash,
+    owner: plan.lab.owner ?? false,
     network: net.name,
     mode: net.mode,
     why: WHY[net.mode],

@@ -2,17 +2,20 @@ import type { Command } from 'commander';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadAssignment, type Assignment } from '../../assignment/load.js';
-import { resetAssignment, runChecks, startAssignment } from '../../assignment/ops.js';
+import { checkAssignment, startAssignment } from '../../assignment/ops.js';
+import { rescueAssignment, type RescueResult } from '../../assignment/rescue.js';
 import { scoreTable, toHtml, toJunit, toMarkdown, type CheckRun } from '../../assignment/results.js';
+import { verifyAssignment } from '../../assignment/verify.js';
 import { VmlabError } from '../../errors.js';
 import { bridgeExists } from '../../host/host-net.js';
 import { hostDisks } from '../../lab-ops/disks.js';
 import type { HostPaths } from '../../paths.js';
 import { hostPaths, knownImages, withRuntime, planForHost, type GlobalOpts } from '../context.js';
+import { positiveInt } from '../options.js';
 import { emit, reportErrors } from '../output.js';
 import { Progress } from '../progress.js';
 
-/** `check` exits 3 when checks failed (0 all passed; 1 and 2 keep their usual meaning). */
+/** `check` exits 3 when checks failed (0 all passed; 1 and 2 keep their usual meaning); `verify` when the assignment does not prove itself. */
 export const EXIT_CHECKS_FAILED = 3;
 
 interface Opts {
@@ -31,12 +34,30 @@ function resultsDir(paths: HostPaths, a: Assignment, out?: string): string {
   return out ?? join(paths.dataDir, 'assignments', a.name);
 }
 
+const upOpts = (progress: Progress) => ({
+  disks: hostDisks,
+  bridgeExists,
+  onVm: (vm: string, phase: string, detail?: string) => progress.step(vm, phase + (detail && phase !== 'failed' ? ` (${detail})` : '')),
+});
+
+export function rescueLines(a: Assignment, r: RescueResult): string[] {
+  const stage = a.stages[r.stage - 1]!;
+  return [
+    ...(r.autosave ? [`current state saved as "${r.autosave.snapshot}" (${(r.autosave.ms / 1000).toFixed(1)} s; vmlab snapshot revert LAB ${r.autosave.snapshot} brings it back)`] : []),
+    `back to "${r.checkpoint}" in ${(r.revert.ms / 1000).toFixed(1)} s`,
+    ...r.revert.vms.map((v) => `  ${v.vm.padEnd(14)} ${(v.ms / 1000).toFixed(1)} s  ${v.method}`),
+    `every service works again (readiness probes passed ${(r.workingMs / 1000).toFixed(1)} s after the revert)`,
+    ...(stage.setup.length ? [`stage ${stage.index} setup applied (${(r.setupMs / 1000).toFixed(1)} s)`] : []),
+    ...(a.stages.length > 1 ? [`now at stage ${stage.index}/${a.stages.length}: ${stage.title}`] : []),
+  ];
+}
+
 export function registerAssignment(program: Command): void {
-  const asg = program.command('assignment').description('lab assignments: start from a checkpoint, check the work, reset, report');
+  const asg = program.command('assignment').description('lab assignments: start from a checkpoint, check the work, reset or rescue, verify, report');
 
   asg
     .command('start')
-    .description("bring the assignment's lab up and take its checkpoint (kept if it exists)")
+    .description("bring the assignment's lab up and take every stage's checkpoint (kept if they exist)")
     .argument('<file>', 'assignment file (labs/assignments/NAME.yaml)')
     .option('--json', 'machine-readable output')
     .action((file: string, opts: Opts, cmd: Command) =>
@@ -44,18 +65,18 @@ export function registerAssignment(program: Command): void {
         const progress = new Progress(false);
         const { g, a, plan } = setup(file, cmd);
         await withRuntime(g, async (rt) => {
-          const cp = await startAssignment(rt, a, plan, {
-            disks: hostDisks,
-            bridgeExists,
-            onVm: (vm, phase, detail) => progress.step(vm, phase + (detail && phase !== 'failed' ? ` (${detail})` : '')),
-          });
-          emit(opts, { ok: true, assignment: a.name, lab: plan.lab.name, checkpoint: a.checkpoint, created: cp.created, upSeconds: cp.up.seconds, snapshot: cp.snapshot ?? null }, () =>
-            [
-              `assignment "${a.name}" started on lab "${plan.lab.name}"`,
-              cp.created ? `  checkpoint "${a.checkpoint}" taken in ${((cp.snapshot?.ms ?? 0) / 1000).toFixed(1)} s` : `  checkpoint "${a.checkpoint}" already exists: kept`,
-              a.tasks ? `\n${a.tasks.trim()}\n` : '',
-              `check your work: vmlab assignment check ${file}`,
-            ].join('\n'),
+          const cp = await startAssignment(rt, a, plan, upOpts(progress), (s) => progress.step('assignment', s));
+          emit(
+            opts,
+            { ok: true, assignment: a.name, lab: plan.lab.name, checkpoint: a.checkpoint, stages: a.stages.length, created: cp.created, upSeconds: cp.up.seconds, snapshots: cp.snapshots },
+            () =>
+              [
+                `assignment "${a.name}" started on lab "${plan.lab.name}"`,
+                cp.created ? cp.snapshots.map((s) => `  checkpoint "${s.snapshot}" taken in ${(s.ms / 1000).toFixed(1)} s`).join('\n') : `  checkpoints already exist: kept`,
+                a.tasks ? `\n${a.tasks.trim()}\n` : '',
+                a.stages.length > 1 ? `stage 1/${a.stages.length}: ${a.stages[0]!.title}\n${a.stages[0]!.tasks.trim()}\n` : '',
+                `check your work: vmlab assignment check ${file}`,
+              ].join('\n'),
           );
         });
       }),
@@ -63,44 +84,81 @@ export function registerAssignment(program: Command): void {
 
   asg
     .command('check')
-    .description(`run the checks in the guests; score table, check.json and junit.xml; exit ${EXIT_CHECKS_FAILED} if a check failed`)
+    .description(`run the checks in the guests (a stage that passes opens the next); score table, check.json and junit.xml; exit ${EXIT_CHECKS_FAILED} if a check failed`)
     .argument('<file>', 'assignment file')
     .option('-o, --out <dir>', 'where check.json and junit.xml go (default <data-dir>/assignments/<name>)')
     .option('--json', 'machine-readable output')
     .action((file: string, opts: Opts, cmd: Command) =>
       reportErrors(opts, async () => {
-        const { g, paths, a } = setup(file, cmd);
+        const progress = new Progress(Boolean(opts.json));
+        const { g, paths, a, plan } = setup(file, cmd);
         await withRuntime(g, async (rt) => {
-          const run = await runChecks(rt, a);
+          const run = await checkAssignment(rt, a, plan, undefined, (s) => progress.step('assignment', s));
           const dir = resultsDir(paths, a, opts.out);
           mkdirSync(dir, { recursive: true });
           writeFileSync(join(dir, 'check.json'), JSON.stringify(run, null, 2) + '\n');
           writeFileSync(join(dir, 'junit.xml'), toJunit(run));
-          emit(opts, { ...run, files: [join(dir, 'check.json'), join(dir, 'junit.xml')] }, () => `${scoreTable(run)}\nwrote ${join(dir, 'check.json')} and junit.xml`);
+          const stage = (k: number) => (k > a.stages.length ? 'every stage passed' : `now at stage ${k}/${a.stages.length}: ${a.stages[k - 1]!.title}\n${a.stages[k - 1]!.tasks.trim()}`);
+          emit(opts, { ...run, files: [join(dir, 'check.json'), join(dir, 'junit.xml')] }, () =>
+            [scoreTable(run), ...(a.stages.length > 1 ? [stage(run.stage!)] : []), `wrote ${join(dir, 'check.json')} and junit.xml`].join('\n'),
+          );
           if (run.failed > 0) process.exitCode = EXIT_CHECKS_FAILED;
         });
       }),
     );
 
+  const rescueAction = (file: string, opts: Opts & { discard?: boolean; stage?: number }, cmd: Command) =>
+    reportErrors(opts, async () => {
+      const progress = new Progress(Boolean(opts.json));
+      const { g, a, plan } = setup(file, cmd);
+      await withRuntime(g, async (rt) => {
+        const r = await rescueAssignment(rt, a, plan, { stage: opts.stage ?? 1, discard: opts.discard }, (s) => progress.step('assignment', s));
+        emit(opts, { ok: true, assignment: a.name, ...r }, () => rescueLines(a, r).join('\n'));
+      });
+    });
+
   asg
     .command('reset')
-    .description('back to the checkpoint (all VMs in parallel); the current state is saved first as autosave-<time>')
+    .description('back to the start of the assignment (all VMs in parallel); the current state is saved first as autosave-<time>')
     .argument('<file>', 'assignment file')
     .option('--discard', 'do not save the current state first')
     .option('--json', 'machine-readable output')
-    .action((file: string, opts: Opts & { discard?: boolean }, cmd: Command) =>
+    .action(rescueAction);
+
+  asg
+    .command('rescue')
+    .description('back to the start of a stage (the earlier stages solved); the current state is saved first as autosave-<time>')
+    .argument('<file>', 'assignment file')
+    .requiredOption('--stage <n>', 'the stage to start from (1 = reset)', positiveInt(20))
+    .option('--discard', 'do not save the current state first')
+    .option('--json', 'machine-readable output')
+    .action(rescueAction);
+
+  asg
+    .command('verify')
+    .description(`test the assignment itself: every stage's checks fail at its start and pass after its solution; exit ${EXIT_CHECKS_FAILED} if not`)
+    .argument('<file>', 'assignment file')
+    .option('--json', 'machine-readable output')
+    .action((file: string, opts: Opts, cmd: Command) =>
       reportErrors(opts, async () => {
+        const progress = new Progress(Boolean(opts.json));
         const { g, a, plan } = setup(file, cmd);
         await withRuntime(g, async (rt) => {
-          const r = await resetAssignment(rt, a, plan, { discard: opts.discard });
-          emit(opts, { ok: true, assignment: a.name, checkpoint: a.checkpoint, ...r }, () =>
+          const v = await verifyAssignment(rt, a, plan, upOpts(progress), (s) => progress.step('verify', s));
+          emit(opts, v, () =>
             [
-              ...(r.autosave ? [`current state saved as "${r.autosave.snapshot}" (${(r.autosave.ms / 1000).toFixed(1)} s)`] : []),
-              `reset to "${a.checkpoint}" in ${(r.revert.ms / 1000).toFixed(1)} s`,
-              ...r.revert.vms.map((v) => `  ${v.vm.padEnd(14)} ${(v.ms / 1000).toFixed(1)} s  ${v.method}`),
-              `every service works again (readiness probes passed ${(r.workingMs / 1000).toFixed(1)} s after the revert)`,
+              ...v.stages.map((s) =>
+                [
+                  `stage ${s.stage} (${s.name}): ${s.problems.length ? 'PROBLEMS' : 'ok'} — before the solution ${s.before.filter((r) => !r.passed).length}/${s.before.length} checks fail, after it ${s.after.filter((r) => r.passed).length}/${s.after.length} pass`,
+                  ...s.problems.map((p) => `  ${p}`),
+                ].join('\n'),
+              ),
+              v.ok
+                ? `assignment "${a.name}" proves itself (${v.seconds.toFixed(0)} s); the lab is at the start of stage 1`
+                : `assignment "${a.name}" does not prove itself: fix the checks or solutions above`,
             ].join('\n'),
           );
+          if (!v.ok) process.exitCode = EXIT_CHECKS_FAILED;
         });
       }),
     );
