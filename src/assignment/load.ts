@@ -29,6 +29,8 @@ export interface AssignmentCheck {
   timeoutS: number;
   /** 1-based stage this check belongs to. */
   stage: number;
+  /** Passes from the start and must keep passing: verify does not expect it to fail before the solution. */
+  guard: boolean;
 }
 
 /** A command run in a guest to set a stage up or to solve it: it must exit 0. */
@@ -157,6 +159,7 @@ export function parseAssignment(file: string, text: string, opts: LoadOptions & 
           message: (o.message as string | undefined) || `check "${cname}" failed`,
           timeoutS: (o.timeout as number | undefined) ?? 60,
           stage: index,
+          guard: o.guard === true,
         });
     });
     return { index, name, title: s.title ?? name, tasks: s.tasks ?? '', checkpoint: cp, setup: steps('setup'), checks, solution: steps('solution') };

@@ -36,7 +36,12 @@ export async function verifyAssignment(rt: LabRuntime, a: Assignment, plan: Plan
     onStep?.(`stage ${stage.index} (${stage.name}): from its checkpoint`);
     await rescueAssignment(rt, a, plan, { stage: stage.index, discard: true }, onStep);
     const before = await runChecks(rt, a, undefined, stage.checks);
-    const problems = before.filter((r) => r.passed).map((r) => `check "${r.name}" passes before the solution: it grades nothing`);
+    const guard = new Set(stage.checks.filter((c) => c.guard).map((c) => c.name));
+    const problems = before
+      .filter((r) => r.passed && !guard.has(r.name))
+      .map((r) => `check "${r.name}" passes before the solution: it grades nothing (mark it guard: true if it must only keep passing)`);
+    problems.push(...before.filter((r) => !r.passed && guard.has(r.name)).map((r) => `guard check "${r.name}" fails at the start of the stage: ${r.detail ?? ''}`));
+    if (!stage.checks.some((c) => !c.guard)) problems.push(`stage ${stage.index} has only guard checks: nothing grades its task`);
     if (stage.solution.length === 0) problems.push(`stage ${stage.index} has no solution: nothing proves its checks can pass`);
     let after: CheckResult[] = [];
     try {

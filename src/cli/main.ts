@@ -7,6 +7,7 @@ import { registerRender } from './commands/render.js';
 import { registerGraph } from './commands/graph.js';
 import { registerSnapshot } from './commands/snapshot.js';
 import { registerAssignment } from './commands/assignment.js';
+import { registerClass } from './commands/class.js';
 import { registerBench } from './commands/bench.js';
 import { registerValidate } from './commands/validate.js';
 import { registerImage } from './commands/image.js';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerLab(program);
   registerSnapshot(program);
   registerAssignment(program);
+  registerClass(program);
   registerBench(program);
   registerDoctor(program);
   registerSchema(program);

@@ -17,6 +17,7 @@ const check = obj(
     points: { type: 'integer', minimum: 0, maximum: 1000, description: 'default 1' },
     message: str("the teacher's words when it fails", { maxLength: 2000 }),
     timeout: timeout(3600, 60),
+    guard: { type: 'boolean', description: 'a check that passes from the start and must keep passing (e.g. "port 80 still works"): verify does not expect it to fail before the solution' },
   },
   { required: ['name', 'vm', 'run'] },
 );

@@ -24,7 +24,8 @@ const RANK: Record<string, number> = {
   'lab-ops': 6,
   assignment: 7,
   bench: 7,
-  cli: 8,
+  class: 8,
+  cli: 9,
 };
 
 function sources(dir: string): string[] {

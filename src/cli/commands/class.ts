@@ -1,0 +1,198 @@
+import type { Command } from 'commander';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { classCheck, classRescue, writeClassResults } from '../../class/check.js';
+import { loadClassForHost } from '../../class/context.js';
+import { classDown, classStatus, classUp } from '../../class/ops.js';
+import { classTable, type ClassResults } from '../../class/report.js';
+import { formatReport, VmlabError } from '../../errors.js';
+import { bridgeExists } from '../../host/host-net.js';
+import { loadClass } from '../../lab/class-file.js';
+import { hostDisks } from '../../lab-ops/disks.js';
+import type { HostPaths } from '../../paths.js';
+import { hostPaths, withRuntime, type GlobalOpts } from '../context.js';
+import { positiveInt } from '../options.js';
+import { emit, reportErrors } from '../output.js';
+import { Progress } from '../progress.js';
+import { EXIT_CHECKS_FAILED } from './assignment.js';
+
+interface Opts {
+  json?: boolean;
+  student?: string;
+  out?: string;
+}
+
+const gib = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
+
+function context(file: string, opts: Opts, cmd: Command) {
+  const g = cmd.optsWithGlobals() as GlobalOpts;
+  const paths = hostPaths(g);
+  return { g, paths, ctx: loadClassForHost(file, paths, opts.student) };
+}
+
+const outDir = (paths: HostPaths, className: string, out?: string) => out ?? join(paths.dataDir, 'classes', className);
+
+export function registerClass(program: Command): void {
+  const cls = program.command('class').description('a lab (or an assignment) for every student of a class: up, status, check, reset, rescue, report, down');
+  const student = ['--student <id>', 'only this student'] as const;
+
+  cls
+    .command('up')
+    .description("admit the class (memory, disk), then bring every student's copy up, parallel-boots at a time; idempotent")
+    .argument('<class>', 'class file (classes/NAME.yaml)')
+    .option(...student)
+    .option('--json', 'machine-readable output')
+    .action((file: string, opts: Opts, cmd: Command) =>
+      reportErrors(opts, async () => {
+        const progress = new Progress(false);
+        const { g, ctx } = context(file, opts, cmd);
+        await withRuntime(g, async (rt) => {
+          const r = await classUp(rt, ctx, {
+            disks: hostDisks,
+            bridgeExists,
+            onStudent: (s, what) => progress.step(s, what),
+            onVm: (vm, phase, detail) => progress.step(vm, phase + (detail && phase !== 'failed' ? ` (${detail})` : '')),
+          });
+          const a = r.admission;
+          emit(opts, { ok: r.students.every((s) => s.ok), ...r }, () =>
+            [
+              `class "${r.class}": ${r.students.filter((s) => s.ok).length}/${r.students.length} students ready in ${r.seconds.toFixed(1)} s (${a.parallelBoots} at a time)`,
+              `  admission: ${gib(a.perStudent.memoryBytes)} memory and ${gib(a.perStudent.diskBytes)} disk per student; ${a.fitStudents} fit (memory room ${gib(a.memory.room)}, disk room ${gib(a.disk.room)})`,
+              ...r.students.map(
+                (s) =>
+                  `  ${s.student.padEnd(14)} ${s.lab.padEnd(28)} ${s.ok ? (s.upToDate ? 'up to date' : `ready in ${s.seconds.toFixed(1)} s`) : 'FAILED'}${s.error ? `\n    error [${s.error.code}]: ${formatReport(s.error)}` : ''}`,
+              ),
+              ...r.notInRoster.map((s) => `  ${s.student.padEnd(14)} ${s.lab.padEnd(28)} no longer in the roster: left alone (vmlab class down ${file} --student ${s.student} removes it)`),
+            ].join('\n'),
+          );
+          if (r.students.some((s) => !s.ok)) process.exitCode = 1;
+        });
+      }),
+    );
+
+  cls
+    .command('status')
+    .description('per student: VMs ready (probes run once), stage, last score, memory in use')
+    .argument('<class>', 'class file')
+    .option(...student)
+    .option('--json', 'machine-readable output')
+    .action((file: string, opts: Opts, cmd: Command) =>
+      reportErrors(opts, async () => {
+        const { g, ctx } = context(file, opts, cmd);
+        await withRuntime(g, async (rt) => {
+          const s = await classStatus(rt, ctx);
+          emit(opts, s, () =>
+            [
+              `class "${s.class}"`,
+              `  ${'student'.padEnd(14)} ${'ready'.padEnd(7)} ${'stage'.padEnd(7)} ${'score'.padEnd(8)} memory`,
+              ...s.students.map(
+                (x) =>
+                  `  ${x.student.padEnd(14)} ${(x.up ? `${x.ready}/${x.vms}` : 'down').padEnd(7)} ${(x.stage === undefined ? '-' : `${x.stage}/${x.stages}`).padEnd(7)} ${(x.lastCheck ? `${x.lastCheck.score}/${x.lastCheck.maxScore}` : '-').padEnd(8)} ${x.memoryBytes === undefined ? '-' : gib(x.memoryBytes)}`,
+              ),
+            ].join('\n'),
+          );
+        });
+      }),
+    );
+
+  cls
+    .command('check')
+    .description(`every student's checks (parallel-checks at a time): one table, class.json, class.csv, report.html, junit/<student>.xml; exit ${EXIT_CHECKS_FAILED} if a check failed`)
+    .argument('<class>', 'class file')
+    .option(...student)
+    .option('-o, --out <dir>', 'where the results go (default <data-dir>/classes/<class>)')
+    .option('--parallel <n>', 'students checked at once', positiveInt(64))
+    .option('--json', 'machine-readable output')
+    .action((file: string, opts: Opts & { parallel?: number }, cmd: Command) =>
+      reportErrors(opts, async () => {
+        const progress = new Progress(Boolean(opts.json));
+        const { g, paths, ctx } = context(file, opts, cmd);
+        await withRuntime(g, async (rt) => {
+          const r = await classCheck(rt, ctx, { ...(opts.parallel ? { parallel: opts.parallel } : {}), onStudent: (s, what) => progress.step(s, what) });
+          const files = writeClassResults(outDir(paths, ctx.cls.name, opts.out), r);
+          emit(opts, { ...r, files }, () => `${classTable(r)}\nwrote ${files.slice(0, 3).join(', ')} and ${files.length - 3} JUnit file(s)`);
+          if (r.students.some((s) => !s.run || s.run.failed > 0)) process.exitCode = EXIT_CHECKS_FAILED;
+        });
+      }),
+    );
+
+  const rescue = (file: string, opts: Opts & { stage?: number; discard?: boolean; parallel?: number }, cmd: Command) =>
+    reportErrors(opts, async () => {
+      const progress = new Progress(Boolean(opts.json));
+      const { g, ctx } = context(file, opts, cmd);
+      await withRuntime(g, async (rt) => {
+        const r = await classRescue(rt, ctx, { stage: opts.stage ?? 1, discard: opts.discard, ...(opts.parallel ? { parallel: opts.parallel } : {}), onStudent: (s, what) => progress.step(s, what) });
+        emit(opts, { ok: r.every((x) => x.ok), students: r }, () =>
+          r
+            .map(
+              (x) =>
+                `  ${x.student.padEnd(14)} ${x.ok ? `stage ${x.result!.stage}${x.result!.autosave ? `, saved as ${x.result!.autosave.snapshot}` : ''}` : `FAILED [${x.error!.code}]: ${formatReport(x.error!)}`}`,
+            )
+            .join('\n'),
+        );
+        if (r.some((x) => !x.ok)) process.exitCode = 1;
+      });
+    });
+
+  cls
+    .command('reset')
+    .description("back to the start of the assignment for one student (--student) or all; each student's state is autosaved unless --discard")
+    .argument('<class>', 'class file')
+    .option(...student)
+    .option('--discard', 'do not save the current state first')
+    .option('--parallel <n>', 'students reset at once (default 2)', positiveInt(64))
+    .option('--json', 'machine-readable output')
+    .action(rescue);
+
+  cls
+    .command('rescue')
+    .description('back to the start of a stage (earlier stages solved) for one student or all; autosaved unless --discard')
+    .argument('<class>', 'class file')
+    .requiredOption('--stage <n>', 'the stage to start from', positiveInt(20))
+    .option(...student)
+    .option('--discard', 'do not save the current state first')
+    .option('--parallel <n>', 'students rescued at once (default 2)', positiveInt(64))
+    .option('--json', 'machine-readable output')
+    .action(rescue);
+
+  cls
+    .command('report')
+    .description('the last class check again: the table, and class.csv and report.html rebuilt from class.json')
+    .argument('<class>', 'class file')
+    .option('-o, --out <dir>', 'where the last class.json is (default <data-dir>/classes/<class>)')
+    .option('--json', 'machine-readable output')
+    .action((file: string, opts: Opts, cmd: Command) =>
+      reportErrors(opts, () => {
+        const paths = hostPaths(cmd.optsWithGlobals() as GlobalOpts);
+        const c = loadClass(file);
+        const dir = outDir(paths, c.name, opts.out);
+        const path = join(dir, 'class.json');
+        if (!existsSync(path)) throw new VmlabError('ERR_VMLAB_NO_CHECK', `class "${c.name}" has not been checked yet (${path})`, { kind: 'user', hint: `vmlab class check ${file}` });
+        const r = JSON.parse(readFileSync(path, 'utf8')) as ClassResults;
+        const files = writeClassResults(dir, r);
+        emit(opts, { ...r, files }, () => `${classTable(r)}\nwrote ${files.slice(1, 3).join(' and ')}`);
+      }),
+    );
+
+  cls
+    .command('down')
+    .description("remove every copy of the class (or one student's): domains, networks, disks, snapshots; results are kept")
+    .argument('<class>', 'class file')
+    .option(...student)
+    .option('--json', 'machine-readable output')
+    .action((file: string, opts: Opts, cmd: Command) =>
+      reportErrors(opts, async () => {
+        const g = cmd.optsWithGlobals() as GlobalOpts;
+        const c = loadClass(file);
+        await withRuntime(g, async (rt) => {
+          const r = await classDown(rt, c.name, { disks: hostDisks, ...(opts.student ? { student: opts.student } : {}) });
+          emit(opts, { ok: true, class: c.name, students: r }, () =>
+            [
+              `class "${c.name}" down: ${r.length} student lab(s), ${r.reduce((s, x) => s + x.domains.length, 0)} domain(s), ${r.reduce((s, x) => s + x.networks.length, 0)} network(s) removed`,
+              ...r.flatMap((x) => x.skipped.map((s) => `  left alone: ${s}`)),
+            ].join('\n'),
+          );
+        });
+      }),
+    );
+}
