@@ -110,6 +110,22 @@ describe('live: snapshots and assignments (start, check, reset, autosave, report
     assert.match(readFileSync(report.json.file, 'utf8'), /Score: 0\/3/);
   });
 
+  it('assignment verify: web-port fails before its solution and passes after it, and leaves the lab at its start', async () => {
+    const v = await vmlabJson(['assignment', 'verify', WEB_PORT]);
+    assert.equal(v.exitCode, 0, JSON.stringify(v.json));
+    assert.deepEqual(
+      v.json.stages[0].before.map((c: { name: string; passed: boolean }) => [c.name, c.passed]),
+      [
+        ['nginx answers on 8080', false],
+        ['the page on 8080 names the host', false],
+        ['port 80 still works', true],
+        ['the configuration survives a restart', true],
+      ],
+    );
+    const check = await vmlab(['assignment', 'check', WEB_PORT, '--out', join(dir, 'web-port')]);
+    assert.equal(check.exitCode, 3, 'the solution is gone again: verify reverted to the start');
+  });
+
   it('a VM removed by hand: snapshot revert fails clearly and changes nothing', async () => {
     const uri = ['-c', 'qemu:///system'];
     await execa('virsh', [...uri, 'destroy', 'vmlab-webserver-web'], { reject: false });

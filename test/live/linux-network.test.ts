@@ -9,6 +9,7 @@ import { libvirtObjects, requireLiveHost, vmlab, vmlabJson } from '../helpers/li
 
 const LAB = 'labs/linux-network.yaml';
 const ASSIGNMENT = 'labs/assignments/lan-firewall.yaml';
+const STAGED = 'labs/assignments/network-stages.yaml';
 const checkDir = mkdtempSync(join(tmpdir(), 'vmlab-lan-firewall-'));
 const plan = planFromText(readFileSync(join(root, LAB), 'utf8'), LAB);
 const vmPlan = (name: string) => plan.vms.find((v) => v.name === name)!;
@@ -158,6 +159,32 @@ describe('live: linux-network lab (switch, OSPF routers, NAT, firewall, DHCP, DN
     assert.equal(again.exitCode, 3);
     assert.deepEqual(failedChecks(again.json), [TASK], 'after reset only the task fails: the rule is gone, everything else works');
     assert.equal(again.json.checks.find((c: { name: string }) => c.name === TASK).message, 'TCP 5201 from LAN1 to 203.0.113.10 is still dropped on r2');
+  });
+
+  it('assignment verify: lan-firewall and the three-stage network assignment prove themselves (each stage fails before its solution, passes after it)', async () => {
+    for (const file of [ASSIGNMENT, STAGED]) {
+      const t = Date.now();
+      const v = await vmlabJson(['assignment', 'verify', file]);
+      assert.equal(v.exitCode, 0, JSON.stringify(v.json.stages?.map((s: { stage: number; problems: string[] }) => [s.stage, s.problems]) ?? v.json));
+      process.stdout.write(`      [live] verify ${file}: ${v.json.stages.length} stage(s) in ${((Date.now() - t) / 1000).toFixed(0)} s\n`);
+    }
+    // The staged one leaves the lab at stage 1: OSPF stopped on r1, so LAN2 is out of r1's reach.
+    const check = await vmlabJson(['assignment', 'check', STAGED, '--out', checkDir]);
+    assert.equal(check.exitCode, 3);
+    assert.equal(check.json.stage, 1);
+    assert.deepEqual(failedChecks(check.json).slice(0, 2), ['r1 has learned LAN2 by OSPF', "LAN1's router reaches srv on LAN2"]);
+  });
+
+  it('rescue to stage 3: routing and DHCP solved, the firewall task open', async () => {
+    const t = Date.now();
+    const r = await vmlabJson(['assignment', 'rescue', STAGED, '--stage', '3']);
+    assert.equal(r.exitCode, 0, r.stderr);
+    process.stdout.write(
+      `      [live] rescue to stage 3 of 6 guests: ${((Date.now() - t) / 1000).toFixed(1)} s (autosave ${(r.json.autosave.ms / 1000).toFixed(1)} s, revert ${(r.json.revert.ms / 1000).toFixed(1)} s)\n`,
+    );
+    const check = await vmlabJson(['assignment', 'check', STAGED, '--out', checkDir]);
+    assert.equal(check.json.stage, 3);
+    assert.deepEqual(failedChecks(check.json), [TASK]);
   });
 
   it('down leaves nothing of the lab', async () => {
