@@ -10,7 +10,7 @@ export const emulatedPc: DeviceProfile = {
   seed: { value: { bus: 'ide', device: 'cdrom' }, why: 'cloud-init seed on an emulated IDE CD-ROM' },
   nic: { value: { model: 'rtl8139', vhost: false }, why: 'Realtek rtl8139 NIC: a 100 Mbit/s card, every packet copied through emulated registers' },
   video: headlessVideo,
-  memballoon: { value: 'none', why: 'no balloon: a real PC cannot hand memory back to a hypervisor' },
+  memballoon: { value: { model: 'none', freePageReporting: false }, why: 'no balloon: a real PC cannot hand memory back to a hypervisor' },
   rng: { value: false, why: 'no paravirtual RNG: the guest gathers entropy itself' },
   iothread: { value: false, why: 'no I/O thread: the emulated IDE controller is served by the main loop' },
   agent: { value: 'isa-serial', why: 'guest agent on an emulated serial port (ttyS1): control without any paravirtual device' },

@@ -10,7 +10,7 @@ export const emulated: DeviceProfile = {
   seed: { value: { bus: 'sata', device: 'cdrom' }, why: 'cloud-init seed on an emulated SATA CD-ROM, as a real PC would read a disc' },
   nic: { value: { model: 'e1000', vhost: false }, why: 'Intel e1000 NIC: a real card the guest already has a driver for; each packet costs emulated register accesses' },
   video: headlessVideo,
-  memballoon: { value: 'none', why: 'no balloon: a real PC cannot hand memory back to a hypervisor' },
+  memballoon: { value: { model: 'none', freePageReporting: false }, why: 'no balloon: a real PC cannot hand memory back to a hypervisor' },
   rng: { value: false, why: 'no paravirtual RNG: the guest gathers entropy itself, as on bare metal' },
   iothread: { value: false, why: 'no I/O thread: an emulated AHCI controller is served by the main loop, as its register traps are' },
   agent: { value: 'isa-serial', why: 'guest agent on an emulated 16550 serial port (ttyS1): control without any paravirtual device' },

@@ -27,7 +27,8 @@ export interface DeviceProfile {
   seed: Choice<{ bus: DiskBus; device: 'cdrom' | 'disk' }>;
   nic: Choice<{ model: NicModel; vhost: boolean }>;
   video: Choice<'none' | 'vga' | 'cirrus' | 'virtio'>;
-  memballoon: Choice<'none' | 'virtio'>;
+  /** The balloon device; with free page reporting the guest hands pages it frees back to the host by itself. */
+  memballoon: Choice<{ model: 'none' | 'virtio'; freePageReporting: boolean }>;
   rng: Choice<boolean>;
   /** Disk I/O of virtio-blk disks handled in a dedicated QEMU I/O thread. */
   iothread: Choice<boolean>;

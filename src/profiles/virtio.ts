@@ -10,7 +10,10 @@ export const virtio: DeviceProfile = {
   seed: { value: { bus: 'virtio', device: 'disk' }, why: 'cloud-init seed as a read-only virtio disk (label cidata)' },
   nic: { value: { model: 'virtio', vhost: true }, why: 'virtio-net with vhost-net: packets move through shared rings, handled in the host kernel, no QEMU copy' },
   video: headlessVideo,
-  memballoon: { value: 'virtio', why: 'virtio balloon: the guest cooperates with the host and can return memory' },
+  memballoon: {
+    value: { model: 'virtio', freePageReporting: true },
+    why: 'virtio balloon with free page reporting: the guest cooperates with the host and hands back the memory it frees',
+  },
   rng: { value: true, why: 'virtio-rng: entropy handed in by the host, so boot never waits for randomness' },
   iothread: { value: true, why: 'an I/O thread of its own for virtio-blk: disk requests do not wait for the vCPU thread or the main loop' },
   agent: { value: 'virtio-serial', why: 'QEMU guest agent on a virtio-serial channel, the channel libvirt itself uses' },
