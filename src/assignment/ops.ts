@@ -66,6 +66,14 @@ export async function startAssignment(rt: LabRuntime, a: Assignment, plan: Plan,
   return { up: r, created: snapshots.length > 0, snapshots };
 }
 
+/** Whether every stage's checkpoint exists, complete, in the lab as libvirt has it. */
+export async function checkpointsComplete(rt: LabRuntime, a: Assignment, plan: Plan): Promise<boolean> {
+  const targets = await snapshotTargets(rt, plan.lab.name, plan).catch(() => undefined);
+  if (!targets) return false;
+  const have = new Set((await listLabSnapshots(rt, targets)).filter((s) => s.complete).map((s) => s.name));
+  return a.stages.every((s) => have.has(s.checkpoint));
+}
+
 /** The stage checkpoints that are missing, taken in order (see startAssignment). */
 export async function takeCheckpoints(rt: LabRuntime, a: Assignment, plan: Plan, onStep?: OnStep): Promise<SnapshotOpResult[]> {
   const targets = await snapshotTargets(rt, plan.lab.name, plan);

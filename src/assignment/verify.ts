@@ -2,7 +2,7 @@ import type { LabRuntime } from '../lab-ops/runtime.js';
 import type { UpOptions } from '../lab-ops/up.js';
 import type { Plan } from '../plan/plan.js';
 import type { Assignment } from './load.js';
-import { applySteps, runChecks, startAssignment, type OnStep } from './ops.js';
+import { applySteps, checkpointsComplete, runChecks, startAssignment, type OnStep } from './ops.js';
 import { rescueAssignment } from './rescue.js';
 import type { CheckResult } from './results.js';
 
@@ -30,7 +30,8 @@ export interface Verdict {
 
 export async function verifyAssignment(rt: LabRuntime, a: Assignment, plan: Plan, up: UpOptions, onStep?: OnStep): Promise<Verdict> {
   const t0 = Date.now();
-  await startAssignment(rt, a, plan, up, onStep);
+  // The lab may be in any state (a student's, a broken one): with every checkpoint there, start is not needed.
+  if (!(await checkpointsComplete(rt, a, plan))) await startAssignment(rt, a, plan, up, onStep);
   const stages: StageVerdict[] = [];
   for (const stage of a.stages) {
     onStep?.(`stage ${stage.index} (${stage.name}): from its checkpoint`);
