@@ -163,6 +163,13 @@ export interface RevertOptions {
    * after others succeeded (reset passes its autosave): all or nothing.
    */
   rollbackTo?: string;
+  /**
+   * How a running VM goes back to a snapshot of it running: `live` (default)
+   * loads it in the running QEMU (loadvm), `restart` lets libvirt stop QEMU
+   * and start a new one from the snapshot (libvirt's own revert, also the
+   * fallback when loadvm fails). For comparisons (npm run bench:snapshot).
+   */
+  method?: 'live' | 'restart';
 }
 
 /**
@@ -191,7 +198,7 @@ export async function revertLabSnapshot(rt: LabRuntime, lab: string, targets: Sn
       });
     }
     const t0 = performance.now();
-    const settled = await Promise.allSettled(targets.map((t) => revertOne(h, t, name, infos.get(t.vm)!)));
+    const settled = await Promise.allSettled(targets.map((t) => revertOne(h, t, name, infos.get(t.vm)!, opts.method ?? 'live')));
     const failed = settled.flatMap((r, i) => (r.status === 'rejected' ? [{ vm: targets[i]!.vm, error: (r.reason as Error).message }] : []));
     if (failed.length) throw await partialRevert(h, lab, targets, name, settled, failed, opts.rollbackTo);
     return { snapshot: name, ms: Math.round(performance.now() - t0), vms: settled.map((r) => (r as PromiseFulfilledResult<SnapshotOpResult['vms'][number]>).value) };
@@ -200,14 +207,28 @@ export async function revertLabSnapshot(rt: LabRuntime, lab: string, targets: Sn
   }
 }
 
-async function revertOne(h: LabRuntime['hypervisor'], t: SnapshotTarget, name: string, info: SnapshotInfo): Promise<SnapshotOpResult['vms'][number]> {
+async function revertOne(h: LabRuntime['hypervisor'], t: SnapshotTarget, name: string, info: SnapshotInfo, method: 'live' | 'restart'): Promise<SnapshotOpResult['vms'][number]> {
+  let fallback: string | undefined;
+  if (method === 'live' && info.memory && info.state === 'running' && (await h.domain(t.domain))?.state === 'running') {
+    // libvirt's revert of a running domain stops QEMU and starts a new one (new taps, cgroups, devices);
+    // QEMU's own loadvm puts the same process back, memory, devices and disks.
+    const live = await timed(async () => h.loadSnapshotLive(t.domain, name)).catch((e: Error) => {
+      fallback = e.message;
+      return undefined;
+    });
+    if (live) return { ...t, ms: live.ms, method: 'internal snapshot with memory: resumed, no boot (loaded in the running QEMU)' };
+  }
   const { ms } = await timed(async () => {
     // Reverting to a running snapshot starts a new QEMU: the same cgroup race as a start (start.ts).
     await withCgroupRaceRetry(() => h.revertSnapshot(t.domain, name));
     // A snapshot of a shut-off guest has no memory: the guest boots from the reverted disk.
     if (!info.memory && (await h.domain(t.domain))?.state !== 'running') await startDomain(h, t.domain);
   });
-  return { ...t, ms, method: info.memory ? 'internal snapshot with memory: resumed, no boot' : 'internal disk snapshot: booted' };
+  return {
+    ...t,
+    ms,
+    method: info.memory ? `internal snapshot with memory: resumed, no boot (a new QEMU${fallback ? `; loadvm failed: ${fallback}` : ''})` : 'internal disk snapshot: booted',
+  };
 }
 
 /** The error of a revert that failed on some VMs; with `rollbackTo`, every VM is put back there first. */

@@ -1,3 +1,4 @@
+import { execa } from 'execa';
 import dbus from 'dbus-next';
 import { VmlabError } from '../errors.js';
 import { readSnapshotXml, snapshotXml } from './xml-read.js';
@@ -277,6 +278,15 @@ export class DbusHypervisor implements Hypervisor {
 
   async revertSnapshot(domain: string, name: string): Promise<void> {
     await this.call(async () => (await this.snapshotIface(domain, name)).Revert!(NONE));
+  }
+
+  async loadSnapshotLive(domain: string, name: string): Promise<void> {
+    // libvirt-dbus has no monitor call; libvirt's own revert of a running domain starts a new QEMU.
+    const r = await execa('virsh', ['-c', this.uri, 'qemu-monitor-command', domain, '--hmp', `loadvm ${name}`], { reject: false, timeout: 120_000 });
+    const out = `${String(r.stdout)}${String(r.stderr)}`.trim();
+    if (r.exitCode !== 0 || out !== '') {
+      throw new VmlabError('ERR_VMLAB_SNAPSHOT_LOAD', `loadvm ${name} in ${domain} failed: ${out || `virsh exited ${r.exitCode}`}`);
+    }
   }
 
   async deleteSnapshot(domain: string, name: string): Promise<void> {

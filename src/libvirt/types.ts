@@ -71,6 +71,12 @@ export interface Hypervisor {
   /** Back to the snapshot; a running snapshot resumes running, with its memory. */
   revertSnapshot(domain: string, name: string): Promise<void>;
   deleteSnapshot(domain: string, name: string): Promise<void>;
+  /**
+   * Back to a snapshot with memory inside the running QEMU (its own `loadvm`):
+   * no new process, so no new taps, cgroups or device set-up. For a running
+   * domain and a snapshot of it running, taken with its current definition.
+   */
+  loadSnapshotLive(domain: string, name: string): Promise<void>;
   /** Lifecycle events of all domains; returns an unsubscribe function. */
   onDomainEvent(listener: (e: DomainEvent) => void): () => void;
   close(): void;

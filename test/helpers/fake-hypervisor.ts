@@ -103,6 +103,11 @@ export class FakeHypervisor implements Hypervisor {
     if (!s) throw new Error('no snapshot');
     d.state = s.state === 'running' ? 'running' : 'shutoff';
   }
+  async loadSnapshotLive(domain: string, name: string) {
+    this.act(`snapshot-load ${domain} ${name}`);
+    const d = this.must(domain);
+    if (d.state !== 'running' || !d.snapshots.some((x) => x.name === name && x.memory)) throw new Error('loadvm: not a running domain with a memory snapshot');
+  }
   async deleteSnapshot(domain: string, name: string) {
     this.act(`snapshot-delete ${domain} ${name}`);
     const d = this.must(domain);

@@ -153,7 +153,8 @@ describe('lab snapshots (orchestration on a fake hypervisor)', () => {
     const { h, rt } = setup();
     const targets = await snapshotTargets(rt, 'quickstart', plan);
     await createLabSnapshot(rt, 'quickstart', targets, 'cp');
-    h.failOn = (c) => (c === 'snapshot-revert vmlab-quickstart-para cp' ? "internal error: unable to execute QEMU command 'loadvm'" : undefined);
+    // Both ways back fail on para: QEMU's loadvm in place, then libvirt's revert.
+    h.failOn = (c) => (/^snapshot-(load|revert) vmlab-quickstart-para cp$/.test(c) ? "internal error: unable to execute QEMU command 'loadvm'" : undefined);
     const err = await revertLabSnapshot(rt, 'quickstart', targets, 'cp').then(
       () => assert.fail('reverted'),
       (e: VmlabError) => e,
@@ -169,7 +170,7 @@ describe('lab snapshots (orchestration on a fake hypervisor)', () => {
     const targets = await snapshotTargets(rt, 'quickstart', plan);
     await createLabSnapshot(rt, 'quickstart', targets, 'start');
     await createLabSnapshot(rt, 'quickstart', targets, 'autosave-1');
-    h.failOn = (c) => c === 'snapshot-revert vmlab-quickstart-emu start';
+    h.failOn = (c) => /^snapshot-(load|revert) vmlab-quickstart-emu start$/.test(c);
     h.calls.length = 0;
     await assert.rejects(revertLabSnapshot(rt, 'quickstart', targets, 'start', { rollbackTo: 'autosave-1' }), (e: VmlabError) => {
       assert.equal(e.code, 'ERR_VMLAB_SNAPSHOT_REVERT_FAILED');
@@ -177,6 +178,25 @@ describe('lab snapshots (orchestration on a fake hypervisor)', () => {
       return true;
     });
     assert.deepEqual(h.calls.filter((c) => c.includes('autosave-1')).sort(), ['snapshot-revert vmlab-quickstart-emu autosave-1', 'snapshot-revert vmlab-quickstart-para autosave-1']);
+  });
+
+  it('a running VM goes back inside its running QEMU (loadvm); when that fails, libvirt starts a new QEMU from the snapshot', async () => {
+    const { h, rt } = setup();
+    const targets = await snapshotTargets(rt, 'quickstart', plan);
+    await createLabSnapshot(rt, 'quickstart', targets, 'cp');
+    h.calls.length = 0;
+    const live = await revertLabSnapshot(rt, 'quickstart', targets, 'cp');
+    assert.deepEqual(h.calls.sort(), ['snapshot-load vmlab-quickstart-emu cp', 'snapshot-load vmlab-quickstart-para cp']);
+    assert.match(live.vms[0]!.method!, /resumed, no boot \(loaded in the running QEMU\)/);
+    h.failOn = (c) => (c === 'snapshot-load vmlab-quickstart-para cp' ? 'Error: Device ide0-cd0 is writable but does not support snapshots' : undefined);
+    h.calls.length = 0;
+    const mixed = await revertLabSnapshot(rt, 'quickstart', targets, 'cp');
+    assert.ok(h.calls.includes('snapshot-revert vmlab-quickstart-para cp'));
+    assert.match(mixed.vms[1]!.method!, /a new QEMU; loadvm failed: Error: Device ide0-cd0/);
+    h.failOn = undefined;
+    h.calls.length = 0;
+    await revertLabSnapshot(rt, 'quickstart', targets, 'cp', { method: 'restart' });
+    assert.deepEqual(h.calls.sort(), ['snapshot-revert vmlab-quickstart-emu cp', 'snapshot-revert vmlab-quickstart-para cp']);
   });
 
   it('raw data disks and UEFI guests are refused before anything is done', async () => {

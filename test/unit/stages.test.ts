@@ -53,6 +53,11 @@ function withGuestFiles(lab: FakeLab): Map<string, Set<string>> {
     await revert(d, name);
     fs.set(vmOf(d), new Set(saved.get(`${d}/${name}`)));
   };
+  const load = lab.h.loadSnapshotLive.bind(lab.h);
+  lab.h.loadSnapshotLive = async (d, name) => {
+    await load(d, name);
+    fs.set(vmOf(d), new Set(saved.get(`${d}/${name}`)));
+  };
   return fs;
 }
 
