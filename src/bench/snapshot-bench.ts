@@ -28,6 +28,8 @@ const REPS = Number(process.env.VMLAB_BENCH_REPS ?? 5);
 const REBOOTS = Number(process.env.VMLAB_BENCH_REBOOTS ?? 3);
 const FILE = process.env.VMLAB_BENCH_LAB ?? 'labs/bench-3vm.yaml';
 const METHOD = process.env.VMLAB_BENCH_REVERT === 'restart' ? 'restart' : 'live';
+/** Seconds the guests idle before each autosave, as a student's lab does between resets (0: straight after the last revert). */
+const IDLE_S = Number(process.env.VMLAB_BENCH_IDLE ?? 0);
 const s = (x: Summary) => `${(x.median / 1000).toFixed(2)} s (${(x.min / 1000).toFixed(2)}–${(x.max / 1000).toFixed(2)})`;
 
 async function main(): Promise<void> {
@@ -51,6 +53,7 @@ async function main(): Promise<void> {
     const reset: number[] = [];
     await createLabSnapshot(rt, lab.name, targets, 'start');
     for (let i = 0; i < REPS; i++) {
+      if (IDLE_S > 0) await new Promise((r) => setTimeout(r, IDLE_S * 1000));
       const c = await createLabSnapshot(rt, lab.name, targets, `bench-${i}`);
       create.push(c.ms);
       const r = await revertLabSnapshot(rt, lab.name, targets, 'start', { method: METHOD });
@@ -85,6 +88,7 @@ async function main(): Promise<void> {
       workingMs: summarize(working),
       resetMs: summarize(reset),
       diskCache: cache ?? 'none',
+      idleBeforeAutosaveS: IDLE_S,
       ...(reboot.length ? { rebootResetMs: summarize(reboot) } : {}),
       target: 'reset (autosave + revert + working) <= 3 s',
     };
@@ -101,7 +105,7 @@ async function main(): Promise<void> {
       `reset target <= 3 s: ${results.resetMs.median <= 3000 ? 'met' : 'NOT met'}; ${results.rebootResetMs ? `revert is ${(results.rebootResetMs.median / results.revertMs.median).toFixed(0)}x faster than rebooting` : ''}\n`,
     );
     mkdirSync('bench-results', { recursive: true });
-    const out = join('bench-results', `snapshot${FILE === 'labs/bench-3vm.yaml' ? '' : `-${lab.name}`}${cache ? `-${cache}` : ''}${METHOD === 'restart' ? '-restart' : ''}.json`);
+    const out = join('bench-results', `snapshot${FILE === 'labs/bench-3vm.yaml' ? '' : `-${lab.name}`}${cache ? `-${cache}` : ''}${METHOD === 'restart' ? '-restart' : ''}${IDLE_S ? `-idle${IDLE_S}` : ''}.json`);
     writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
     process.stdout.write(`wrote ${out}\n`);
   } finally {

@@ -51,7 +51,8 @@ export class GuestAgent {
       ...(opts.env ? { env: opts.env } : {}),
       ...(opts.input !== undefined ? { 'input-data': Buffer.from(opts.input).toString('base64') } : {}),
     });
-    const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
+    const started = Date.now();
+    const deadline = started + (opts.timeoutMs ?? 120_000);
     let delay = 50;
     for (;;) {
       const st = await this.transport.command<ExecStatus>('guest-exec-status', { pid });
@@ -69,7 +70,8 @@ export class GuestAgent {
         });
       }
       await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(delay * 2, 500);
+      // Most commands (probes, checks) end within a second or two: ask often then, and back off for long ones.
+      delay = Date.now() - started < 2000 ? 100 : Math.min(delay * 2, 500);
     }
   }
 
