@@ -81,7 +81,7 @@ async function main(): Promise<void> {
       vms: plan.vms.length,
       memoryMiB: plan.vms[0]!.memoryMiB,
       accel: auto,
-      method: `libvirt internal snapshots (qcow2), memory included, all VMs in parallel; revert ${METHOD === 'live' ? 'by loadvm in the running QEMU' : "by libvirt (a new QEMU)"}`,
+      method: `libvirt internal snapshots (qcow2), memory included, all VMs in parallel; revert ${METHOD === 'live' ? 'by loadvm in the running QEMU' : 'by libvirt (a new QEMU)'}`,
       createMs: summarize(create),
       revertMs: summarize(revert),
       deleteMs: summarize(del),
@@ -105,7 +105,10 @@ async function main(): Promise<void> {
       `reset target <= 3 s: ${results.resetMs.median <= 3000 ? 'met' : 'NOT met'}; ${results.rebootResetMs ? `revert is ${(results.rebootResetMs.median / results.revertMs.median).toFixed(0)}x faster than rebooting` : ''}\n`,
     );
     mkdirSync('bench-results', { recursive: true });
-    const out = join('bench-results', `snapshot${FILE === 'labs/bench-3vm.yaml' ? '' : `-${lab.name}`}${cache ? `-${cache}` : ''}${METHOD === 'restart' ? '-restart' : ''}${IDLE_S ? `-idle${IDLE_S}` : ''}.json`);
+    const out = join(
+      'bench-results',
+      `snapshot${FILE === 'labs/bench-3vm.yaml' ? '' : `-${lab.name}`}${cache ? `-${cache}` : ''}${METHOD === 'restart' ? '-restart' : ''}${IDLE_S ? `-idle${IDLE_S}` : ''}.json`,
+    );
     writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
     process.stdout.write(`wrote ${out}\n`);
   } finally {

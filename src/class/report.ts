@@ -72,7 +72,8 @@ export function classTable(r: ClassResults): string {
   ].join('\n');
 }
 
-const csvCell = (v: string | number): string => {
+/** One CSV cell: quoted when it must be, and a leading =, +, - or @ kept as text, not a spreadsheet formula. */
+export const csvCell = (v: string | number): string => {
   const s = String(v);
   // A leading =, +, - or @ would be a formula in a spreadsheet: quote it as text.
   const safe = /^[=+\-@]/.test(s) ? `'${s}` : s;

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { AccountStore, classLogins, loginsCsv } from '../../class/accounts.js';
 import { classCheck, classRescue, writeClassResults } from '../../class/check.js';
 import { loadClassForHost } from '../../class/context.js';
 import { classDown, classStatus, classUp } from '../../class/ops.js';
@@ -171,6 +172,41 @@ export function registerClass(program: Command): void {
         const r = JSON.parse(readFileSync(path, 'utf8')) as ClassResults;
         const files = writeClassResults(dir, r);
         emit(opts, { ...r, files }, () => `${classTable(r)}\nwrote ${files.slice(1, 3).join(' and ')}`);
+      }),
+    );
+
+  cls
+    .command('credentials')
+    .description('a login for every student of the roster (and --teacher ids), for vmlab serve: printed once (or written as CSV for an LMS), kept only as scrypt hashes')
+    .argument('<class>', 'class file')
+    .option(...student)
+    .option('--teacher <id...>', 'teacher logins to make as well')
+    .option('--reissue', 'new passwords for those who have one (their old ones stop working)')
+    .option('--revoke <id>', 'revoke this login instead')
+    .option('--csv <file>', 'write id,name,role,password to this file (mode 0600) instead of printing the passwords')
+    .option('--json', 'machine-readable output')
+    .action((file: string, opts: Opts & { teacher?: string[]; reissue?: boolean; revoke?: string; csv?: string }, cmd: Command) =>
+      reportErrors(opts, async () => {
+        const paths = hostPaths(cmd.optsWithGlobals() as GlobalOpts);
+        const c = loadClass(file);
+        const store = new AccountStore(paths.dataDir, c.name);
+        if (opts.revoke) {
+          store.revoke(opts.revoke);
+          emit(opts, { ok: true, class: c.name, revoked: opts.revoke }, () => `login "${opts.revoke}" of class "${c.name}" revoked`);
+          return;
+        }
+        const made = await store.issue(classLogins(c, opts.teacher ?? [], opts.student), { reissue: opts.reissue });
+        if (opts.csv) writeFileSync(opts.csv, loginsCsv(made), { mode: 0o600 });
+        const kept = store.list().filter((a) => !a.revokedAt).length;
+        emit(opts, { ok: true, class: c.name, made: opts.csv ? made.map(({ password: _, ...rest }) => rest) : made, ...(opts.csv ? { csv: opts.csv } : {}), accounts: kept }, () =>
+          made.length === 0
+            ? `every login of class "${c.name}" exists already (${kept}); --reissue makes new passwords`
+            : [
+                `${made.length} login(s) for class "${c.name}"${opts.csv ? `, written to ${opts.csv}` : ' — shown this once: hand them out now'}:`,
+                ...(opts.csv ? [] : made.map((l) => `  ${l.id.padEnd(14)} ${l.role.padEnd(8)} ${l.password}  ${l.name ?? ''}`)),
+                `stored as scrypt hashes only, in ${store.file}`,
+              ].join('\n'),
+        );
       }),
     );
 
