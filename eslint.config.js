@@ -10,4 +10,11 @@ export default tseslint.config({ ignores: ['dist/', 'node_modules/', 'bench-resu
     // Control characters in regular expressions are deliberate (one-line checks, ANSI escapes).
     'no-control-regex': 'off',
   },
+}, {
+  // The page script of vmlab serve runs in the browser, as a plain script.
+  files: ['src/serve/public/**/*.js'],
+  languageOptions: {
+    sourceType: 'script',
+    globals: Object.fromEntries(['document', 'window', 'location', 'fetch', 'FormData', 'URLSearchParams', 'WebSocket', 'setInterval', 'clearInterval', 'setTimeout', 'Terminal', 'console'].map((g) => [g, 'readonly'])),
+  },
 });

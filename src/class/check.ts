@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkAssignment } from '../assignment/ops.js';
 import { rescueAssignment, type RescueResult } from '../assignment/rescue.js';
@@ -60,6 +60,21 @@ export function writeClassResults(dir: string, r: ClassResults): string[] {
   ];
   for (const [f, text] of files) writeFileSync(f, text);
   return files.map(([f]) => f);
+}
+
+/**
+ * The class's results with these students' rows replaced (a check of one
+ * student keeps everyone else's last result), in roster order; written as
+ * writeClassResults does. A class.json of another assignment is replaced.
+ */
+export function mergeClassResults(dir: string, r: ClassResults, roster: readonly string[]): { results: ClassResults; files: string[] } {
+  const path = join(dir, 'class.json');
+  const old = existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as ClassResults) : undefined;
+  const fresh = new Set(r.students.map((s) => s.student));
+  const kept = old && old.assignment === r.assignment ? old.students.filter((s) => !fresh.has(s.student) && roster.includes(s.student)) : [];
+  const students = [...kept, ...r.students].sort((a, b) => roster.indexOf(a.student) - roster.indexOf(b.student));
+  const results = { ...r, students };
+  return { results, files: writeClassResults(dir, results) };
 }
 
 export interface StudentRescue {

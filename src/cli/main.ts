@@ -8,6 +8,7 @@ import { registerGraph } from './commands/graph.js';
 import { registerSnapshot } from './commands/snapshot.js';
 import { registerAssignment } from './commands/assignment.js';
 import { registerClass } from './commands/class.js';
+import { registerServe } from './commands/serve.js';
 import { registerBench } from './commands/bench.js';
 import { registerValidate } from './commands/validate.js';
 import { registerImage } from './commands/image.js';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerSnapshot(program);
   registerAssignment(program);
   registerClass(program);
+  registerServe(program);
   registerBench(program);
   registerDoctor(program);
   registerSchema(program);

@@ -25,7 +25,8 @@ const RANK: Record<string, number> = {
   assignment: 7,
   bench: 7,
   class: 8,
-  cli: 9,
+  serve: 9,
+  cli: 10,
 };
 
 function sources(dir: string): string[] {

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AccountStore, classLogins, loginsCsv } from '../../class/accounts.js';
-import { classCheck, classRescue, writeClassResults } from '../../class/check.js';
+import { classCheck, classRescue, mergeClassResults, writeClassResults } from '../../class/check.js';
 import { loadClassForHost } from '../../class/context.js';
 import { classDown, classStatus, classUp } from '../../class/ops.js';
 import { classTable, type ClassResults } from '../../class/report.js';
@@ -110,7 +110,12 @@ export function registerClass(program: Command): void {
         const { g, paths, ctx } = context(file, opts, cmd);
         await withRuntime(g, async (rt) => {
           const r = await classCheck(rt, ctx, { ...(opts.parallel ? { parallel: opts.parallel } : {}), onStudent: (s, what) => progress.step(s, what) });
-          const files = writeClassResults(outDir(paths, ctx.cls.name, opts.out), r);
+          // One student's check keeps the others' last results in the class files.
+          const { files } = mergeClassResults(
+            outDir(paths, ctx.cls.name, opts.out),
+            r,
+            ctx.cls.students.map((s) => s.id),
+          );
           emit(opts, { ...r, files }, () => `${classTable(r)}\nwrote ${files.slice(0, 3).join(', ')} and ${files.length - 3} JUnit file(s)`);
           if (r.students.some((s) => !s.run || s.run.failed > 0)) process.exitCode = EXIT_CHECKS_FAILED;
         });

@@ -1,0 +1,72 @@
+import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { isIPv4, isIPv6 } from 'node:net';
+import { join } from 'node:path';
+import { AccountStore } from '../../class/accounts.js';
+import { loadClassForHost } from '../../class/context.js';
+import { VmlabError } from '../../errors.js';
+import { buildApp } from '../../serve/app.js';
+import { hostPaths, openRuntime, type GlobalOpts } from '../context.js';
+import { reportErrors } from '../output.js';
+
+interface ServeOpts {
+  listen: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  insecureHttp?: boolean;
+}
+
+/** ADDR:PORT (an IPv6 address in brackets). */
+export function parseListen(s: string): { host: string; port: number } {
+  const m = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d{1,5})$/.exec(s);
+  const host = m?.[1]?.replace(/^\[|\]$/g, '');
+  const port = Number(m?.[2]);
+  if (!m || !host || !(isIPv4(host) || isIPv6(host) || host === 'localhost') || port < 1 || port > 65535) {
+    throw new VmlabError('ERR_VMLAB_USAGE', `--listen "${s}" is not ADDR:PORT`, { kind: 'user', hint: 'e.g. --listen 127.0.0.1:8080 or --listen [::1]:8080' });
+  }
+  return { host, port };
+}
+
+export const isLoopback = (host: string) => host === 'localhost' || host === '::1' || /^127\./.test(host);
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('the class in a browser: students log in to their own lab (checks, reset, rescue), the teacher sees the class table (logins: vmlab class credentials)')
+    .argument('<class>', 'class file')
+    .option('--listen <addr:port>', 'where to listen', '127.0.0.1:8080')
+    .option('--tls-cert <file>', 'TLS certificate (PEM)')
+    .option('--tls-key <file>', 'TLS private key (PEM)')
+    .option('--insecure-http', 'allow plain HTTP on an address other than loopback')
+    .action((file: string, opts: ServeOpts, cmd: Command) =>
+      reportErrors({}, async () => {
+        const g = cmd.optsWithGlobals() as GlobalOpts;
+        const { host, port } = parseListen(opts.listen);
+        if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) throw new VmlabError('ERR_VMLAB_USAGE', '--tls-cert and --tls-key go together', { kind: 'user' });
+        const tls = opts.tlsCert && opts.tlsKey ? { cert: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey) } : undefined;
+        if (!tls && !isLoopback(host) && !opts.insecureHttp) {
+          throw new VmlabError('ERR_VMLAB_SERVE_INSECURE', `refusing plain HTTP on ${host}: passwords and session cookies would cross the network in clear text`, {
+            kind: 'user',
+            hint: 'give --tls-cert FILE --tls-key FILE, listen on 127.0.0.1 behind a TLS proxy, or pass --insecure-http on a network you trust',
+          });
+        }
+        const paths = hostPaths(g);
+        const ctx = loadClassForHost(file, paths);
+        const accounts = new AccountStore(paths.dataDir, ctx.cls.name);
+        if (!accounts.list().some((a) => !a.revokedAt)) {
+          throw new VmlabError('ERR_VMLAB_SERVE_NO_LOGINS', `class "${ctx.cls.name}" has no logins yet`, { kind: 'user', hint: `vmlab class credentials ${file} --teacher <your-id>` });
+        }
+        const rt = await openRuntime(g);
+        const app = await buildApp({ ctx, rt, accounts, resultsDir: join(paths.dataDir, 'classes', ctx.cls.name), secureCookies: Boolean(tls), ...(tls ? { https: tls } : {}) });
+        const stop = async () => {
+          await app.close();
+          rt.hypervisor.close();
+          process.exit(0);
+        };
+        process.once('SIGINT', () => void stop());
+        process.once('SIGTERM', () => void stop());
+        await app.listen({ host, port });
+        process.stderr.write(`vmlab serve: class "${ctx.cls.name}" on ${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}/ (Ctrl-C stops)\n`);
+      }),
+    );
+}

@@ -1,0 +1,194 @@
+// vmlab serve: the page's script. Values from the server are always put in as text.
+'use strict';
+
+const $ = (id) => document.getElementById(id);
+let me = null;
+
+async function api(method, url, body) {
+  const headers = { accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET' && me) headers['x-vmlab-csrf'] = me.csrf;
+  const r = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' });
+  const data = r.headers.get('content-type')?.includes('json') ? await r.json() : null;
+  if (!r.ok) throw Object.assign(new Error((data && data.error) || `${r.status}`), { status: r.status });
+  return data;
+}
+
+function cell(tr, text, cls) {
+  const td = document.createElement('td');
+  td.textContent = text == null ? '' : String(text);
+  if (cls) td.className = cls;
+  tr.appendChild(td);
+  return td;
+}
+
+function show(section) {
+  for (const id of ['login', 'student', 'teacher']) $(id).hidden = id !== section;
+  $('logout').hidden = section === 'login';
+}
+
+async function start() {
+  try {
+    me = await api('GET', '/api/me');
+  } catch {
+    me = null;
+  }
+  if (!me) return show('login');
+  $('title').textContent = me.title;
+  $('who').textContent = `${me.id} (${me.role})`;
+  const wanted = new URLSearchParams(location.hash.slice(1)).get('student');
+  if (me.role === 'teacher' && !wanted) return teacher();
+  return student(wanted || me.id);
+}
+
+$('login').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const f = new FormData(ev.target);
+  try {
+    await api('POST', '/api/login', { id: f.get('id'), password: f.get('password') });
+    $('login-error').textContent = '';
+    await start();
+  } catch (e) {
+    $('login-error').textContent = e.status === 429 ? 'Too many attempts: wait a minute.' : 'Wrong login or password.';
+  }
+});
+
+$('logout').addEventListener('click', async () => {
+  await api('POST', '/api/logout').catch(() => undefined);
+  me = null;
+  location.hash = '';
+  show('login');
+});
+
+window.addEventListener('hashchange', () => me && start());
+
+// --- a student's lab -------------------------------------------------------
+let current = null;
+
+function renderScore(run) {
+  const body = $('score').tBodies[0];
+  body.replaceChildren();
+  if (!run) return ($('total').textContent = '');
+  for (const c of run.checks) {
+    const tr = document.createElement('tr');
+    cell(tr, c.name);
+    cell(tr, c.stage);
+    cell(tr, c.vm);
+    cell(tr, c.passed ? 'passed' : 'FAILED', c.passed ? 'pass' : 'fail');
+    cell(tr, `${c.earned}/${c.points}`);
+    cell(tr, c.passed ? '' : `${c.message} (${c.detail})`);
+    body.appendChild(tr);
+  }
+  $('total').textContent = `Score ${run.score}/${run.maxScore}: ${run.passed} passed, ${run.failed} failed (checked ${run.checkedAt})`;
+}
+
+async function student(id) {
+  current = id;
+  show('student');
+  const s = await api('GET', `/api/students/${encodeURIComponent(id)}`);
+  $('lab-title').textContent = `${s.name || s.student}: lab ${s.lab}`;
+  $('topology').src = `/api/students/${encodeURIComponent(id)}/graph.svg`;
+  const body = $('vms').tBodies[0];
+  body.replaceChildren();
+  for (const v of s.vms) {
+    const tr = document.createElement('tr');
+    tr.dataset.vm = v.name;
+    cell(tr, v.name);
+    cell(tr, v.state);
+    cell(tr, v.profile);
+    cell(tr, v.accel);
+    cell(tr, v.addresses.join(', '));
+    cell(tr, v.ready ? 'ready' : v.failing.length ? `not working: ${v.failing.join('; ')}` : 'not ready', v.ready ? 'pass' : 'fail');
+    cell(tr, '');
+    body.appendChild(tr);
+  }
+  const a = s.assignment;
+  $('assignment').hidden = !a;
+  if (a) {
+    const stage = a.stages[Math.min((s.stage || 1) - 1, a.stages.length - 1)];
+    $('stage-title').textContent = a.stages.length > 1 ? `${a.title} — stage ${stage.index}/${a.stages.length}: ${stage.title}` : a.title;
+    $('tasks').textContent = (a.stages.length > 1 ? stage.tasks : a.tasks) || a.tasks;
+    const sel = $('rescue-stage');
+    sel.replaceChildren(
+      ...a.stages.map((x) => {
+        const o = document.createElement('option');
+        o.value = String(x.index);
+        o.textContent = `${x.index}: ${x.title}`;
+        return o;
+      }),
+    );
+    $('rescue').parentElement.hidden = a.stages.length < 2;
+  }
+}
+
+async function act(action, body) {
+  const id = current;
+  const buttons = ['check', 'reset', 'rescue'].map($);
+  buttons.forEach((b) => (b.disabled = true));
+  $('activity').textContent = `${action}…`;
+  const poll = setInterval(async () => {
+    const x = await api('GET', `/api/students/${encodeURIComponent(id)}/activity`).catch(() => null);
+    if (x) $('activity').textContent = [`${x.action}…`, ...x.lines].join('\n');
+  }, 1000);
+  try {
+    const r = await api('POST', `/api/students/${encodeURIComponent(id)}/${action}`, body || {});
+    if (action === 'check') renderScore(r.run);
+    $('activity').textContent = action === 'check' ? `checked` : `back at stage ${r.stage}${r.autosave ? `; your work was saved as ${r.autosave.snapshot}` : ''}`;
+    await student(id);
+  } catch (e) {
+    $('activity').textContent = `${action} failed: ${e.message}`;
+  } finally {
+    clearInterval(poll);
+    buttons.forEach((b) => (b.disabled = false));
+  }
+}
+
+$('check').addEventListener('click', () => act('check'));
+$('reset').addEventListener('click', () => act('reset'));
+$('rescue').addEventListener('click', () => act('rescue', { stage: Number($('rescue-stage').value) }));
+
+// --- the teacher's class table ---------------------------------------------
+let rows = [];
+let sortKey = 'student';
+
+function renderClass() {
+  const q = $('filter').value.trim().toLowerCase();
+  const body = $('class').tBodies[0];
+  body.replaceChildren();
+  const val = (r, k) => (k === 'score' ? (r.score ? r.score.score : -1) : r[k] ?? '');
+  const shown = rows.filter((r) => !q || r.student.includes(q) || r.name.toLowerCase().includes(q)).sort((a, b) => (val(a, sortKey) < val(b, sortKey) ? -1 : val(a, sortKey) > val(b, sortKey) ? 1 : 0));
+  for (const r of shown) {
+    const tr = document.createElement('tr');
+    tr.dataset.student = r.student;
+    cell(tr, r.student);
+    cell(tr, r.name);
+    cell(tr, `${r.running}/${r.vms}`, r.running === r.vms ? 'pass' : 'fail');
+    cell(tr, r.stage ?? '-');
+    cell(tr, r.score ? `${r.score.score}/${r.score.maxScore}` : '-');
+    cell(tr, r.checkedAt ?? '-');
+    const td = cell(tr, '');
+    const open = document.createElement('a');
+    open.href = `#student=${encodeURIComponent(r.student)}`;
+    open.textContent = 'open';
+    td.appendChild(open);
+    body.appendChild(tr);
+  }
+}
+
+async function teacher() {
+  show('teacher');
+  const c = await api('GET', '/api/class');
+  rows = c.students;
+  renderClass();
+}
+
+$('filter').addEventListener('input', renderClass);
+for (const th of document.querySelectorAll('#class th[data-key]')) {
+  th.addEventListener('click', () => {
+    sortKey = th.dataset.key;
+    renderClass();
+  });
+}
+setInterval(() => me && me.role === 'teacher' && !$('teacher').hidden && teacher().catch(() => undefined), 5000);
+
+start();

@@ -1,0 +1,62 @@
+import type { FastifyInstance } from 'fastify';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ClassResults } from '../class/report.js';
+import { parseDomainXml } from '../lab-ops/metadata.js';
+import { progressStore } from '../lab-ops/progress.js';
+import { requireTeacher, type ServeDeps } from './app.js';
+
+/** The teacher's side: the class table and the class's result files. */
+export function teacherRoutes(deps: ServeDeps) {
+  return async (app: FastifyInstance) => {
+    app.get('/api/class', async (req, reply) => {
+      if (!requireTeacher(req, reply)) return reply;
+      // Cheap enough to poll for 40 students: one domain list, the progress records, the last results.
+      const h = deps.rt.hypervisor;
+      const running = new Map<string, number>();
+      for (const d of await h.listDomains()) {
+        if (!d.name.startsWith('vmlab-') || d.state !== 'running') continue;
+        const m = (await parseDomainXml(await h.domainXml(d.name))).meta;
+        if (m?.owner?.class === deps.ctx.cls.name) running.set(m.owner.student, (running.get(m.owner.student) ?? 0) + 1);
+      }
+      const store = progressStore(deps.rt.paths.dataDir);
+      return {
+        class: deps.ctx.cls.name,
+        title: deps.ctx.cls.title,
+        assignment: deps.ctx.assignment?.name ?? null,
+        stages: deps.ctx.assignment?.stages.length ?? 0,
+        students: deps.ctx.copies.map((c) => {
+          const p = store.read(c.lab.name);
+          return {
+            student: c.student.id,
+            name: c.student.name ?? '',
+            vms: c.lab.vms.length,
+            running: running.get(c.student.id) ?? 0,
+            stage: p?.stage ?? null,
+            score: p?.lastCheck ? { score: p.lastCheck.score, maxScore: p.lastCheck.maxScore } : null,
+            checkedAt: p?.lastCheck?.at ?? null,
+          };
+        }),
+      };
+    });
+
+    const file = (name: string, type: string) =>
+      app.get(`/api/class/${name}`, async (req, reply) => {
+        if (!requireTeacher(req, reply)) return reply;
+        const path = join(deps.resultsDir, name);
+        if (!existsSync(path)) return reply.code(404).send({ error: 'no class check yet' });
+        return reply.type(type).header('content-disposition', `attachment; filename="${deps.ctx.cls.name}-${name}"`).send(readFileSync(path));
+      });
+    file('class.csv', 'text/csv; charset=utf-8');
+    file('class.json', 'application/json');
+    file('report.html', 'text/html; charset=utf-8');
+
+    app.get<{ Params: { id: string } }>('/api/class/junit/:id', async (req, reply) => {
+      if (!requireTeacher(req, reply)) return reply;
+      const results = join(deps.resultsDir, 'class.json');
+      const known = existsSync(results) && (JSON.parse(readFileSync(results, 'utf8')) as ClassResults).students.some((s) => s.student === req.params.id && s.run);
+      if (!known) return reply.code(404).send({ error: `no check of "${req.params.id}" yet` });
+      return reply.type('application/xml').send(readFileSync(join(deps.resultsDir, 'junit', `${req.params.id}.xml`)));
+    });
+  };
+}

@@ -1,0 +1,164 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { AccountStore, classLogins, type NewLogin } from '../../src/class/accounts.js';
+import type { ClassContext } from '../../src/class/context.js';
+import { classUp, type HostFacts } from '../../src/class/ops.js';
+import { loadAssignment } from '../../src/assignment/load.js';
+import { loadClass } from '../../src/lab/class-file.js';
+import { classCopies } from '../../src/plan/class-plan.js';
+import { planLab } from '../../src/plan/plan.js';
+import { buildApp, CSRF_HEADER, SESSION_COOKIE } from '../../src/serve/app.js';
+import { GiB } from '../../src/util/units.js';
+import { fakeRuntime } from '../helpers/fake-runtime.js';
+import { GOLDEN_PLAN_OPTS, root } from '../helpers/lab.js';
+
+const roomy: HostFacts = { room: (_d, accel) => ({ memoryBytes: 64 * GiB, diskBytes: 500 * GiB, cores: 8, accel }) };
+
+interface World {
+  app: FastifyInstance;
+  logins: Record<string, NewLogin>;
+  logLines: string[];
+  guests: ReturnType<typeof fakeRuntime>['guests'];
+}
+
+/** The pair class on fakes, up, with logins for its three students and a teacher, served. */
+async function world(opts: { secureCookies?: boolean; loginsPerMinute?: number } = {}): Promise<World> {
+  const { rt, disks, guests } = fakeRuntime();
+  const cls = loadClass(join(root, 'classes', 'pair.yaml'));
+  const assignment = loadAssignment(cls.source.file);
+  const ctx: ClassContext = { cls, lab: assignment.lab, assignment, copies: classCopies(cls, assignment.lab), plan: (l) => planLab(l, { ...GOLDEN_PLAN_OPTS, paths: rt.paths }) };
+  await classUp(rt, ctx, { disks, bridgeExists: async () => true, host: roomy, timeoutMs: 5000 });
+  const accounts = new AccountStore(rt.paths.dataDir, cls.name);
+  const made = await accounts.issue(classLogins(cls, ['teach']));
+  const logLines: string[] = [];
+  const app = await buildApp({
+    ctx,
+    rt,
+    accounts,
+    resultsDir: join(rt.paths.dataDir, 'classes', 'pair'),
+    secureCookies: opts.secureCookies ?? false,
+    ...(opts.loginsPerMinute ? { loginsPerMinute: opts.loginsPerMinute } : {}),
+    log: (l) => logLines.push(l),
+  });
+  return { app, logins: Object.fromEntries(made.map((m) => [m.id, m])), logLines, guests };
+}
+
+async function login(w: World, id: string): Promise<{ cookie: string; csrf: string; setCookie: string }> {
+  const r = await w.app.inject({ method: 'POST', url: '/api/login', payload: { id, password: w.logins[id]!.password } });
+  assert.equal(r.statusCode, 200, r.body);
+  const setCookie = String(r.headers['set-cookie']);
+  return { cookie: `${SESSION_COOKIE}=${r.cookies.find((c) => c.name === SESSION_COOKIE)!.value}`, csrf: (r.json() as { csrf: string }).csrf, setCookie };
+}
+
+const as = (s: { cookie: string; csrf: string }, csrf = true) => ({ cookie: s.cookie, ...(csrf ? { [CSRF_HEADER]: s.csrf } : {}) });
+
+describe('vmlab serve: sessions, authorisation, CSRF, rate limits (HTTP, on fakes)', function () {
+  this.timeout(30_000);
+
+  it('no session: 401 everywhere under /api; the page itself is served with a strict CSP', async () => {
+    const w = await world();
+    for (const url of ['/api/me', '/api/students/ana', '/api/class', '/api/students/ana/graph.svg', '/api/class/class.csv']) assert.equal((await w.app.inject({ url })).statusCode, 401, url);
+    assert.equal((await w.app.inject({ method: 'POST', url: '/api/students/ana/check' })).statusCode, 401);
+    const page = await w.app.inject({ url: '/' });
+    assert.equal(page.statusCode, 200);
+    assert.match(String(page.headers['content-security-policy']), /script-src 'self'/);
+  });
+
+  it('login sets an HttpOnly, SameSite=Strict session cookie (Secure under TLS); a wrong password is 401; logout ends the session', async () => {
+    const w = await world();
+    assert.equal((await w.app.inject({ method: 'POST', url: '/api/login', payload: { id: 'ana', password: 'nope-nope-nope-nope' } })).statusCode, 401);
+    assert.equal((await w.app.inject({ method: 'POST', url: '/api/login', payload: { id: 'nobody', password: w.logins.ana!.password } })).statusCode, 401);
+    const s = await login(w, 'ana');
+    assert.match(s.setCookie, /HttpOnly/);
+    assert.match(s.setCookie, /SameSite=Strict/);
+    assert.doesNotMatch(s.setCookie, /Secure/);
+    assert.deepEqual((await w.app.inject({ url: '/api/me', headers: as(s, false) })).json(), { id: 'ana', role: 'student', csrf: s.csrf, class: 'pair', title: 'Two hosts on a switch' });
+    assert.equal((await w.app.inject({ method: 'POST', url: '/api/logout', headers: as(s) })).statusCode, 200);
+    assert.equal((await w.app.inject({ url: '/api/me', headers: as(s, false) })).statusCode, 401);
+    const tls = await world({ secureCookies: true });
+    assert.match((await login(tls, 'ben')).setCookie, /Secure/);
+  });
+
+  it("a student never reaches another student's lab, check, reset, topology or the class's results: 403", async () => {
+    const w = await world();
+    const ana = await login(w, 'ana');
+    for (const url of ['/api/students/ben', '/api/students/ben/graph.svg', '/api/students/ben/activity', '/api/class', '/api/class/class.csv', '/api/class/report.html', '/api/class/junit/ben'])
+      assert.equal((await w.app.inject({ url, headers: as(ana) })).statusCode, 403, url);
+    for (const url of ['/api/students/ben/check', '/api/students/ben/reset', '/api/students/ben/rescue'])
+      assert.equal((await w.app.inject({ method: 'POST', url, headers: as(ana), payload: { stage: 1 } })).statusCode, 403, url);
+    assert.equal((await w.app.inject({ url: '/api/students/ana', headers: as(ana) })).statusCode, 200);
+  });
+
+  it('a state-changing request without the CSRF token, or from another origin, is refused', async () => {
+    const w = await world();
+    const ana = await login(w, 'ana');
+    assert.equal((await w.app.inject({ method: 'POST', url: '/api/students/ana/check', headers: as(ana, false) })).statusCode, 403);
+    assert.equal((await w.app.inject({ method: 'POST', url: '/api/students/ana/check', headers: { ...as(ana, false), [CSRF_HEADER]: 'guess' } })).statusCode, 403);
+    const cross = await w.app.inject({ method: 'POST', url: '/api/students/ana/check', headers: { ...as(ana), origin: 'https://evil.example', host: 'localhost:80' } });
+    assert.equal(cross.statusCode, 403);
+    assert.match(cross.json().error, /cross-site/);
+    const ok = await w.app.inject({ method: 'POST', url: '/api/students/ana/check', headers: as(ana) });
+    assert.equal(ok.statusCode, 200, ok.body);
+  });
+
+  it('the 11th login attempt in a minute from one address is 429', async () => {
+    const w = await world();
+    const codes: number[] = [];
+    for (let i = 0; i < 11; i++) codes.push((await w.app.inject({ method: 'POST', url: '/api/login', payload: { id: 'ana', password: `wrong-${i}` } })).statusCode);
+    assert.deepEqual(codes, [...Array(10).fill(401), 429]);
+  });
+
+  it("check, reset and rescue run the class operations for that student; the teacher's table and files follow; nothing secret is logged", async () => {
+    const w = await world();
+    w.guests.respond = (vm, path) => (path === 'ping' ? { exitCode: 1 } : { exitCode: 0, stdout: 'inet 10.10.0.12/24' });
+    const ana = await login(w, 'ana');
+    const teach = await login(w, 'teach');
+    const check = (await w.app.inject({ method: 'POST', url: '/api/students/ana/check', headers: as(ana) })).json();
+    assert.equal(check.run.score, 1);
+    assert.equal(check.run.maxScore, 4);
+    const reset = await w.app.inject({ method: 'POST', url: '/api/students/ana/reset', headers: as(ana) });
+    assert.equal(reset.statusCode, 200, reset.body);
+    assert.match(reset.json().autosave.snapshot, /^autosave-/);
+    assert.equal((await w.app.inject({ method: 'POST', url: '/api/students/ana/rescue', headers: as(ana), payload: { stage: 7 } })).statusCode, 400);
+    assert.equal((await w.app.inject({ method: 'POST', url: '/api/students/ben/check', headers: as(teach) })).statusCode, 200, 'the teacher checks anyone');
+    const table = (await w.app.inject({ url: '/api/class', headers: as(teach) })).json();
+    assert.deepEqual(
+      table.students.map((s: { student: string; running: number; score: { score: number } | null }) => [s.student, s.running, s.score?.score ?? null]),
+      [
+        ['ana', 2, 1],
+        ['ben', 2, 1],
+        ['cai', 2, null],
+      ],
+    );
+    const csv = await w.app.inject({ url: '/api/class/class.csv', headers: as(teach) });
+    assert.equal(csv.statusCode, 200);
+    assert.deepEqual(
+      csv.body
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => l.split(',')[0]),
+      ['ana', 'ben'],
+      "one student's check keeps the other's row",
+    );
+    assert.match((await w.app.inject({ url: '/api/class/junit/ana', headers: as(teach) })).body, /<testsuite/);
+    const log = w.logLines.join('\n');
+    for (const l of Object.values(w.logins)) assert.ok(!log.includes(l.password));
+    assert.ok(!log.includes(ana.cookie.split('=')[1]!));
+    assert.match(log, /POST \/api\/students\/:id\/check 200 ana/);
+  });
+
+  it("long actions: a student's second action while the first runs is 409, another student's runs at once", async () => {
+    const w = await world();
+    const ana = await login(w, 'ana');
+    const ben = await login(w, 'ben');
+    const [first, second, other] = await Promise.all([
+      w.app.inject({ method: 'POST', url: '/api/students/ana/check', headers: as(ana) }),
+      w.app.inject({ method: 'POST', url: '/api/students/ana/reset', headers: as(ana) }),
+      w.app.inject({ method: 'POST', url: '/api/students/ben/check', headers: as(ben) }),
+    ]);
+    assert.deepEqual([first.statusCode, second.statusCode, other.statusCode], [200, 409, 200]);
+    assert.match(second.json().error, /^busy: check since /);
+  });
+});
