@@ -1,9 +1,11 @@
 import cookie from '@fastify/cookie';
 import rateLimit from '@fastify/rate-limit';
+import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { AccountStore } from '../class/accounts.js';
 import type { ClassContext } from '../class/context.js';
 import type { LabRuntime } from '../lab-ops/runtime.js';
+import { consoleRoutes } from './routes-console.js';
 import { studentRoutes } from './routes-student.js';
 import { teacherRoutes } from './routes-teacher.js';
 import { Sessions, type Session } from './sessions.js';
@@ -45,6 +47,7 @@ export async function buildApp(deps: ServeDeps): Promise<FastifyInstance> {
   const log = deps.log ?? ((l: string) => process.stderr.write(l + '\n'));
   await app.register(cookie);
   await app.register(rateLimit, { global: false });
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
 
   // An access log without bodies, cookies or headers: no secret ever reaches it.
   app.addHook('onResponse', async (req, reply) => {
@@ -83,6 +86,7 @@ export async function buildApp(deps: ServeDeps): Promise<FastifyInstance> {
 
   await app.register(studentRoutes(deps));
   await app.register(teacherRoutes(deps));
+  await app.register(consoleRoutes(deps));
   await app.register(pageRoutes());
   return app;
 }

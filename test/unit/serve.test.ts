@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import WebSocket from 'ws';
 import { AccountStore, classLogins, type NewLogin } from '../../src/class/accounts.js';
 import type { ClassContext } from '../../src/class/context.js';
 import { classUp, type HostFacts } from '../../src/class/ops.js';
@@ -160,5 +161,30 @@ describe('vmlab serve: sessions, authorisation, CSRF, rate limits (HTTP, on fake
     ]);
     assert.deepEqual([first.statusCode, second.statusCode, other.statusCode], [200, 409, 200]);
     assert.match(second.json().error, /^busy: check since /);
+  });
+
+  it("the console WebSocket: no session is 401, another student's console 403, another origin 403, an unknown VM 404 — before any upgrade", async () => {
+    const w = await world();
+    await w.app.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const port = (w.app.server.address() as { port: number }).port;
+      const ana = await login(w, 'ana');
+      const status = (path: string, headers: Record<string, string> = {}) =>
+        new Promise<number>((resolve) => {
+          const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, { headers });
+          ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+          ws.on('open', () => {
+            ws.close();
+            resolve(101);
+          });
+          ws.on('error', () => undefined);
+        });
+      assert.equal(await status('/api/students/ana/vms/para/console'), 401);
+      assert.equal(await status('/api/students/ben/vms/para/console', { cookie: ana.cookie }), 403);
+      assert.equal(await status('/api/students/ana/vms/para/console', { cookie: ana.cookie, origin: 'https://evil.example' }), 403);
+      assert.equal(await status('/api/students/ana/vms/nope/console', { cookie: ana.cookie }), 404);
+    } finally {
+      await w.app.close();
+    }
   });
 });

@@ -8,6 +8,8 @@ import { downLab } from '../../lab-ops/down.js';
 import { labStatus } from '../../lab-ops/status.js';
 import { upLab } from '../../lab-ops/up.js';
 import { domainName } from '../../lab/names.js';
+import { ptyHolders } from '../../host/serial-console.js';
+import { readDomainXml } from '../../libvirt/xml-read.js';
 import { emit, reportErrors } from '../output.js';
 import { seconds } from '../options.js';
 import { Progress } from '../progress.js';
@@ -163,6 +165,18 @@ export function registerLab(program: Command): void {
         const g = cmd.optsWithGlobals() as GlobalOpts;
         const { name } = labArg(arg, hostPaths(g));
         const { defaultUri } = await import('../../libvirt/dbus-hypervisor.js');
+        // One reader of the console at a time: a second one would get every other byte.
+        const held = await withRuntime(g, async (rt) => {
+          const dn = domainName(name, vm);
+          if (!(await rt.hypervisor.domain(dn))) return [];
+          const pty = (await readDomainXml(await rt.hypervisor.domainXml(dn))).serials.find((s) => s.type === 'pty')?.sourcePath;
+          return pty ? ptyHolders(pty) : [];
+        });
+        if (held.length) {
+          throw new VmlabError('ERR_VMLAB_CONSOLE_HELD', `the console of ${vm} is held by ${held.map((p) => `pid ${p.pid} (${p.command.slice(0, 60)})`).join(', ')}`, {
+            hint: 'leave it there first (Ctrl-] in virsh console; close the console in vmlab serve and wait a minute), or use that one',
+          });
+        }
         const r = await execa('virsh', ['-c', defaultUri(g.connect), 'console', domainName(name, vm)], { stdio: 'inherit', reject: false });
         process.exitCode = r.exitCode ?? 1;
       }),

@@ -99,9 +99,14 @@ async function student(id) {
     cell(tr, v.accel);
     cell(tr, v.addresses.join(', '));
     cell(tr, v.ready ? 'ready' : v.failing.length ? `not working: ${v.failing.join('; ')}` : 'not ready', v.ready ? 'pass' : 'fail');
-    cell(tr, '');
+    const btn = document.createElement('button');
+    btn.textContent = 'console';
+    btn.className = 'open-console';
+    btn.addEventListener('click', () => openConsole(id, v.name));
+    cell(tr, '').appendChild(btn);
     body.appendChild(tr);
   }
+  for (const vm of openConsoles(id)) openConsole(id, vm);
   const a = s.assignment;
   $('assignment').hidden = !a;
   if (a) {
@@ -117,7 +122,7 @@ async function student(id) {
         return o;
       }),
     );
-    $('rescue').parentElement.hidden = a.stages.length < 2;
+    $('rescue-box').hidden = a.stages.length < 2;
   }
 }
 
@@ -141,6 +146,58 @@ async function act(action, body) {
     clearInterval(poll);
     buttons.forEach((b) => (b.disabled = false));
   }
+}
+
+// --- serial consoles -------------------------------------------------------
+// One xterm.js terminal per VM, over a WebSocket; the server keeps the scrollback, so a
+// reloaded page (which reopens the consoles it had open) sees what was on the screen.
+const consoles = new Map();
+const storeKey = (id) => `vmlab-consoles-${id}`;
+const openConsoles = (id) => JSON.parse(window.sessionStorage.getItem(storeKey(id)) || '[]');
+function rememberConsoles(id) {
+  window.sessionStorage.setItem(storeKey(id), JSON.stringify([...consoles.keys()]));
+}
+
+function openConsole(id, vm) {
+  if (consoles.has(vm)) return;
+  const box = document.createElement('div');
+  box.className = 'console';
+  box.dataset.vm = vm;
+  const h = document.createElement('h4');
+  h.textContent = `${vm}: serial console `;
+  const close = document.createElement('button');
+  close.textContent = 'close';
+  h.appendChild(close);
+  const screen = document.createElement('div');
+  box.append(h, screen);
+  $('consoles').appendChild(box);
+  const term = new Terminal({ convertEol: false, scrollback: 5000, cols: 100, rows: 24 });
+  term.open(screen);
+  const c = { term, ws: null, closed: false, delay: 500 };
+  consoles.set(vm, c);
+  rememberConsoles(id);
+  const connect = () => {
+    const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/students/${encodeURIComponent(id)}/vms/${encodeURIComponent(vm)}/console`);
+    ws.binaryType = 'arraybuffer';
+    c.ws = ws;
+    ws.onopen = () => (c.delay = 500);
+    ws.onmessage = (ev) => term.write(typeof ev.data === 'string' ? ev.data : new Uint8Array(ev.data));
+    ws.onclose = (ev) => {
+      if (c.closed || ev.code === 1013 || ev.code === 1011) return;
+      setTimeout(connect, c.delay);
+      c.delay = Math.min(c.delay * 2, 10000);
+    };
+  };
+  term.onData((data) => c.ws && c.ws.readyState === 1 && c.ws.send(JSON.stringify({ type: 'input', data })));
+  close.addEventListener('click', () => {
+    c.closed = true;
+    if (c.ws) c.ws.close();
+    term.dispose();
+    box.remove();
+    consoles.delete(vm);
+    rememberConsoles(id);
+  });
+  connect();
 }
 
 $('check').addEventListener('click', () => act('check'));
