@@ -27,6 +27,8 @@ export interface ServeDeps {
   secureCookies: boolean;
   /** TLS key and certificate (PEM): the server speaks HTTPS. */
   https?: { key: Buffer; cert: Buffer };
+  /** Where the last `vmlab bench` wrote its results (default bench-results/bench, as the CLI's). */
+  benchDir?: string;
   /** Login attempts per client address and minute before 429. */
   loginsPerMinute?: number;
   log?: (line: string) => void;

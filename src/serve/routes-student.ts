@@ -3,6 +3,7 @@ import { classCheck, classRescue, mergeClassResults } from '../class/check.js';
 import type { ClassContext } from '../class/context.js';
 import { layoutDot } from '../host/graphviz.js';
 import { progressStore } from '../lab-ops/progress.js';
+import { revertLabSnapshot, snapshotTargets } from '../lab-ops/snapshots.js';
 import { labStatus } from '../lab-ops/status.js';
 import { renderGraphDot } from '../render/graph-dot.js';
 import { authorise, type ServeDeps } from './app.js';
@@ -100,6 +101,23 @@ export function studentRoutes(deps: ServeDeps) {
       );
       const row = r.value!.students[0]!;
       return { student: row.student, run: row.run ?? null, error: row.error ?? null };
+    });
+
+    // Undo a reset or rescue: back to one of this lab's autosaves (only those: a student cannot jump to another stage's checkpoint this way).
+    app.post<{ Params: { id: string }; Body: { snapshot?: unknown } }>('/api/students/:id/undo', async (req, reply) => {
+      const copy = authorise(deps, req, reply, req.params.id);
+      if (!copy) return reply;
+      const name = req.body?.snapshot;
+      if (typeof name !== 'string' || !/^autosave-\d{8}-\d{6}$/.test(name)) return reply.code(400).send({ error: 'give the autosave to go back to (autosave-YYYYMMDD-HHMMSS)' });
+      const plan = deps.ctx.plan(copy.lab);
+      const r = await exclusive(deps, copy.student.id, 'undo', async (step) => {
+        step(`back to ${name}`);
+        const targets = await snapshotTargets(deps.rt, copy.lab.name, plan);
+        // The student's own state, as it was: no readiness wait (it may be a lab they had broken).
+        return revertLabSnapshot(deps.rt, copy.lab.name, targets, name);
+      });
+      if (r.busy) return reply.code(409).send({ error: `busy: ${r.busy.action} since ${r.busy.startedAt}`, activity: r.busy });
+      return { ok: true, revert: r.value };
     });
 
     for (const action of ['reset', 'rescue'] as const) {

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { classCheck, mergeClassResults } from '../class/check.js';
 import type { ClassResults } from '../class/report.js';
 import { parseDomainXml } from '../lab-ops/metadata.js';
 import { progressStore } from '../lab-ops/progress.js';
@@ -39,6 +40,33 @@ export function teacherRoutes(deps: ServeDeps) {
         }),
       };
     });
+
+    // Every student's checks at once (parallel-checks at a time), through the same class check as the CLI.
+    app.post('/api/class/check', async (req, reply) => {
+      if (!requireTeacher(req, reply)) return reply;
+      if (!deps.ctx.assignment) return reply.code(409).send({ error: 'this class has no assignment to check' });
+      const r = await classCheck(deps.rt, deps.ctx);
+      mergeClassResults(
+        deps.resultsDir,
+        r,
+        deps.ctx.cls.students.map((s) => s.id),
+      );
+      return { checked: r.students.length, failed: r.students.filter((s) => !s.run || s.run.failed > 0).map((s) => s.student) };
+    });
+
+    // The last `vmlab bench` (its default --out), for the course's comparison.
+    for (const [name, type] of [
+      ['chart.svg', 'image/svg+xml'],
+      ['results.md', 'text/markdown; charset=utf-8'],
+      ['results.json', 'application/json'],
+    ] as const) {
+      app.get(`/api/bench/${name}`, async (req, reply) => {
+        if (!requireTeacher(req, reply)) return reply;
+        const path = join(deps.benchDir ?? join('bench-results', 'bench'), name);
+        if (!existsSync(path)) return reply.code(404).send({ error: 'no vmlab bench results yet (vmlab bench --quick makes them)' });
+        return reply.type(type).header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'").send(readFileSync(path));
+      });
+    }
 
     const file = (name: string, type: string) =>
       app.get(`/api/class/${name}`, async (req, reply) => {

@@ -187,4 +187,20 @@ describe('vmlab serve: sessions, authorisation, CSRF, rate limits (HTTP, on fake
       await w.app.close();
     }
   });
+
+  it('undo goes back to an autosave only; check-all and the bench results are for the teacher', async () => {
+    const w = await world();
+    const ana = await login(w, 'ana');
+    const teach = await login(w, 'teach');
+    assert.equal((await w.app.inject({ method: 'POST', url: '/api/students/ana/undo', headers: as(ana), payload: { snapshot: 'start' } })).statusCode, 400, 'a checkpoint is not an undo');
+    const reset = (await w.app.inject({ method: 'POST', url: '/api/students/ana/reset', headers: as(ana) })).json();
+    const undo = await w.app.inject({ method: 'POST', url: '/api/students/ana/undo', headers: as(ana), payload: { snapshot: reset.autosave.snapshot } });
+    assert.equal(undo.statusCode, 200, undo.body);
+    assert.equal(undo.json().revert.snapshot, reset.autosave.snapshot);
+    assert.equal((await w.app.inject({ method: 'POST', url: '/api/class/check', headers: as(ana) })).statusCode, 403);
+    const all = await w.app.inject({ method: 'POST', url: '/api/class/check', headers: as(teach) });
+    assert.equal(all.statusCode, 200, all.body);
+    assert.equal(all.json().checked, 3);
+    assert.equal((await w.app.inject({ url: '/api/bench/chart.svg', headers: as(ana) })).statusCode, 403);
+  });
 });

@@ -128,7 +128,7 @@ async function student(id) {
 
 async function act(action, body) {
   const id = current;
-  const buttons = ['check', 'reset', 'rescue'].map($);
+  const buttons = ['check', 'reset', 'rescue', 'undo'].map($);
   buttons.forEach((b) => (b.disabled = true));
   $('activity').textContent = `${action}…`;
   const poll = setInterval(async () => {
@@ -138,7 +138,15 @@ async function act(action, body) {
   try {
     const r = await api('POST', `/api/students/${encodeURIComponent(id)}/${action}`, body || {});
     if (action === 'check') renderScore(r.run);
-    $('activity').textContent = action === 'check' ? `checked` : `back at stage ${r.stage}${r.autosave ? `; your work was saved as ${r.autosave.snapshot}` : ''}`;
+    $('activity').textContent =
+      action === 'check' ? 'checked' : action === 'undo' ? `back to ${r.revert.snapshot}` : `back at stage ${r.stage}${r.autosave ? `; your work was saved as ${r.autosave.snapshot}` : ''}`;
+    // A reset or rescue can be undone: back to the autosave it took.
+    const undo = $('undo');
+    undo.hidden = !(r && r.autosave);
+    if (r && r.autosave) {
+      undo.textContent = `Undo: back to ${r.autosave.snapshot}`;
+      undo.dataset.snapshot = r.autosave.snapshot;
+    }
     await student(id);
   } catch (e) {
     $('activity').textContent = `${action} failed: ${e.message}`;
@@ -201,6 +209,7 @@ function openConsole(id, vm) {
 }
 
 $('check').addEventListener('click', () => act('check'));
+$('undo').addEventListener('click', () => act('undo', { snapshot: $('undo').dataset.snapshot }));
 $('reset').addEventListener('click', () => act('reset'));
 $('rescue').addEventListener('click', () => act('rescue', { stage: Number($('rescue-stage').value) }));
 
@@ -228,6 +237,12 @@ function renderClass() {
     open.href = `#student=${encodeURIComponent(r.student)}`;
     open.textContent = 'open';
     td.appendChild(open);
+    if (r.score) {
+      const junit = document.createElement('a');
+      junit.href = `/api/class/junit/${encodeURIComponent(r.student)}`;
+      junit.textContent = 'JUnit';
+      td.append(' · ', junit);
+    }
     body.appendChild(tr);
   }
 }
@@ -240,6 +255,19 @@ async function teacher() {
 }
 
 $('filter').addEventListener('input', renderClass);
+$('check-all').addEventListener('click', async () => {
+  $('check-all').disabled = true;
+  $('class-activity').textContent = 'checking every student…';
+  try {
+    const r = await api('POST', '/api/class/check', {});
+    $('class-activity').textContent = `checked ${r.checked}; not passing everything: ${r.failed.join(', ') || 'nobody'}`;
+    await teacher();
+  } catch (e) {
+    $('class-activity').textContent = `check failed: ${e.message}`;
+  } finally {
+    $('check-all').disabled = false;
+  }
+});
 for (const th of document.querySelectorAll('#class th[data-key]')) {
   th.addEventListener('click', () => {
     sortKey = th.dataset.key;
