@@ -42,7 +42,8 @@ export async function rescueAssignment(rt: LabRuntime, a: Assignment, plan: Plan
     });
   }
   const targets = await snapshotTargets(rt, plan.lab.name, plan);
-  const cp = (await listLabSnapshots(rt, targets)).find((s) => s.name === stage.checkpoint);
+  const snapshots = await listLabSnapshots(rt, targets);
+  const cp = snapshots.find((s) => s.name === stage.checkpoint);
   let autosave: SnapshotOpResult | undefined;
   let revert: SnapshotOpResult;
   if (!cp?.complete) {
@@ -51,7 +52,12 @@ export async function rescueAssignment(rt: LabRuntime, a: Assignment, plan: Plan
   } else {
     if (!opts.discard) {
       onStep?.('saving the current state');
-      autosave = await createLabSnapshot(rt, plan.lab.name, targets, autosaveName(), `vmlab assignment ${a.name}: saved before going back to stage ${index}`);
+      // Two resets in one second get names of their own.
+      const taken = new Set(snapshots.map((s) => s.name));
+      const base = autosaveName();
+      let name = base;
+      for (let i = 2; taken.has(name); i++) name = `${base}-${i}`;
+      autosave = await createLabSnapshot(rt, plan.lab.name, targets, name, `vmlab assignment ${a.name}: saved before going back to stage ${index}`);
     }
     onStep?.(`back to ${stage.checkpoint}`);
     revert = await revertLabSnapshot(rt, plan.lab.name, targets, stage.checkpoint, autosave ? { rollbackTo: autosave.snapshot } : {});

@@ -108,7 +108,7 @@ export function studentRoutes(deps: ServeDeps) {
       const copy = authorise(deps, req, reply, req.params.id);
       if (!copy) return reply;
       const name = req.body?.snapshot;
-      if (typeof name !== 'string' || !/^autosave-\d{8}-\d{6}$/.test(name)) return reply.code(400).send({ error: 'give the autosave to go back to (autosave-YYYYMMDD-HHMMSS)' });
+      if (typeof name !== 'string' || !/^autosave-\d{8}-\d{6}(-\d+)?$/.test(name)) return reply.code(400).send({ error: 'give the autosave to go back to (autosave-YYYYMMDD-HHMMSS)' });
       const plan = deps.ctx.plan(copy.lab);
       const r = await exclusive(deps, copy.student.id, 'undo', async (step) => {
         step(`back to ${name}`);

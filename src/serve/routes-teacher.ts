@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { classCheck, mergeClassResults } from '../class/check.js';
+import { classCheck, classRescue, mergeClassResults } from '../class/check.js';
 import type { ClassResults } from '../class/report.js';
 import { parseDomainXml } from '../lab-ops/metadata.js';
 import { progressStore } from '../lab-ops/progress.js';
@@ -52,6 +52,14 @@ export function teacherRoutes(deps: ServeDeps) {
         deps.ctx.cls.students.map((s) => s.id),
       );
       return { checked: r.students.length, failed: r.students.filter((s) => !s.run || s.run.failed > 0).map((s) => s.student) };
+    });
+
+    // Everyone back to the start (each student's work autosaved), as `vmlab class reset` does.
+    app.post('/api/class/reset', async (req, reply) => {
+      if (!requireTeacher(req, reply)) return reply;
+      if (!deps.ctx.assignment) return reply.code(409).send({ error: 'this class has no assignment to go back in' });
+      const r = await classRescue(deps.rt, deps.ctx, { stage: 1 });
+      return { reset: r.filter((x) => x.ok).map((x) => x.student), failed: r.filter((x) => !x.ok).map((x) => ({ student: x.student, error: x.error })) };
     });
 
     // The last `vmlab bench` (its default --out), for the course's comparison.

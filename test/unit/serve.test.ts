@@ -2,6 +2,11 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import WebSocket from 'ws';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import { tmpdir } from 'node:os';
+import { execa } from 'execa';
 import { AccountStore, classLogins, type NewLogin } from '../../src/class/accounts.js';
 import type { ClassContext } from '../../src/class/context.js';
 import { classUp, type HostFacts } from '../../src/class/ops.js';
@@ -24,7 +29,7 @@ interface World {
 }
 
 /** The pair class on fakes, up, with logins for its three students and a teacher, served. */
-async function world(opts: { secureCookies?: boolean; loginsPerMinute?: number } = {}): Promise<World> {
+async function world(opts: { secureCookies?: boolean; loginsPerMinute?: number; https?: { key: Buffer; cert: Buffer } } = {}): Promise<World> {
   const { rt, disks, guests } = fakeRuntime();
   const cls = loadClass(join(root, 'classes', 'pair.yaml'));
   const assignment = loadAssignment(cls.source.file);
@@ -40,6 +45,7 @@ async function world(opts: { secureCookies?: boolean; loginsPerMinute?: number }
     resultsDir: join(rt.paths.dataDir, 'classes', 'pair'),
     secureCookies: opts.secureCookies ?? false,
     ...(opts.loginsPerMinute ? { loginsPerMinute: opts.loginsPerMinute } : {}),
+    ...(opts.https ? { https: opts.https } : {}),
     log: (l) => logLines.push(l),
   });
   return { app, logins: Object.fromEntries(made.map((m) => [m.id, m])), logLines, guests };
@@ -202,5 +208,30 @@ describe('vmlab serve: sessions, authorisation, CSRF, rate limits (HTTP, on fake
     assert.equal(all.statusCode, 200, all.body);
     assert.equal(all.json().checked, 3);
     assert.equal((await w.app.inject({ url: '/api/bench/chart.svg', headers: as(ana) })).statusCode, 403);
+    assert.equal((await w.app.inject({ method: 'POST', url: '/api/class/reset', headers: as(ana) })).statusCode, 403);
+    const everyone = await w.app.inject({ method: 'POST', url: '/api/class/reset', headers: as(teach) });
+    assert.deepEqual(everyone.json(), { reset: ['ana', 'ben', 'cai'], failed: [] });
+  });
+
+  it('under TLS (--tls-cert/--tls-key) the same server speaks HTTPS and its session cookie is Secure', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vmlab-tls-'));
+    await execa('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')]);
+    const w = await world({ secureCookies: true, https: { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) } });
+    await w.app.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const port = (w.app.server.address() as { port: number }).port;
+      const res = await new Promise<{ status: number; cookie: string; tls: boolean }>((resolve, reject) => {
+        const req = httpsRequest({ host: '127.0.0.1', port, path: '/api/login', method: 'POST', rejectUnauthorized: false, headers: { 'content-type': 'application/json' } }, (r) => {
+          r.resume();
+          resolve({ status: r.statusCode ?? 0, cookie: String(r.headers['set-cookie']), tls: (r.socket as TLSSocket).encrypted === true });
+        });
+        req.on('error', reject);
+        req.end(JSON.stringify({ id: 'ana', password: w.logins.ana!.password }));
+      });
+      assert.deepEqual([res.status, res.tls], [200, true]);
+      assert.match(res.cookie, /; Secure/);
+    } finally {
+      await w.app.close();
+    }
   });
 });

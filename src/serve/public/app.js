@@ -255,6 +255,20 @@ async function teacher() {
 }
 
 $('filter').addEventListener('input', renderClass);
+$('reset-all').addEventListener('click', async () => {
+  if (!window.confirm('Reset every student to the start? Their work is kept as an autosave each.')) return;
+  $('reset-all').disabled = true;
+  $('class-activity').textContent = 'resetting every student…';
+  try {
+    const r = await api('POST', '/api/class/reset', {});
+    $('class-activity').textContent = `reset ${r.reset.length}${r.failed.length ? `; failed: ${r.failed.map((f) => f.student).join(', ')}` : ''}`;
+    await teacher();
+  } catch (e) {
+    $('class-activity').textContent = `reset failed: ${e.message}`;
+  } finally {
+    $('reset-all').disabled = false;
+  }
+});
 $('check-all').addEventListener('click', async () => {
   $('check-all').disabled = true;
   $('class-activity').textContent = 'checking every student…';
