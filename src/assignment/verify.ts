@@ -1,6 +1,7 @@
 import type { LabRuntime } from '../lab-ops/runtime.js';
 import type { UpOptions } from '../lab-ops/up.js';
 import type { Plan } from '../plan/plan.js';
+import { waitLabWorking } from '../lab-ops/working.js';
 import type { Assignment } from './load.js';
 import { applySteps, checkpointsComplete, runChecks, startAssignment, type OnStep } from './ops.js';
 import { rescueAssignment } from './rescue.js';
@@ -47,6 +48,8 @@ export async function verifyAssignment(rt: LabRuntime, a: Assignment, plan: Plan
     let after: CheckResult[] = [];
     try {
       await applySteps(rt, a, stage, 'solution', onStep);
+      // Judged once the lab has settled (routing converged, leases taken): every readiness probe passes.
+      await waitLabWorking(rt, plan).catch((e: Error) => problems.push(`after the solution the lab does not work: ${e.message}`));
       after = await runChecks(
         rt,
         a,
