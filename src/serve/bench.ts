@@ -93,6 +93,7 @@ async function main(): Promise<void> {
     const t0 = Date.now();
     while (!sockets.every((s) => complete(s.text())) && Date.now() - t0 < 120_000) await new Promise((r) => setTimeout(r, 250));
     const consoleMs = Date.now() - t0;
+    if (process.env.VMLAB_BENCH_DEBUG) process.stdout.write(JSON.stringify(sockets[0]!.text().slice(-600)) + '\n');
     const intact = sockets.map((s) => {
       const got = [...s.text().matchAll(new RegExp(`${marker}-(\\d+)\\r\\n`, 'g'))].map((m) => Number(m[1]));
       return got.length === LINES && got.every((n, i) => n === i + 1);

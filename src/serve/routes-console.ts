@@ -9,14 +9,19 @@ import { authorise, type ServeDeps } from './app.js';
  * Every browser tab watching a VM shares one hub (ConsoleHub); a `virsh
  * console` holding the pty is named instead of fought over.
  */
-const hubsOf = new WeakMap<ServeDeps, Map<string, ConsoleHub>>();
+/** A hub, or why there is none; claimed before anything is awaited, so viewers arriving together share one. */
+type HubOrWhy = Promise<ConsoleHub | { why: string; code: number }>;
+const hubsOf = new WeakMap<ServeDeps, Map<string, HubOrWhy>>();
 
 export function consoleRoutes(deps: ServeDeps) {
-  const hubs = hubsOf.get(deps) ?? new Map<string, ConsoleHub>();
+  const hubs = hubsOf.get(deps) ?? new Map<string, HubOrWhy>();
   hubsOf.set(deps, hubs);
   return async (app: FastifyInstance) => {
     app.addHook('onClose', async () => {
-      for (const h of hubs.values()) h.close('the server stopped');
+      for (const h of hubs.values()) {
+        const hub = await h;
+        if (hub instanceof ConsoleHub) hub.close('the server stopped');
+      }
     });
 
     app.get<{ Params: { id: string; vm: string } }>(
@@ -36,21 +41,24 @@ export function consoleRoutes(deps: ServeDeps) {
         const copy = deps.ctx.copies.find((c) => c.student.id === req.params.id)!;
         const vm = deps.ctx.plan(copy.lab).vms.find((v) => v.name === req.params.vm)!;
         const say = (text: string) => socket.send(Buffer.from(`\r\n\x1b[33m[vmlab] ${text}\x1b[0m\r\n`));
-        let hub = hubs.get(vm.domainName);
-        if (!hub) {
-          const info = await deps.rt.hypervisor.domain(vm.domainName);
-          const pty = info?.state === 'running' ? (await readDomainXml(await deps.rt.hypervisor.domainXml(vm.domainName))).serials.find((s) => s.type === 'pty')?.sourcePath : undefined;
-          if (!pty) {
-            say(`${vm.name} is ${info ? info.state : 'not defined'}: no console`);
-            return socket.close(1011, 'no console');
-          }
-          const held = ptyHolders(pty);
-          if (held.length) {
-            say(`the console of ${vm.name} is held by ${held.map((p) => `pid ${p.pid} (${p.command.slice(0, 60)})`).join(', ')}: leave that one (Ctrl-]) and reload`);
-            return socket.close(1013, 'console held elsewhere');
-          }
-          hub = new ConsoleHub(pty, { onIdle: () => hubs.delete(vm.domainName) });
-          hubs.set(vm.domainName, hub);
+        let pending = hubs.get(vm.domainName);
+        if (!pending) {
+          pending = (async () => {
+            const info = await deps.rt.hypervisor.domain(vm.domainName);
+            const pty = info?.state === 'running' ? (await readDomainXml(await deps.rt.hypervisor.domainXml(vm.domainName))).serials.find((s) => s.type === 'pty')?.sourcePath : undefined;
+            if (!pty) return { why: `${vm.name} is ${info ? info.state : 'not defined'}: no console`, code: 1011 };
+            const held = ptyHolders(pty);
+            if (held.length)
+              return { why: `the console of ${vm.name} is held by ${held.map((p) => `pid ${p.pid} (${p.command.slice(0, 60)})`).join(', ')}: leave that one (Ctrl-]) and reload`, code: 1013 };
+            return new ConsoleHub(pty, { onIdle: () => hubs.delete(vm.domainName) });
+          })();
+          hubs.set(vm.domainName, pending);
+        }
+        const hub = await pending;
+        if (!(hub instanceof ConsoleHub)) {
+          if (hubs.get(vm.domainName) === pending) hubs.delete(vm.domainName);
+          say(hub.why);
+          return socket.close(hub.code, 'no console');
         }
         const viewer = {
           data: (chunk: Buffer) => socket.send(chunk),
@@ -64,12 +72,12 @@ export function consoleRoutes(deps: ServeDeps) {
           if (isBinary) return;
           try {
             const m = JSON.parse(raw.toString('utf8')) as { type?: string; data?: unknown };
-            if (m.type === 'input' && typeof m.data === 'string' && m.data.length <= 4096) hub!.type(m.data);
+            if (m.type === 'input' && typeof m.data === 'string' && m.data.length <= 4096) hub.type(m.data);
           } catch {
             /* not a message of ours */
           }
         });
-        socket.on('close', () => hub!.detach(viewer));
+        socket.on('close', () => hub.detach(viewer));
       },
     );
   };
