@@ -1,6 +1,7 @@
 import xml2js from 'xml2js';
 import { expectProblems } from '../lab/command-check.js';
 import type { Assignment, AssignmentCheck } from './load.js';
+import { escapeHtml as h } from '../util/html.js';
 
 /** The outcome of one check, judged from what the guest command did. Pure. */
 export interface CheckResult {
@@ -116,10 +117,6 @@ export function toMarkdown(run: CheckRun, tasks = ''): string {
     ...run.checks.map((c) => `| ${mdCell(c.name)} | ${c.vm} | ${c.passed ? 'passed' : '**failed**'} | ${c.earned}/${c.points} | ${c.passed ? '' : mdCell(`${c.message} (${c.detail})`)} |`),
     '',
   ].join('\n');
-}
-
-function h(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
 export function toHtml(run: CheckRun, tasks = ''): string {

@@ -1,4 +1,5 @@
 import type { CheckRun } from '../assignment/results.js';
+import { escapeHtml as h } from '../util/html.js';
 
 /**
  * One score table for a class: student × check, with totals. Pure: the
@@ -94,10 +95,6 @@ export function classCsv(r: ClassResults): string {
     ]);
   }
   return rows.map((row) => row.map(csvCell).join(',')).join('\n') + '\n';
-}
-
-function h(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }
 
 export function classHtml(r: ClassResults): string {
