@@ -13,14 +13,22 @@ import { mapLimit } from '../util/pool.js';
 import { studentAssignment, type ClassContext } from './context.js';
 
 /** The labs libvirt holds for a class, by student (from vmlab's metadata: whatever the roster says now). */
-export async function classLabs(rt: LabRuntime, className: string): Promise<Map<string, string>> {
+/** The domains libvirt holds for a class, each with its student, lab copy and whether it runs (from vmlab's metadata). */
+export async function classDomains(rt: LabRuntime, className: string): Promise<Array<{ student: string; lab: string; domain: string; running: boolean }>> {
   const h = rt.hypervisor;
-  const out = new Map<string, string>();
+  const out: Array<{ student: string; lab: string; domain: string; running: boolean }> = [];
   for (const d of await h.listDomains()) {
     if (!d.name.startsWith('vmlab-')) continue;
     const m = (await parseDomainXml(await h.domainXml(d.name, true))).meta;
-    if (m?.owner?.class === className) out.set(m.owner.student, m.lab);
+    if (m?.owner?.class === className) out.push({ student: m.owner.student, lab: m.lab, domain: d.name, running: d.state === 'running' });
   }
+  return out;
+}
+
+export async function classLabs(rt: LabRuntime, className: string): Promise<Map<string, string>> {
+  const h = rt.hypervisor;
+  const out = new Map<string, string>();
+  for (const d of await classDomains(rt, className)) out.set(d.student, d.lab);
   for (const n of await h.listNetworks()) {
     if (!n.name.startsWith('vmlab-')) continue;
     const m = await parseNetworkMeta(await h.networkXml(n.name));

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { classCheck, classRescue, mergeClassResults } from '../class/check.js';
 import type { ClassResults } from '../class/report.js';
-import { parseDomainXml } from '../lab-ops/metadata.js';
+import { classDomains } from '../class/ops.js';
 import { progressStore } from '../lab-ops/progress.js';
 import { requireTeacher, type ServeDeps } from './app.js';
 
@@ -13,13 +13,8 @@ export function teacherRoutes(deps: ServeDeps) {
     app.get('/api/class', async (req, reply) => {
       if (!requireTeacher(req, reply)) return reply;
       // Cheap enough to poll for 40 students: one domain list, the progress records, the last results.
-      const h = deps.rt.hypervisor;
       const running = new Map<string, number>();
-      for (const d of await h.listDomains()) {
-        if (!d.name.startsWith('vmlab-') || d.state !== 'running') continue;
-        const m = (await parseDomainXml(await h.domainXml(d.name))).meta;
-        if (m?.owner?.class === deps.ctx.cls.name) running.set(m.owner.student, (running.get(m.owner.student) ?? 0) + 1);
-      }
+      for (const d of await classDomains(deps.rt, deps.ctx.cls.name)) if (d.running) running.set(d.student, (running.get(d.student) ?? 0) + 1);
       const store = progressStore(deps.rt.paths.dataDir);
       return {
         class: deps.ctx.cls.name,
