@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { execa } from 'execa';
 
 /**
@@ -17,15 +17,28 @@ export function libvirtdPid(): number | undefined {
   return undefined;
 }
 
-function nsArgs(): string[] {
+/**
+ * A host command as it must run to see libvirt's bridges and taps: inside
+ * libvirtd's network namespace when that is not ours (nsenter changes only
+ * the network namespace; files and users stay the host's).
+ */
+export function whereLibvirtd(argv: readonly string[]): [string, string[]] {
   const pid = libvirtdPid();
-  return pid ? ['nsenter', `--net=/proc/${pid}/ns/net`] : [];
+  const full = pid && !sameNetns(pid) ? ['nsenter', `--net=/proc/${pid}/ns/net`, ...argv] : [...argv];
+  return [full[0]!, full.slice(1)];
+}
+
+function sameNetns(pid: number): boolean {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/net`) === readlinkSync('/proc/self/ns/net');
+  } catch {
+    return false;
+  }
 }
 
 async function ipJson(args: string[]): Promise<unknown> {
-  const prefix = nsArgs();
-  const [cmd, ...rest] = prefix.length ? [...prefix, 'ip', '-j', ...args] : ['ip', '-j', ...args];
-  const r = await execa(cmd!, rest, { reject: false });
+  const [cmd, rest] = whereLibvirtd(['ip', '-j', ...args]);
+  const r = await execa(cmd, rest, { reject: false });
   if (r.exitCode !== 0) return undefined;
   return JSON.parse(String(r.stdout) || '[]');
 }

@@ -1,5 +1,5 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { labStore, type LabStore } from './json-store.js';
 
 /**
  * Where a lab stands in its assignment: the stage it is in (entered by
@@ -16,33 +16,8 @@ export interface LabProgress {
   lastCheck?: { at: string; score: number; maxScore: number; passed: number; failed: number };
 }
 
-export interface ProgressStore {
-  read(lab: string): LabProgress | undefined;
-  write(lab: string, p: LabProgress): void;
-  remove(lab: string): void;
-}
+export type ProgressStore = LabStore<LabProgress>;
 
 export function progressStore(dataDir: string): ProgressStore {
-  const dir = join(dataDir, 'progress');
-  const file = (lab: string) => join(dir, `${lab}.json`);
-  return {
-    read(lab) {
-      const f = file(lab);
-      if (!existsSync(f)) return undefined;
-      try {
-        return JSON.parse(readFileSync(f, 'utf8')) as LabProgress;
-      } catch {
-        return undefined;
-      }
-    },
-    write(lab, p) {
-      mkdirSync(dir, { recursive: true });
-      const tmp = `${file(lab)}.${process.pid}.tmp`;
-      writeFileSync(tmp, JSON.stringify(p, null, 2) + '\n');
-      renameSync(tmp, file(lab));
-    },
-    remove(lab) {
-      rmSync(file(lab), { force: true });
-    },
-  };
+  return labStore<LabProgress>(join(dataDir, 'progress'));
 }

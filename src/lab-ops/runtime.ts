@@ -4,6 +4,7 @@ import { SocketTransport } from '../guest/socket-transport.js';
 import { VirshTransport } from '../guest/virsh-transport.js';
 import { VmlabError } from '../errors.js';
 import { ImageStore } from '../host/image-store.js';
+import { hostTrafficControl, type TrafficControl } from '../host/traffic-control.js';
 import type { HostPaths } from '../paths.js';
 import type { Hypervisor } from '../libvirt/types.js';
 import { parseDomainXml } from './metadata.js';
@@ -14,6 +15,8 @@ export interface LabRuntime {
   paths: HostPaths;
   /** The image cache: the file a lab's linked clones are made from (ImageStore on the host). */
   images: Pick<ImageStore, 'resolve'>;
+  /** Impairment on the host side of VMs' taps (tc where libvirtd runs). */
+  tc: TrafficControl;
   /** A guest agent for a running domain, on whichever channel its XML declares. */
   agentFor(domain: string, vmName: string): Promise<GuestAgent>;
 }
@@ -23,6 +26,7 @@ export function createRuntime(hypervisor: Hypervisor, paths: HostPaths): LabRunt
     hypervisor,
     paths,
     images: new ImageStore(join(paths.dataDir, 'images')),
+    tc: hostTrafficControl,
     async agentFor(domain, vmName) {
       const parsed = await parseDomainXml(await hypervisor.domainXml(domain));
       if (parsed.agent?.kind === 'virtio') return new GuestAgent(new VirshTransport(hypervisor.uri, domain, vmName), vmName);

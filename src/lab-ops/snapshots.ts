@@ -3,6 +3,7 @@ import type { SnapshotInfo } from '../libvirt/types.js';
 import { domainName, labPrefix } from '../lab/names.js';
 import type { Plan } from '../plan/plan.js';
 import { SNAPSHOT_NAME } from '../lab/fields.js';
+import { applyLabLinks } from './links.js';
 import { lockLab } from './lock.js';
 import { parseDomainXml } from './metadata.js';
 import type { LabRuntime } from './runtime.js';
@@ -85,6 +86,8 @@ export interface SnapshotOpResult {
   /** Wall time of the whole operation (VMs in parallel). */
   ms: number;
   vms: Array<{ vm: string; domain: string; ms: number; method?: string }>;
+  /** After a revert: links put back to what the lab file says ("r1:eth1: link down → up"). */
+  links?: string[];
 }
 
 /** Takes `name` on every target, in parallel; if one fails, the others are deleted again. */
@@ -201,7 +204,15 @@ export async function revertLabSnapshot(rt: LabRuntime, lab: string, targets: Sn
     const settled = await Promise.allSettled(targets.map((t) => revertOne(h, t, name, infos.get(t.vm)!, opts.method ?? 'live')));
     const failed = settled.flatMap((r, i) => (r.status === 'rejected' ? [{ vm: targets[i]!.vm, error: (r.reason as Error).message }] : []));
     if (failed.length) throw await partialRevert(h, lab, targets, name, settled, failed, opts.rollbackTo);
-    return { snapshot: name, ms: Math.round(performance.now() - t0), vms: settled.map((r) => (r as PromiseFulfilledResult<SnapshotOpResult['vms'][number]>).value) };
+    const ms = Math.round(performance.now() - t0);
+    // A snapshot holds the links as they were when it was taken: the lab file's are put back.
+    const links = await applyLabLinks(rt, lab, targets.map((t) => t.vm));
+    return {
+      snapshot: name,
+      ms,
+      vms: settled.map((r) => (r as PromiseFulfilledResult<SnapshotOpResult['vms'][number]>).value),
+      ...(links.length ? { links: links.map((c) => `${c.vm}:${c.nic}: ${c.change}`) } : {}),
+    };
   } finally {
     unlock();
   }

@@ -2,6 +2,7 @@ import { errorReport, VmlabError, type ErrorReport } from '../errors.js';
 import type { Plan, VmPlan } from '../plan/plan.js';
 import { renderLab } from '../render/index.js';
 import type { DiskOps } from './disks.js';
+import { applyLabLinks, recordLinks } from './links.js';
 import { lockLab } from './lock.js';
 import { startDomain } from './start.js';
 import { parseDomainXml, parseNetworkMeta } from './metadata.js';
@@ -22,6 +23,8 @@ export interface VmUpResult {
   ready: boolean;
   /** The first start hit libvirt's cpuset cgroup race of a fresh host and was retried once (see start.ts); the error it gave. */
   startRetried?: string;
+  /** Link changes made to match the lab file (`link:`), e.g. on an up whose file changed only there. */
+  links?: string[];
   /** Why this VM is not ready: code, message and hint, as the CLI prints them. */
   error?: ErrorReport;
 }
@@ -39,7 +42,7 @@ export interface UpOptions {
   bridgeExists(name: string): Promise<boolean>;
   recreate?: boolean;
   timeoutMs?: number;
-  onVm?(vm: string, phase: ReadyPhase | 'disks' | 'defined' | 'unchanged' | 'changed', detail?: string): void;
+  onVm?(vm: string, phase: ReadyPhase | 'disks' | 'defined' | 'unchanged' | 'changed' | 'links', detail?: string): void;
 }
 
 /**
@@ -91,6 +94,7 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
 
   const unlock = lockLab(rt.paths.dataDir, plan.lab.name);
   try {
+    recordLinks(rt, plan);
     // 2. Networks: Linux bridges as libvirt networks (isolated: no <forward>).
     const networks: UpResult['networks'] = [];
     for (const n of plan.networks) {
@@ -154,6 +158,9 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
           } else if (action === 'unchanged') {
             opts.onVm?.(vm.name, 'unchanged');
           }
+          // The lab file's links, on the taps that exist now (a change only there is applied here, live).
+          const links = (await applyLabLinks(rt, plan.lab.name, [vm.name])).map((c) => `${c.nic}: ${c.change}`);
+          if (links.length) opts.onVm?.(vm.name, 'links', links.join('; '));
           const ready = await waitReady({
             hypervisor: h,
             domain: vm.domainName,
@@ -172,6 +179,7 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
             action,
             ready: true,
             ...(startRetried ? { startRetried } : {}),
+            ...(links.length ? { links } : {}),
             ...(action === 'unchanged' ? {} : { times: { ...times, ...ready, startAt: startedAt - t0, readyAt } }),
           };
         } catch (e) {
@@ -180,7 +188,7 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
         }
       }),
     );
-    const upToDate = results.every((r) => r.action === 'unchanged' && r.ready) && networks.every((n) => n.action === 'unchanged' || n.action === 'host-bridge');
+    const upToDate = results.every((r) => r.action === 'unchanged' && r.ready && !r.links) && networks.every((n) => n.action === 'unchanged' || n.action === 'host-bridge');
     return { lab: plan.lab.name, upToDate, networks, vms: results, seconds: (Date.now() - t0) / 1000 };
   } finally {
     unlock();

@@ -1,5 +1,6 @@
 import type { AccelRequest, DiskBus, NicModel } from '../profiles/types.js';
 import type { Cidr } from '../util/ipv4.js';
+import type { LinkSpec } from './link.js';
 import type { ReadyProbe } from './ready.js';
 
 /** A validated lab with defaults applied and `count` expanded. Pure data. */
@@ -54,6 +55,8 @@ export interface NicSpec {
   model?: NicModel;
   /** Interface name inside the guest (set by cloud-init), default eth<index>. */
   ifname: string;
+  /** The link's state and impairment from the lab file (default: up, none). */
+  link?: LinkSpec;
 }
 
 export interface UserSpec {

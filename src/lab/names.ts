@@ -35,6 +35,18 @@ export function bridgeNameFor(lab: string, net: string): string {
   return short.length <= 15 ? short : `vl${sha256Hex(`${lab}/${net}`).slice(0, 13)}`;
 }
 
+/**
+ * The host side of a VM's NIC (the tap libvirt creates, `<target dev>`):
+ * stable, so vmlab can find it again after a restart or a revert, and within
+ * Linux's 15 characters: `vt<5 hex of lab>-<vm><index>`, or 13 hex when the
+ * VM's name is too long (class plans check for clashes, as for bridges).
+ * Not libvirt's reserved `vnet`/`vif`/`macvtap` prefixes.
+ */
+export function tapNameFor(lab: string, vm: string, nic: number): string {
+  const readable = `vt${sha256Hex(lab).slice(0, 5)}-${vm}${nic}`;
+  return readable.length <= 15 ? readable : `vt${sha256Hex(`${lab}/${vm}/${nic}`).slice(0, 13)}`;
+}
+
 /** Stable MAC in QEMU's 52:54:00 range, derived from lab, VM and NIC index. */
 export function macFor(lab: string, vm: string, nic: number): string {
   const h = sha256Hex(`${lab}/${vm}/${nic}`);

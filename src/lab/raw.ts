@@ -56,6 +56,15 @@ export interface RawNic {
   mac?: string;
   model?: string;
   name?: string;
+  link?: RawLink | null;
+}
+
+export interface RawLink {
+  delay?: string;
+  jitter?: string;
+  loss?: string;
+  rate?: string;
+  state?: string;
 }
 
 export interface RawCloudInit {

@@ -5,6 +5,7 @@
  * editor shows.
  */
 import { IFNAME as IFNAME_RE, MAC as MAC_RE } from './fields.js';
+import { DURATION, PERCENT, RATE } from './link.js';
 
 export type Schema = Record<string, unknown>;
 
@@ -57,3 +58,12 @@ export const probe = obj(
   { name: str('shown while waiting and in errors'), run, expect, timeout: { type: 'integer', minimum: 1, maximum: 600, description: 'seconds one run may take (default 10)' } },
   { required: ['run'] },
 );
+
+/** A link's settings: in a lab's NIC (`link:`), a stage's fault, or `vmlab link set`. Ranges are the validator's (lab/link.ts). */
+export const linkProperties: Record<string, Schema> = {
+  delay: str('one-way delay added to the packets the VM receives over this link, e.g. 40ms', { title: 'duration (us, ms or s)', pattern: DURATION.source }),
+  jitter: str('random variation of the delay, e.g. 5ms (needs delay)', { title: 'duration (us, ms or s)', pattern: DURATION.source }),
+  loss: str('share of the packets towards the VM that are dropped, e.g. 1%', { title: 'percentage', pattern: PERCENT.source }),
+  rate: str('bandwidth towards the VM, e.g. 10mbit', { title: 'rate (bit, kbit, mbit, gbit)', pattern: RATE.source }),
+  state: { title: 'link state', enum: ['up', 'down'], description: 'down: as if the cable were pulled (the guest sees no carrier)' },
+};

@@ -2,7 +2,7 @@ import { accelNames, DISK_BUSES, NIC_MODELS, profileNames } from '../profiles/in
 import type { ParamSpec, ServiceCatalog } from '../services/catalog.js';
 import { defaultServiceCatalog } from '../services/catalog.js';
 import { ABS_PATH, DEBIAN_PACKAGE, DNS_DOMAIN, HASHED_PASSWD, IMAGE_NAME, LAB_NAME, LIMITS, LINUX_USER, OCTAL_MODE, OWNER, SHELL_PATH, SSH_PUBLIC_KEY } from './fields.js';
-import { CIDR, command, DNS_LABEL, document, IFNAME, IPV4, list, MAC, obj, probe, SIZE, str, type Schema } from './schema-parts.js';
+import { CIDR, command, DNS_LABEL, document, IFNAME, IPV4, linkProperties, list, MAC, obj, probe, SIZE, str, type Schema } from './schema-parts.js';
 
 /**
  * The published JSON Schema (draft 2020-12) of lab files, for
@@ -74,6 +74,10 @@ export function labSchema(catalog: ServiceCatalog = defaultServiceCatalog()): Sc
       mac: str('default: a stable MAC from lab, VM and NIC index', { title: 'MAC address', pattern: MAC }),
       model: { title: 'NIC model', enum: [...NIC_MODELS], description: "overrides the profile's NIC model" },
       name: str('interface name in the guest (default eth<index>)', { title: 'interface name', pattern: IFNAME }),
+      link: obj(linkProperties, {
+        type: ['object', 'null'],
+        description: "the link's state and impairment (re-applied after up, snapshot revert and reset); vmlab link set changes it until then",
+      }),
     },
     { required: ['network'] },
   );

@@ -6,7 +6,8 @@ import { parseSize, MiB } from '../util/units.js';
 import type { Checker } from './checker.js';
 import { LIMITS } from './fields.js';
 import type { DiskModel, LabModel, NetworkMode, NetworkModel, NicAddress, NicSpec, VmModel } from './model.js';
-import type { RawDefaults, RawDisk, RawLab, RawNetwork, RawNic, RawVm } from './raw.js';
+import type { RawDefaults, RawDisk, RawLab, RawLink, RawNetwork, RawNic, RawVm } from './raw.js';
+import { linkFrom, parseLinkFields, type LinkSpec } from './link.js';
 import { labSchema } from './schema.js';
 import { StructureChecker } from './structure.js';
 import { parseReady } from './ready.js';
@@ -285,17 +286,26 @@ function parseNics(c: Checker, segs: PathSeg[], items: RawNic[], networks: Map<s
       if ((parseInt(o.mac.slice(0, 2), 16) & 1) === 1) c.fail([...s, 'mac'], 'is a multicast address', { value: o.mac, hint: 'the first byte must be even; 52:54:00:… is the usual range' });
       if (count > 1) c.fail([...s, 'mac'], 'cannot be fixed on a VM with count > 1 (every copy would share it)', { hint: 'remove "mac:"; vmlab derives a stable MAC per copy' });
     }
+    const link = o.link ? parseLink(c, [...s, 'link'], o.link) : undefined;
     out.push({
       network: o.network,
       address,
       nameservers,
       ifname: o.name ?? `eth${i}`,
+      ...(link ? { link } : {}),
       ...(gateway !== undefined ? { gateway } : {}),
       ...(o.mac ? { mac: o.mac } : {}),
       ...(o.model ? { model: o.model as NicModel } : {}),
     });
   });
   return out;
+}
+
+function parseLink(c: Checker, segs: PathSeg[], raw: RawLink): LinkSpec {
+  const { fields, problems } = parseLinkFields(raw);
+  const { link, problems: more } = linkFrom(fields);
+  for (const p of [...problems, ...more]) c.fail([...segs, p.key], p.message, { ...(p.value !== undefined ? { value: p.value } : {}), ...(p.hint ? { hint: p.hint } : {}) });
+  return link;
 }
 
 /** Checks across VMs: unique names after `count`, unique static IPs and MACs. */

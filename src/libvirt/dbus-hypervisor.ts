@@ -2,7 +2,7 @@ import { execa } from 'execa';
 import dbus from 'dbus-next';
 import { VmlabError } from '../errors.js';
 import { readSnapshotXml, snapshotXml } from './xml-read.js';
-import { DOMAIN_XML_INACTIVE, NONE, SNAPSHOT_CREATE_ATOMIC, UNDEFINE_MANAGED_SAVE, UNDEFINE_NVRAM, UNDEFINE_SNAPSHOTS_METADATA } from './flags.js';
+import { AFFECT_CONFIG, AFFECT_LIVE, DOMAIN_XML_INACTIVE, NONE, SNAPSHOT_CREATE_ATOMIC, UNDEFINE_MANAGED_SAVE, UNDEFINE_NVRAM, UNDEFINE_SNAPSHOTS_METADATA } from './flags.js';
 import { DOMAIN_EVENTS, DOMAIN_STATES, type DomainEvent, type DomainInfo, type Hypervisor, type NetworkInfo, type SnapshotInfo } from './types.js';
 
 const BUS_NAME = 'org.libvirt';
@@ -278,6 +278,11 @@ export class DbusHypervisor implements Hypervisor {
 
   async revertSnapshot(domain: string, name: string): Promise<void> {
     await this.call(async () => (await this.snapshotIface(domain, name)).Revert!(NONE));
+  }
+
+  async updateDevice(domain: string, xml: string, scope: { live?: boolean; config?: boolean }): Promise<void> {
+    const flags = (scope.live ? AFFECT_LIVE : 0) | (scope.config ? AFFECT_CONFIG : 0);
+    await this.call(async () => (await this.mustDomain(domain)).UpdateDevice!(xml, flags));
   }
 
   async loadSnapshotLive(domain: string, name: string): Promise<void> {

@@ -14,3 +14,7 @@ export const DOMAIN_XML_INACTIVE = 1 << 1;
 
 /** virDomainSnapshotCreateFlags: all disks and memory in one step, or nothing. */
 export const SNAPSHOT_CREATE_ATOMIC = 1 << 7;
+
+/** virDomainModificationImpact: the running domain, its persistent definition. */
+export const AFFECT_LIVE = 1 << 0;
+export const AFFECT_CONFIG = 1 << 1;

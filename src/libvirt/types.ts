@@ -77,6 +77,8 @@ export interface Hypervisor {
    * domain and a snapshot of it running, taken with its current definition.
    */
   loadSnapshotLive(domain: string, name: string): Promise<void>;
+  /** Changes one device (virDomainUpdateDeviceFlags): of the running domain, its persistent definition, or both. */
+  updateDevice(domain: string, xml: string, scope: { live?: boolean; config?: boolean }): Promise<void>;
   /** Lifecycle events of all domains; returns an unsubscribe function. */
   onDomainEvent(listener: (e: DomainEvent) => void): () => void;
   close(): void;

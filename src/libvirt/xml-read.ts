@@ -28,6 +28,10 @@ export interface DomainInterface {
   /** vhost when the packets move through vhost-net. */
   driver?: string;
   source: { network?: string; bridge?: string };
+  /** The host side (tap) of a running domain's NIC, or the name asked for in the definition. */
+  tap?: string;
+  /** <link state>: absent means up. */
+  link: 'up' | 'down';
 }
 
 export interface DomainSerial {
@@ -127,6 +131,8 @@ export async function readDomainXml(xml: string): Promise<DomainXml> {
         ...(attr(kid(i, 'source'), 'network') ? { network: attr(kid(i, 'source'), 'network') } : {}),
         ...(attr(kid(i, 'source'), 'bridge') ? { bridge: attr(kid(i, 'source'), 'bridge') } : {}),
       },
+      ...(attr(kid(i, 'target'), 'dev') ? { tap: attr(kid(i, 'target'), 'dev') } : {}),
+      link: attr(kid(i, 'link'), 'state') === 'down' ? ('down' as const) : ('up' as const),
     })),
     serials: kids(devices, 'serial').map((s) => ({
       type: attr(s, 'type') ?? '',
@@ -169,4 +175,17 @@ export async function readSnapshotXml(xml: string): Promise<SnapshotInfo> {
 /** <domainsnapshot> for a new internal snapshot, serialised by xml2js (escaping included). */
 export function snapshotXml(name: string, description: string): string {
   return new xml2js.Builder({ headless: true, renderOpts: { pretty: false } }).buildObject({ domainsnapshot: { name, description } });
+}
+
+/**
+ * The <interface> element with MAC `mac` of a domain's XML, with its link
+ * state set: what virDomainUpdateDeviceFlags takes to change only that (the
+ * rest of the element must be as libvirt has it).
+ */
+export async function interfaceWithLink(domainXml: string, mac: string, state: 'up' | 'down'): Promise<string> {
+  const d = await root(domainXml, 'domain');
+  const iface = kids(kid(d, 'devices'), 'interface').find((i) => attr(kid(i, 'mac'), 'address') === mac);
+  if (!iface) throw new Error(`no interface with MAC ${mac}`);
+  iface.link = [{ $: { state } }];
+  return new xml2js.Builder({ rootName: 'interface', headless: true }).buildObject(iface);
 }

@@ -1,7 +1,7 @@
 import { VmlabError } from '../errors.js';
 import type { ClassModel, Student } from '../lab/class-file.js';
 import type { LabModel } from '../lab/model.js';
-import { bridgeNameFor, domainName, studentLabName } from '../lab/names.js';
+import { bridgeNameFor, domainName, studentLabName, tapNameFor } from '../lab/names.js';
 import { GiB, MiB } from '../util/units.js';
 
 /**
@@ -20,7 +20,7 @@ export function studentCopy(lab: LabModel, className: string, student: Student):
   return { ...lab, name: studentLabName(lab.name, student.id), owner: { class: className, student: student.id } };
 }
 
-/** Every student's copy; refuses a class whose names would clash (bridges within 15 characters, domains). */
+/** Every student's copy; refuses a class whose names would clash (bridges and taps within 15 characters, domains). */
 export function classCopies(cls: ClassModel, lab: LabModel, only?: string): StudentCopy[] {
   if (only !== undefined && !cls.students.some((s) => s.id === only)) {
     throw new VmlabError('ERR_VMLAB_STUDENT_UNKNOWN', `class "${cls.name}" has no student "${only}"`, {
@@ -31,6 +31,7 @@ export function classCopies(cls: ClassModel, lab: LabModel, only?: string): Stud
   const copies = cls.students.map((student) => ({ student, lab: studentCopy(lab, cls.name, student) }));
   const bridges = new Map<string, string>();
   const domains = new Map<string, string>();
+  const taps = new Map<string, string>();
   const clashes: string[] = [];
   for (const c of copies) {
     for (const n of c.lab.networks) {
@@ -45,6 +46,12 @@ export function classCopies(cls: ClassModel, lab: LabModel, only?: string): Stud
       const other = domains.get(dn);
       if (other) clashes.push(`domain ${dn}: ${other} and ${c.student.id}/${v.name}`);
       domains.set(dn, `${c.student.id}/${v.name}`);
+      v.nics.forEach((_, i) => {
+        const tap = tapNameFor(c.lab.name, v.name, i);
+        const otherTap = taps.get(tap);
+        if (otherTap) clashes.push(`tap ${tap}: ${otherTap} and ${c.student.id}/${v.name}:${i}`);
+        taps.set(tap, `${c.student.id}/${v.name}:${i}`);
+      });
     }
   }
   if (clashes.length) {

@@ -6,7 +6,8 @@ import type { HostPaths } from '../paths.js';
 import { sha256Hex, stableStringify } from '../util/hash.js';
 import type { ReadyProbe } from '../lab/ready.js';
 import { formatCidr, formatIpv4, type Cidr } from '../util/ipv4.js';
-import { bridgeNameFor, domainName, macFor, networkName } from '../lab/names.js';
+import { bridgeNameFor, domainName, macFor, networkName, tapNameFor } from '../lab/names.js';
+import { LINK_UP, type LinkSpec } from '../lab/link.js';
 
 /** How `accel: auto` was decided on this host (by the live layer, or fixed for rendering). */
 export interface AutoAccel {
@@ -79,6 +80,8 @@ export interface NicPlan {
   /** Either a libvirt network or an existing host bridge. */
   source: { kind: 'network'; name: string } | { kind: 'bridge'; name: string };
   bridge: string;
+  /** The host side of the NIC (libvirt's <target dev>): where captures and impairment happen. */
+  tap: string;
   mac: string;
   model: NicModel;
   vhost: boolean;
@@ -86,6 +89,8 @@ export interface NicPlan {
   address: NicAddress;
   gateway?: number;
   nameservers: number[];
+  /** State and impairment from the lab file; not part of the VM's hash: `up` applies a change live. */
+  link: LinkSpec;
   why: string;
 }
 
@@ -149,6 +154,7 @@ export function planLab(lab: LabModel, opts: PlanOptions): Plan {
         network: n.network,
         source: net.libvirtName ? { kind: 'network', name: net.libvirtName } : { kind: 'bridge', name: net.bridge },
         bridge: net.bridge,
+        tap: tapNameFor(lab.name, vm.name, i),
         mac: n.mac ?? macFor(lab.name, vm.name, i),
         model,
         vhost,
@@ -156,6 +162,7 @@ export function planLab(lab: LabModel, opts: PlanOptions): Plan {
         address: n.address,
         ...(n.gateway !== undefined ? { gateway: n.gateway } : {}),
         nameservers: n.nameservers,
+        link: n.link ?? LINK_UP,
         why: nicWhy(profile, model, vhost, accel.name, hostVhost),
       };
     });
@@ -182,7 +189,8 @@ export function planLab(lab: LabModel, opts: PlanOptions): Plan {
       cloudInit: vm.cloudInit,
       services: vm.services,
     };
-    const hash = sha256Hex(stableStringify({ ...body, accelReason: undefined })).slice(0, 16);
+    // A link's state and impairment are applied live (up, revert): not part of what the VM is.
+    const hash = sha256Hex(stableStringify({ ...body, accelReason: undefined, nics: nics.map(({ link: _link, ...n }) => n) })).slice(0, 16);
     // After the hash (see PlanOptions.imageFiles): the version up clones from.
     const resolved = opts.imageFiles?.[vm.image];
     if (resolved) for (const d of body.disks) if (d.role === 'root') d.backingFile = resolved;

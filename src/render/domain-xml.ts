@@ -49,6 +49,8 @@ export function renderDomainXml(plan: Plan, vm: VmPlan): string {
       mac: n.mac,
       model: n.model,
       vhost: n.vhost,
+      tap: n.tap,
+      linkDown: n.link.state === 'down',
     })),
     consoleLog: vm.consoleLog,
     agentSocket: vm.agent.socketPath ?? '',

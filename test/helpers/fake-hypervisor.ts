@@ -108,6 +108,16 @@ export class FakeHypervisor implements Hypervisor {
     const d = this.must(domain);
     if (d.state !== 'running' || !d.snapshots.some((x) => x.name === name && x.memory)) throw new Error('loadvm: not a running domain with a memory snapshot');
   }
+  /** Only what vmlab updates: an interface's link state (live and definition share one XML here). */
+  async updateDevice(domain: string, xml: string, scope: { live?: boolean; config?: boolean }) {
+    const mac = /<mac address="([^"]+)"/.exec(xml)?.[1] ?? /<mac address='([^']+)'/.exec(xml)?.[1];
+    const state = /<link state="(up|down)"/.exec(xml)?.[1];
+    this.act(`update-device ${domain} ${mac} link ${state} ${[scope.live ? 'live' : '', scope.config ? 'config' : ''].filter(Boolean).join('+')}`);
+    const d = this.must(domain);
+    d.xml = d.xml.replace(/<interface[\s\S]*?<\/interface>/g, (block) =>
+      block.includes(`'${mac}'`) || block.includes(`"${mac}"`) ? block.replace(/\s*<link state=['"](up|down)['"]\/>/, '').replace('</interface>', `<link state='${state}'/></interface>`) : block,
+    );
+  }
   async deleteSnapshot(domain: string, name: string) {
     this.act(`snapshot-delete ${domain} ${name}`);
     const d = this.must(domain);

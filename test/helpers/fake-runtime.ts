@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { GuestAgent, type AgentTransport } from '../../src/guest/agent.js';
 import type { DiskOps } from '../../src/lab-ops/disks.js';
 import type { LabRuntime } from '../../src/lab-ops/runtime.js';
+import type { TapQdisc, TrafficControl } from '../../src/host/traffic-control.js';
+import { formatImpairment, hasImpairment, type Impairment } from '../../src/lab/link.js';
 import { FakeHypervisor } from './fake-hypervisor.js';
 
 export interface GuestAnswer {
@@ -106,7 +108,25 @@ export class FakeDisks implements DiskOps {
   }
 }
 
+/** Qdiscs on taps in memory: every tap exists; `set` logs "tap: impairment". */
+export class FakeTrafficControl implements TrafficControl {
+  readonly taps = new Map<string, TapQdisc>();
+  readonly calls: string[] = [];
+  failOn?: (tap: string, imp: Impairment) => Error | undefined;
+
+  async read(taps: readonly string[]): Promise<Map<string, TapQdisc>> {
+    return new Map(taps.map((t) => [t, this.taps.get(t) ?? { kind: 'none' }]));
+  }
+  async set(tap: string, imp: Impairment): Promise<void> {
+    this.calls.push(`${tap}: ${formatImpairment(imp)}`);
+    const e = this.failOn?.(tap, imp);
+    if (e) throw e;
+    this.taps.set(tap, hasImpairment(imp) ? { kind: 'vmlab', impairment: imp } : { kind: 'none' });
+  }
+}
+
 export interface FakeLab {
+  tc: FakeTrafficControl;
   h: FakeHypervisor;
   rt: LabRuntime;
   disks: FakeDisks;
@@ -118,8 +138,10 @@ export function fakeRuntime(): FakeLab {
   const h = new FakeHypervisor();
   const guests = new FakeGuests();
   const disks = new FakeDisks();
+  const tc = new FakeTrafficControl();
   const rt: LabRuntime = {
     hypervisor: h,
+    tc,
     paths: { dataDir: mkdtempSync(join(tmpdir(), 'vmlab-fake-')), runDir: '/tmp' },
     images: { resolve: (name: string) => `/fake/images/${name}@0000.qcow2` },
     async agentFor(domain: string, vm: string) {
@@ -127,5 +149,5 @@ export function fakeRuntime(): FakeLab {
       return new GuestAgent(new FakeGuestTransport(vm, guests), vm);
     },
   };
-  return { h, rt, disks, guests };
+  return { h, rt, disks, guests, tc };
 }

@@ -9,6 +9,7 @@ import { LabError, type VmlabError } from '../../src/errors.js';
 import { createRuntime } from '../../src/lab-ops/runtime.js';
 import { createLabSnapshot, listLabSnapshots, revertLabSnapshot, snapshotTargets } from '../../src/lab-ops/snapshots.js';
 import { renderLab } from '../../src/render/index.js';
+import { FakeTrafficControl } from '../helpers/fake-runtime.js';
 import { FakeHypervisor } from '../helpers/fake-hypervisor.js';
 import { planFromText, readLab, root } from '../helpers/lab.js';
 
@@ -112,7 +113,7 @@ describe('lab snapshots (orchestration on a fake hypervisor)', () => {
       const dn = plan.vms.find((v) => v.name === vm.name)!.domainName;
       h.domains.set(dn, { xml: vm.files['domain.xml'], state: 'running', snapshots: [] });
     }
-    return { h, rt: createRuntime(h, { dataDir: mkdtempSync(join(tmpdir(), 'vmlab-snap-')), runDir: '/tmp' }) };
+    return { h, rt: { ...createRuntime(h, { dataDir: mkdtempSync(join(tmpdir(), 'vmlab-snap-')), runDir: '/tmp' }), tc: new FakeTrafficControl() } };
   };
 
   it('create takes the snapshot on every VM; list shows it complete', async () => {
