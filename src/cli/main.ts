@@ -15,6 +15,7 @@ import { registerImage } from './commands/image.js';
 import { registerLab } from './commands/lab.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerSchema } from './commands/schema.js';
+import { registerNet } from './commands/net.js';
 
 const pkg = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string };
 
@@ -24,6 +25,8 @@ export function buildProgram(): Command {
     .version(pkg.version)
     .option('-c, --connect <uri>', 'libvirt URI (default: $LIBVIRT_DEFAULT_URI or qemu:///system)')
     .option('--data-dir <dir>', 'vmlab data directory (default: $VMLAB_DATA_DIR or /var/lib/vmlab)')
+    // Global options before the command only: `capture -c N` is tcpdump's count, not --connect.
+    .enablePositionalOptions()
     .showHelpAfterError()
     .exitOverride((err) => {
       // commander's own usage errors are user errors: exit 2.
@@ -35,6 +38,7 @@ export function buildProgram(): Command {
   registerImage(program);
   registerLab(program);
   registerSnapshot(program);
+  registerNet(program);
   registerAssignment(program);
   registerClass(program);
   registerServe(program);

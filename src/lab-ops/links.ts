@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { VmlabError } from '../errors.js';
 import type { TapQdisc } from '../host/traffic-control.js';
-import { formatImpairment, impairmentOf, linkFrom, sameImpairment, type Impairment, type LinkSpec, type LinkState } from '../lab/link.js';
+import { formatImpairment, impairmentOf, linkFrom, parseNicRef, sameImpairment, type Impairment, type LinkSpec, type LinkState } from '../lab/link.js';
 import { domainName } from '../lab/names.js';
 import { interfaceWithLink, readDomainXml } from '../libvirt/xml-read.js';
 import type { Plan } from '../plan/plan.js';
@@ -26,7 +26,11 @@ export interface NicRecord {
   link: LinkSpec;
 }
 
-export type LinkRecord = { nics: NicRecord[] };
+export interface LinkRecord {
+  nics: NicRecord[];
+  /** The lab's networks and their bridges (for captures of a whole network). */
+  networks?: Array<{ name: string; bridge: string }>;
+}
 
 export function linkStore(dataDir: string): LabStore<LinkRecord> {
   return labStore<LinkRecord>(join(dataDir, 'links'));
@@ -35,6 +39,7 @@ export function linkStore(dataDir: string): LabStore<LinkRecord> {
 export function linkRecord(plan: Plan): LinkRecord {
   return {
     nics: plan.vms.flatMap((vm) => vm.nics.map((n) => ({ vm: vm.name, index: n.index, nic: n.ifname, network: n.network, bridge: n.bridge, mac: n.mac, tap: n.tap, link: n.link }))),
+    networks: plan.networks.map((n) => ({ name: n.name, bridge: n.bridge })),
   };
 }
 
@@ -178,4 +183,27 @@ export async function setLink(rt: LabRuntime, lab: string, ref: { vm: string; ni
   if (problems.length) throw new VmlabError('ERR_VMLAB_LINK_VALUE', `--${problems[0]!.key} ${problems[0]!.message}`, { kind: 'user', ...(problems[0]!.hint ? { hint: problems[0]!.hint } : {}) });
   const changes = await applyOne(rt, lab, l, now, false);
   return { link: l, now, changes };
+}
+
+/**
+ * Where `vmlab capture` listens: a network (`lan1`: its bridge, every VM on
+ * it) or one VM's interface (`r1:eth1`: its tap, that VM's traffic only).
+ */
+export async function captureInterface(rt: LabRuntime, lab: string, target: string): Promise<{ iface: string; what: string }> {
+  const record = recordOf(rt, lab);
+  const ref = parseNicRef(target);
+  if (ref) {
+    const l = findNic(await readLinks(rt, lab, record), lab, ref);
+    if (!l.running) throw new VmlabError('ERR_VMLAB_VM_NOT_RUNNING', `${ref.vm} is not running: its tap exists only while it runs`, { kind: 'user', hint: 'vmlab up LAB' });
+    return { iface: l.actualTap ?? l.tap, what: `${l.vm}:${l.nic} (tap ${l.actualTap ?? l.tap} on network ${l.network})` };
+  }
+  const networks = record.networks ?? [...new Map(record.nics.map((n) => [n.network, { name: n.network, bridge: n.bridge }])).values()];
+  const net = networks.find((n) => n.name === target);
+  if (!net) {
+    throw new VmlabError('ERR_VMLAB_CAPTURE_TARGET', `lab "${lab}" has no network "${target}"`, {
+      kind: 'user',
+      hint: `capture a network (${networks.map((n) => n.name).join(', ')}) or a VM's interface (${record.nics.map((n) => `${n.vm}:${n.nic}`).join(', ')})`,
+    });
+  }
+  return { iface: net.bridge, what: `network ${net.name} (bridge ${net.bridge})` };
 }

@@ -1,6 +1,7 @@
 import { labPrefix } from '../lab/names.js';
 import type { Plan } from '../plan/plan.js';
 import { formatIpv4 } from '../util/ipv4.js';
+import { readDomainXml } from '../libvirt/xml-read.js';
 import { parseDomainXml } from './metadata.js';
 import { renderProbes } from '../render/probes.js';
 import { cloudInitResult, runProbe } from './readiness.js';
@@ -24,6 +25,8 @@ export interface VmStatus {
   ready: boolean;
   /** Definition differs from the lab file. */
   changed?: boolean;
+  /** Each interface's host side (where vmlab capture and vmlab link act), and its link state. */
+  nics: Array<{ nic: string; network: string; tap?: string; link: 'up' | 'down' }>;
 }
 
 export interface LabStatus {
@@ -45,7 +48,8 @@ export async function labStatus(rt: LabRuntime, lab: string, plan?: Plan): Promi
   const vms: VmStatus[] = [];
   for (const d of await h.listDomains()) {
     if (!d.name.startsWith(prefix)) continue;
-    const parsed = await parseDomainXml(await h.domainXml(d.name));
+    const xml = await h.domainXml(d.name);
+    const parsed = await parseDomainXml(xml);
     if (parsed.meta?.lab !== lab) continue;
     const name = parsed.meta.vm;
     const planned = plan?.vms.find((v) => v.name === name);
@@ -64,6 +68,12 @@ export async function labStatus(rt: LabRuntime, lab: string, plan?: Plan): Promi
       failing: [],
       ready: false,
       ...(planned ? { changed: planned.hash !== parsed.meta.vmHash } : {}),
+      nics: (await readDomainXml(xml)).interfaces.map((i, k) => ({
+        nic: planned?.nics.find((n) => n.mac === i.mac)?.ifname ?? `eth${k}`,
+        network: i.source.network ?? i.source.bridge ?? '',
+        ...(d.state === 'running' && i.tap ? { tap: i.tap } : {}),
+        link: i.link,
+      })),
     };
     if (d.state === 'running') {
       try {

@@ -1,3 +1,4 @@
+import { formatImpairment } from '../lab/link.js';
 import type { Plan, VmPlan } from '../plan/plan.js';
 import { formatCidr, formatIpv4 } from '../util/ipv4.js';
 
@@ -85,7 +86,9 @@ export function renderGraphDot(plan: Plan): string {
       const addr = nic.address.kind === 'static' ? `${formatIpv4(nic.address.cidr.address)}/${nic.address.cidr.prefix}` : nic.address.kind === 'dhcp' ? 'DHCP' : 'no address';
       const [a, b] = [q('vm:' + vm.name), q('net:' + nic.network)];
       const vmFirst = order.get('vm:' + vm.name)! <= order.get('net:' + nic.network)!;
-      lines.push(`  ${vmFirst ? a : b} -- ${vmFirst ? b : a} [label=${q(`${nic.ifname} ${addr}`)}];`);
+      const imp = formatImpairment(nic.link);
+      const label = [`${nic.ifname} ${addr}`, `tap ${nic.tap}`, ...(imp !== 'none' ? [imp] : []), ...(nic.link.state === 'down' ? ['link down'] : [])].join('\n');
+      lines.push(`  ${vmFirst ? a : b} -- ${vmFirst ? b : a} [label=${q(label)}${nic.link.state === 'down' ? ', style=dashed' : ''}];`);
     }
   }
   lines.push('}', '');

@@ -51,6 +51,7 @@ export function registerLab(program: Command): void {
               lines.push(
                 `  ${v.name.padEnd(14)} ${v.action.padEnd(10)} ${v.profile.padEnd(12)} ${v.accel.padEnd(4)} ${v.ready ? 'ready' : v.action === 'changed' ? 'CHANGED (up --recreate)' : 'NOT READY'}${t}`,
               );
+              if (v.links) lines.push(`    links set live to the lab file: ${v.links.join('; ')}`);
               if (v.error) lines.push(`    error [${v.error.code}]: ${formatReport(v.error)}`);
             }
             lines.push(`reach a guest: vmlab exec ${file} <vm> -- <command>`);
@@ -106,6 +107,7 @@ export function registerLab(program: Command): void {
                 `  ${v.name.padEnd(14)} ${v.state.padEnd(8)} ${v.profile.padEnd(12)} ${v.accel.padEnd(4)} ${(v.ready ? 'ready' : v.failing.length ? 'NOT WORKING' : v.agent ? `cloud-init ${v.cloudInit}` : 'no agent').padEnd(18)} ${ips}${v.changed ? '  CHANGED in lab file' : ''}`,
               );
               for (const f of v.failing) lines.push(`    failing: ${f}`);
+              if (v.nics.some((n) => n.tap)) lines.push(`    ${v.nics.map((n) => `${n.nic} tap ${n.tap ?? '-'}${n.link === 'down' ? ' (link DOWN)' : ''}`).join(', ')}`);
             }
             for (const m of s.missing) lines.push(`  ${m.padEnd(14)} missing (vmlab up)`);
             return lines.join('\n');
