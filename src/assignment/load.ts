@@ -4,6 +4,7 @@ import { LabError, VmlabError } from '../errors.js';
 import { Checker, type Obj } from '../lab/checker.js';
 import { parseCommandCheck, type Expect } from '../lab/command-check.js';
 import { SNAPSHOT_NAME } from '../lab/fields.js';
+import { parseLinkFields, parseNicRef, type LinkSpec } from '../lab/link.js';
 import { loadLab, type LoadOptions } from '../lab/load.js';
 import type { LabModel } from '../lab/model.js';
 import { assignmentSchema } from '../lab/schema-files.js';
@@ -31,14 +32,29 @@ export interface AssignmentCheck {
   stage: number;
   /** Passes from the start and must keep passing: verify does not expect it to fail before the solution. */
   guard: boolean;
+  /** Seconds it may take to pass: run again every second until it does (recovery from a fault). */
+  withinS?: number;
 }
 
-/** A command run in a guest to set a stage up or to solve it: it must exit 0. */
-export interface Step {
+/** A step of a stage's setup or solution: a command run in a guest (it must exit 0), or a fault on a link. */
+export type Step = CommandStep | LinkStep;
+
+export interface CommandStep {
+  kind: 'command';
   name: string;
   vm: string;
   run: string[];
   timeoutS: number;
+}
+
+/** A link changed as `vmlab link set` would: taken down, or impaired. */
+export interface LinkStep {
+  kind: 'link';
+  name: string;
+  vm: string;
+  nic: string;
+  fields: Partial<LinkSpec>;
+  clear: boolean;
 }
 
 export interface Stage {
@@ -134,13 +150,7 @@ export function parseAssignment(file: string, text: string, opts: LoadOptions & 
     const vmOf = (at: PathSeg[], vm: string) => {
       if (vmNames && !vmNames.includes(vm)) c.fail([...at, 'vm'], `the lab has no VM "${vm}"`, { value: vm, hint: `its VMs: ${vmNames.join(', ')}` });
     };
-    const steps = (key: 'setup' | 'solution'): Step[] =>
-      (s[key] ?? []).map((o, j) => {
-        const at = [...segs, key, j];
-        vmOf(at, o.vm as string);
-        const run = o.run as string[];
-        return { name: (o.name as string | undefined) ?? `${o.vm as string}: ${run.join(' ')}`, vm: o.vm as string, run, timeoutS: (o.timeout as number | undefined) ?? 60 };
-      });
+    const steps = (key: 'setup' | 'solution'): Step[] => (s[key] ?? []).flatMap((o, j) => parseStep(c, [...segs, key, j], o, vmOf, lab));
     const checks: AssignmentCheck[] = [];
     (s.checks ?? []).forEach((o, j) => {
       const at = [...segs, 'checks', j];
@@ -160,6 +170,7 @@ export function parseAssignment(file: string, text: string, opts: LoadOptions & 
           timeoutS: (o.timeout as number | undefined) ?? 60,
           stage: index,
           guard: o.guard === true,
+          ...(typeof o.within === 'number' ? { withinS: o.within } : {}),
         });
     });
     return { index, name, title: s.title ?? name, tasks: s.tasks ?? '', checkpoint: cp, setup: steps('setup'), checks, solution: steps('solution') };
@@ -176,6 +187,36 @@ export function parseAssignment(file: string, text: string, opts: LoadOptions & 
     checks: stages.flatMap((s) => s.checks),
     stages,
   };
+}
+
+const LINK_STEP_KEYS = ['delay', 'jitter', 'loss', 'rate', 'state'] as const;
+
+/** One setup or solution step: `vm` + `run`, or `link` + what to change (LINK_STEP_KEYS, clear). */
+function parseStep(c: Checker, at: PathSeg[], o: Obj, vmOf: (at: PathSeg[], vm: string) => void, lab: LabModel | undefined): Step[] {
+  const linkKeys = LINK_STEP_KEYS.filter((k) => o[k] !== undefined);
+  if (typeof o.link === 'string') {
+    for (const k of ['vm', 'run', 'timeout'] as const) if (o[k] !== undefined) c.fail([...at, k], `a link step has no "${k}"`, { atKey: true, hint: 'a step is either vm + run (a command) or link + state/delay/… (a fault)' });
+    const ref = parseNicRef(o.link);
+    const { fields, problems } = parseLinkFields(Object.fromEntries(linkKeys.map((k) => [k, o[k]])));
+    for (const p of problems) c.fail([...at, p.key], p.message, { ...(p.value !== undefined ? { value: p.value } : {}), ...(p.hint ? { hint: p.hint } : {}) });
+    if (!linkKeys.length && o.clear !== true) c.fail(at, 'a link step changes nothing', { hint: 'give state: down (or up), delay:, jitter:, loss:, rate: or clear: true' });
+    if (!ref) return [];
+    const vm = lab?.vms.find((v) => v.name === ref.vm);
+    vmOf(at, ref.vm);
+    if (vm && !vm.nics.some((n, i) => n.ifname === ref.nic || `eth${i}` === ref.nic)) {
+      c.fail([...at, 'link'], `${ref.vm} has no interface "${ref.nic}"`, { value: o.link, hint: `its interfaces: ${vm.nics.map((n) => n.ifname).join(', ') || 'none'}` });
+    }
+    const what = [...linkKeys.map((k) => `${k} ${String(o[k])}`), ...(o.clear === true ? ['clear'] : [])].join(', ');
+    return [{ kind: 'link', name: (o.name as string | undefined) ?? `link ${o.link}: ${what}`, vm: ref.vm, nic: ref.nic, fields, clear: o.clear === true }];
+  }
+  if (linkKeys.length || o.clear !== undefined) c.fail([...at, linkKeys[0] ?? 'clear'], 'belongs to a link step', { atKey: true, hint: 'add link: VM:INTERFACE, or remove it' });
+  if (typeof o.vm !== 'string' || !Array.isArray(o.run)) {
+    c.fail(at, 'a step needs vm and run (a command), or link (a fault)', { hint: 'e.g. { vm: r1, run: [systemctl, stop, frr] } or { link: r1:eth1, state: down }' });
+    return [];
+  }
+  vmOf(at, o.vm);
+  const run = o.run as string[];
+  return [{ kind: 'command', name: (o.name as string | undefined) ?? `${o.vm}: ${run.join(' ')}`, vm: o.vm, run, timeoutS: (o.timeout as number | undefined) ?? 60 }];
 }
 
 export function loadAssignment(file: string, opts: LoadOptions = {}): Assignment {

@@ -7,7 +7,8 @@ import { createLabSnapshot, listLabSnapshots, revertLabSnapshot, snapshotTargets
 import { upLab, type UpOptions, type UpResult } from '../lab-ops/up.js';
 import { waitLabWorking } from '../lab-ops/working.js';
 import type { Plan } from '../plan/plan.js';
-import type { Assignment, AssignmentCheck, Stage, Step } from './load.js';
+import type { Assignment, AssignmentCheck, CommandStep, Stage } from './load.js';
+import { setLink } from '../lab-ops/links.js';
 import { judge, summarise, type CheckResult, type CheckRun } from './results.js';
 
 /** What a long assignment operation is doing now, for progress lines. */
@@ -30,12 +31,18 @@ async function withAgent<T>(rt: LabRuntime, a: Assignment, vm: string, f: (agent
 export async function applySteps(rt: LabRuntime, a: Assignment, stage: Stage, which: 'setup' | 'solution', onStep?: OnStep): Promise<void> {
   for (const s of stage[which]) {
     onStep?.(`stage ${stage.index} ${which}: ${s.name}`);
+    if (s.kind === 'link') {
+      await setLink(rt, a.lab.name, { vm: s.vm, nic: s.nic }, { fields: s.fields, clear: s.clear }).catch((e: VmlabError) => {
+        throw new VmlabError('ERR_VMLAB_STEP_FAILED', `stage ${stage.index} (${stage.name}) ${which} "${s.name}" failed: ${e.message}`, { ...(e.hint ? { hint: e.hint } : {}) });
+      });
+      continue;
+    }
     const r = await withAgent(rt, a, s.vm, (agent) => agent.exec(s.run[0]!, s.run.slice(1), { timeoutMs: s.timeoutS * 1000 }));
     if (r.exitCode !== 0) throw stepFailed(a, stage, which, s, r);
   }
 }
 
-function stepFailed(a: Assignment, stage: Stage, which: string, s: Step, r: { exitCode: number | null; stdout: string; stderr: string }): VmlabError {
+function stepFailed(a: Assignment, stage: Stage, which: string, s: CommandStep, r: { exitCode: number | null; stdout: string; stderr: string }): VmlabError {
   const out = (r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ');
   return new VmlabError('ERR_VMLAB_STEP_FAILED', `stage ${stage.index} (${stage.name}) ${which} "${s.name}" exited ${r.exitCode} on ${s.vm}${out ? `: ${out}` : ''}`, {
     hint: `fix the ${which} in ${a.file}; try the command with vmlab exec ${a.labFile} ${s.vm} -- ${s.run.join(' ')}`,
@@ -130,19 +137,28 @@ export async function runChecks(rt: LabRuntime, a: Assignment, onCheck?: (r: Che
   const results: CheckResult[] = [];
   for (const check of checks) {
     const t0 = performance.now();
-    let got: { exitCode: number | null; stdout: string; stderr: string; error?: string };
-    try {
-      const [path, ...args] = check.run;
-      const r = await withAgent(rt, a, check.vm, (agent) => agent.exec(path!, args, { timeoutMs: check.timeoutS * 1000 }));
-      got = { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
-    } catch (e) {
-      got = { exitCode: null, stdout: '', stderr: '', error: (e as Error).message };
+    const deadline = t0 + (check.withinS ?? 0) * 1000;
+    let r: CheckResult;
+    // A check with `within` is run again until it passes or its time is up (recovery from a fault).
+    for (;;) {
+      r = judge(check, await runOnce(rt, a, check), Math.round(performance.now() - t0));
+      if (r.passed || performance.now() + 1000 > deadline) break;
+      await new Promise((res) => setTimeout(res, 1000));
     }
-    const r = judge(check, got, Math.round(performance.now() - t0));
     results.push(r);
     onCheck?.(r);
   }
   return results;
+}
+
+async function runOnce(rt: LabRuntime, a: Assignment, check: AssignmentCheck): Promise<{ exitCode: number | null; stdout: string; stderr: string; error?: string }> {
+  try {
+    const [path, ...args] = check.run;
+    const r = await withAgent(rt, a, check.vm, (agent) => agent.exec(path!, args, { timeoutMs: check.timeoutS * 1000 }));
+    return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    return { exitCode: null, stdout: '', stderr: '', error: (e as Error).message };
+  }
 }
 
 /**

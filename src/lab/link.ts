@@ -100,7 +100,7 @@ export function parseLinkFields(raw: Partial<Record<(typeof LINK_KEYS)[number], 
 export function linkFrom(fields: Partial<LinkSpec>): { link: LinkSpec; problems: LinkProblem[] } {
   const link = normalise({ state: 'up', ...fields });
   const problems: LinkProblem[] = [];
-  if (link.jitterUs !== undefined && link.delayUs === undefined) {
+  if (fields.jitterUs && !fields.delayUs) {
     problems.push({ key: 'jitter', message: 'needs a delay to vary', hint: 'give delay: too (jitter varies it by up to this much)' });
   }
   return { link, problems };

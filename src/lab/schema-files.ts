@@ -1,5 +1,5 @@
 import { ASSIGNMENT_NAME, LAB_NAME, SNAPSHOT_NAME, STUDENT_ID } from './fields.js';
-import { document, expect, list, obj, run, SIZE, str, type Schema } from './schema-parts.js';
+import { document, expect, linkProperties, list, obj, run, SIZE, str, type Schema } from './schema-parts.js';
 
 /**
  * The published JSON Schemas of assignment files (one stage, or `stages:`)
@@ -17,20 +17,28 @@ const check = obj(
     points: { type: 'integer', minimum: 0, maximum: 1000, description: 'default 1' },
     message: str("the teacher's words when it fails", { maxLength: 2000 }),
     timeout: timeout(3600, 60),
+    within: { type: 'integer', minimum: 1, maximum: 3600, description: 'seconds the check may take to pass: it is run again (every second) until it passes or the time is up, e.g. to grade recovery from a fault' },
     guard: { type: 'boolean', description: 'a check that passes from the start and must keep passing (e.g. "port 80 still works"): verify does not expect it to fail before the solution' },
   },
   { required: ['name', 'vm', 'run'] },
 );
 
-/** A command a teacher runs in a guest: to set a stage up, or to solve it. It must exit 0. */
+/**
+ * A step a teacher's stage takes: a command in a guest (vm + run; it must
+ * exit 0), or a fault on a link (link: VM:INTERFACE with a state and/or an
+ * impairment, as vmlab link set). Which one is the loader's check.
+ */
 const step = obj(
   {
     name: str('shown in progress and errors', { maxLength: 200 }),
-    vm: str('a VM of the lab'),
+    vm: str('a VM of the lab (with run)'),
     run,
     timeout: timeout(600, 60),
+    link: str('VM:INTERFACE whose link this step changes (a fault), e.g. r1:eth1', { pattern: '^[^:\\s]+:[^:\\s]+$', title: 'VM:INTERFACE' }),
+    ...linkProperties,
+    clear: { type: 'boolean', description: 'with link: remove every impairment first' },
   },
-  { required: ['vm', 'run'] },
+  {},
 );
 
 const checks = list(check, 'commands run in guests through the guest agent', { minItems: 1, maxItems: 500 });
