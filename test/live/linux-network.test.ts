@@ -141,6 +141,26 @@ describe('live: linux-network lab (switch, OSPF routers, NAT, firewall, DHCP, DN
     process.stdout.write(`      [live] linux-network: up to all checks passed in ${((Date.now() - t0) / 1000).toFixed(0)} s (target 480 s)\n`);
   });
 
+  it('link failure: r1:eth1 down → LAN1 loses LAN2; up → OSPF re-converges and LAN1 reaches LAN2 within the dead interval plus a margin', async () => {
+    const reach = async () => (await guest('client1', ['ping', '-c', '1', '-W', '2', '10.2.0.10'])).code === 0;
+    assert.ok(await reach(), 'LAN1 reaches LAN2 before the fault');
+    const down = await vmlabJson(['link', 'set', '--json', LAB, 'r1:eth1', '--down']);
+    assert.equal(down.exitCode, 0, down.stderr);
+    assert.deepEqual(down.json.changes, ['link up → down']);
+    assert.equal((await guest('r1', ['cat', '/sys/class/net/eth1/carrier'])).out.trim(), '0', 'r1 sees no carrier on eth1: the cable is pulled');
+    assert.equal(await reach(), false, 'LAN1 lost LAN2 with the transit link down');
+    const t0 = Date.now();
+    assert.equal((await vmlab(['link', 'set', LAB, 'r1:eth1', '--up'])).exitCode, 0);
+    const DEAD_S = 8; // the ospf service's default dead interval
+    const limit = (DEAD_S + 30) * 1000;
+    let back = false;
+    while (!back && Date.now() - t0 < limit) back = await reach();
+    assert.ok(back, `LAN1 did not reach LAN2 within ${limit / 1000} s of the link coming back`);
+    process.stdout.write(`      [live] linux-network: r1:eth1 up again → LAN1 reaches LAN2 after ${((Date.now() - t0) / 1000).toFixed(1)} s (dead interval ${DEAD_S} s)\n`);
+    const show = await vmlabJson(['link', 'show', '--json', LAB]);
+    assert.deepEqual(show.json.links.find((l: { vm: string; nic: string }) => l.vm === 'r1' && l.nic === 'eth1').now, { state: 'up' });
+  });
+
   it("assignment lan-firewall: the student's nft rule passes the task; reset lands in a working lab where only the task fails again", async () => {
     // The student's answer: allow exactly this traffic, forwarded from the transit link (r1) to the outside.
     const fix = await guest('r2', ['nft', 'insert', 'rule', 'inet', 'vmlab_filter', 'forward', 'iifname', 'eth1', 'oifname', 'eth2', 'tcp', 'dport', '5201', 'accept']);

@@ -153,3 +153,60 @@ describe('staged assignments', () => {
     );
   });
 });
+
+describe('faults in assignments: link steps and checks that grade recovery', () => {
+  const FAULT = `assignment: fault
+lab: ../quickstart.yaml
+setup:
+  - { link: para:eth0, state: down }
+  - { name: slow link, link: emu:eth0, delay: 40ms, rate: 10mbit }
+checks:
+  - { name: recovers, vm: emu, run: [test, -e, /recovered], within: 3 }
+`;
+
+  it('a stage setup takes a link down and impairs another, through the same path as vmlab link set', async () => {
+    const { lab, a, plan } = setup(FAULT);
+    assert.deepEqual(
+      a.stages[0]!.setup.map((s) => [s.kind, s.name]),
+      [
+        ['link', 'link para:eth0: state down'],
+        ['link', 'slow link'],
+      ],
+    );
+    await startAssignment(lab.rt, a, plan, up(lab));
+    assert.ok(lab.h.calls.includes('update-device vmlab-quickstart-para 52:54:00:d7:96:37 link down live'), lab.h.calls.join('\n'));
+    assert.deepEqual([...lab.tc.taps.values()], [{ kind: 'vmlab', impairment: { delayUs: 40_000, rateBit: 10_000_000 } }]);
+  });
+
+  it('within: a check is run again until it passes, or fails when its time is up', async () => {
+    const { lab, a, plan, fs } = setup(FAULT);
+    await startAssignment(lab.rt, a, plan, up(lab));
+    const t0 = Date.now();
+    setTimeout(() => fs.get('emu')?.add('/recovered') ?? fs.set('emu', new Set(['/recovered'])), 1200);
+    const passed = await checkAssignment(lab.rt, a, plan);
+    assert.equal(passed.checks[0]!.passed, true);
+    assert.ok(Date.now() - t0 >= 1000, 'it waited for the recovery');
+    fs.get('emu')!.delete('/recovered');
+    const t1 = Date.now();
+    const failed = await checkAssignment(lab.rt, a, plan);
+    assert.equal(failed.checks[0]!.passed, false);
+    assert.ok(Date.now() - t1 >= 2000 && Date.now() - t1 < 6000, `gave up after ${Date.now() - t1} ms (within: 3)`);
+  });
+
+  it('a link step with a bad interface, value or no change, or mixed with run, is a file error with the path', () => {
+    const bad = (setupLine: string) => {
+      try {
+        parseAssignment(FILE, FAULT.replace('  - { link: para:eth0, state: down }', setupLine));
+      } catch (e) {
+        if (e instanceof LabError) return e.issues.map((i) => `${i.path}: ${i.message}`);
+        throw e;
+      }
+      return [];
+    };
+    assert.deepEqual(bad('  - { link: para:eth3, state: down }'), ['setup[0].link: para has no interface "eth3"']);
+    assert.deepEqual(bad('  - { link: para:eth0, loss: 150% }'), ['setup[0].loss: is more than 100%']);
+    assert.deepEqual(bad('  - { link: para:eth0 }'), ['setup[0]: a link step changes nothing']);
+    assert.deepEqual(bad('  - { link: para:eth0, state: down, vm: para }'), ['setup[0].vm: a link step has no "vm"']);
+    assert.deepEqual(bad('  - { vm: para, state: down, run: ["true"] }'), ['setup[0].state: belongs to a link step']);
+  });
+});
