@@ -195,7 +195,8 @@ const LINK_STEP_KEYS = ['delay', 'jitter', 'loss', 'rate', 'state'] as const;
 function parseStep(c: Checker, at: PathSeg[], o: Obj, vmOf: (at: PathSeg[], vm: string) => void, lab: LabModel | undefined): Step[] {
   const linkKeys = LINK_STEP_KEYS.filter((k) => o[k] !== undefined);
   if (typeof o.link === 'string') {
-    for (const k of ['vm', 'run', 'timeout'] as const) if (o[k] !== undefined) c.fail([...at, k], `a link step has no "${k}"`, { atKey: true, hint: 'a step is either vm + run (a command) or link + state/delay/… (a fault)' });
+    for (const k of ['vm', 'run', 'timeout'] as const)
+      if (o[k] !== undefined) c.fail([...at, k], `a link step has no "${k}"`, { atKey: true, hint: 'a step is either vm + run (a command) or link + state/delay/… (a fault)' });
     const ref = parseNicRef(o.link);
     const { fields, problems } = parseLinkFields(Object.fromEntries(linkKeys.map((k) => [k, o[k]])));
     for (const p of problems) c.fail([...at, p.key], p.message, { ...(p.value !== undefined ? { value: p.value } : {}), ...(p.hint ? { hint: p.hint } : {}) });

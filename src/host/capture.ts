@@ -38,7 +38,11 @@ export async function filterProblem(iface: string, filter: readonly string[]): P
   const r = await execa(cmd, args, { reject: false, timeout: 20_000 });
   if (missing(r)) throw new VmlabError('ERR_VMLAB_TOOL_MISSING', 'tcpdump is not installed', { hint: 'install it: apt-get install tcpdump' });
   if (r.exitCode === 0) return undefined;
-  return String(r.stderr).trim().replace(/^tcpdump: /, '') || `tcpdump exited ${r.exitCode}`;
+  return (
+    String(r.stderr)
+      .trim()
+      .replace(/^tcpdump: /, '') || `tcpdump exited ${r.exitCode}`
+  );
 }
 
 export async function capture(req: CaptureRequest): Promise<CaptureResult> {

@@ -206,7 +206,11 @@ export async function revertLabSnapshot(rt: LabRuntime, lab: string, targets: Sn
     if (failed.length) throw await partialRevert(h, lab, targets, name, settled, failed, opts.rollbackTo);
     const ms = Math.round(performance.now() - t0);
     // A snapshot holds the links as they were when it was taken: the lab file's are put back.
-    const links = await applyLabLinks(rt, lab, targets.map((t) => t.vm));
+    const links = await applyLabLinks(
+      rt,
+      lab,
+      targets.map((t) => t.vm),
+    );
     return {
       snapshot: name,
       ms,

@@ -17,7 +17,12 @@ const check = obj(
     points: { type: 'integer', minimum: 0, maximum: 1000, description: 'default 1' },
     message: str("the teacher's words when it fails", { maxLength: 2000 }),
     timeout: timeout(3600, 60),
-    within: { type: 'integer', minimum: 1, maximum: 3600, description: 'seconds the check may take to pass: it is run again (every second) until it passes or the time is up, e.g. to grade recovery from a fault' },
+    within: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 3600,
+      description: 'seconds the check may take to pass: it is run again (every second) until it passes or the time is up, e.g. to grade recovery from a fault',
+    },
     guard: { type: 'boolean', description: 'a check that passes from the start and must keep passing (e.g. "port 80 still works"): verify does not expect it to fail before the solution' },
   },
   { required: ['name', 'vm', 'run'] },

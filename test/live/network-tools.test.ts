@@ -51,6 +51,8 @@ async function readPcap(file: string): Promise<string[]> {
   return String(r.stdout).split('\n').filter(Boolean);
 }
 
+const text = (b: unknown) => Buffer.from(b as Uint8Array).toString('utf8');
+
 /** Starts a capture and resolves once tcpdump listens (its "capturing on" line). */
 function startCapture(args: string[]) {
   const child = execa('node', [CLI, 'capture', LAB, ...args], { reject: false, cwd: root, encoding: 'buffer' });
@@ -79,7 +81,7 @@ describe('live: network tools on the quickstart lab (capture, link impairment, l
     await vmlab(['down', 'quickstart']);
   });
 
-  it("capture on the bridge while emu pings para: the pcap holds the echo requests and the replies", async () => {
+  it('capture on the bridge while emu pings para: the pcap holds the echo requests and the replies', async () => {
     const file = join(dir, 'lan.pcap');
     const cap = startCapture(['lan', '-w', file, '--json', 'icmp']);
     await cap.listening;
@@ -87,8 +89,8 @@ describe('live: network tools on the quickstart lab (capture, link impairment, l
     await new Promise((r) => setTimeout(r, 500));
     cap.child.kill('SIGINT');
     const r = await cap.child;
-    assert.equal(r.exitCode, 0, String(r.stderr));
-    const summary = JSON.parse(String(r.stdout));
+    assert.equal(r.exitCode, 0, text(r.stderr));
+    const summary = JSON.parse(text(r.stdout));
     const lines = await readPcap(file);
     assert.equal(lines.filter((l) => /10\.10\.0\.11 > 10\.10\.0\.12: ICMP echo request/.test(l)).length, 3, lines.join('\n'));
     assert.equal(lines.filter((l) => /10\.10\.0\.12 > 10\.10\.0\.11: ICMP echo reply/.test(l)).length, 3, lines.join('\n'));
@@ -104,7 +106,7 @@ describe('live: network tools on the quickstart lab (capture, link impairment, l
     await ping(4);
     const r = await cap.child;
     assert.equal(r.exitCode, 0, String(r.stderr));
-    assert.match(String(r.stdout), /^3 packets, \d+ bytes, .* → .*\(count\)$/m);
+    assert.match(text(r.stdout), /^3 packets, \d+ bytes, .* → .*\(count\)$/m);
     const lines = await readPcap(file);
     assert.equal(lines.length, 3);
     for (const l of lines) assert.match(l, /10\.10\.0\.12 > 10\.10\.0\.11: ICMP echo reply/);
@@ -113,9 +115,9 @@ describe('live: network tools on the quickstart lab (capture, link impairment, l
     await piped.listening;
     await ping(3);
     const p = await piped.child;
-    assert.equal(p.exitCode, 0, String(p.stderr));
+    assert.equal(p.exitCode, 0, text(p.stderr));
     const counter = new PcapCounter();
-    counter.feed(p.stdout as unknown as Uint8Array);
+    counter.feed(Buffer.from(p.stdout as unknown as Uint8Array));
     assert.equal(counter.summary.packets, 4);
     assert.equal(counter.summary.linkType, 1, 'Ethernet frames');
 
@@ -164,9 +166,12 @@ describe('live: network tools on the quickstart lab (capture, link impairment, l
       process.stdout.write(`      [live] netem: RTT ${base.avgMs} → ${slow.avgMs} ms with --delay 100ms; ${lossy.lossPct}% of 100 pings lost at --loss 50%\n`);
     } else {
       assert.equal(netem, false, 'the kernel says whether it has netem (/proc/config.gz)');
-      for (const flag of [['--delay', '100ms'], ['--loss', '50%']]) {
+      for (const flag of [
+        ['--delay', '100ms'],
+        ['--loss', '50%'],
+      ]) {
         const r = await vmlabJson(['link', 'set', '--json', LAB, 'para:eth0', ...flag]);
-        assert.equal(r.exitCode, 1, 'a host without netem is a runtime failure, not the user\'s mistake');
+        assert.equal(r.exitCode, 1, "a host without netem is a runtime failure, not the user's mistake");
         assert.equal(r.json.error.code, 'ERR_VMLAB_NETEM_MISSING');
         assert.ok(!(await qdiscKinds(PARA_TAP)).some((k) => k === 'netem' || k === 'tbf'), 'nothing left on the tap');
       }
@@ -186,7 +191,7 @@ describe('live: network tools on the quickstart lab (capture, link impairment, l
     assert.equal((await ping(3)).lossPct, 0);
   });
 
-  it("link: in the lab file is applied by up live (no VM re-created), survives a snapshot revert, and a link set lasts until then", async () => {
+  it('link: in the lab file is applied by up live (no VM re-created), survives a snapshot revert, and a link set lasts until then', async () => {
     const file = join(dir, 'quickstart.yaml');
     writeFileSync(file, readFileSync(join(root, LAB), 'utf8').replace('        ip: 10.10.0.12/24', '        ip: 10.10.0.12/24\n        link: { rate: 2mbit }'));
     const up = await vmlabJson(['up', '--json', file]);

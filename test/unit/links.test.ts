@@ -78,7 +78,7 @@ describe('links: tc', () => {
     assert.deepEqual(tcCommands('t0', {}), []);
   });
 
-  it("reads back what it set (tc -j qdisc show), and names a qdisc it did not set", () => {
+  it('reads back what it set (tc -j qdisc show), and names a qdisc it did not set', () => {
     const q = parseQdiscs([
       { kind: 'netem', handle: '1:', dev: 'a', root: true, options: { delay: { delay: 0.1, jitter: 0.01 }, 'loss-random': { loss: 0.05 } } },
       { kind: 'tbf', handle: '10:', dev: 'a', parent: '1:1', options: { rate: 125000 } },

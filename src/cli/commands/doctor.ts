@@ -1,3 +1,4 @@
+import { netemAvailable } from '../../host/traffic-control.js';
 import type { Command } from 'commander';
 import { existsSync, statfsSync, statSync, accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
@@ -87,9 +88,25 @@ export function registerDoctor(program: Command): void {
           ['mmdebstrap', 'mmdebstrap'],
           ['virsh', 'libvirt-clients'],
           ['syslinux', 'syslinux'],
+          ['tc', 'iproute2'],
+          ['tcpdump', 'tcpdump'],
         ] as const) {
           if (!(await which(tool))) checks.push({ name: `tool:${tool}`, ok: false, detail: `${tool} is missing`, fix: `apt-get install ${pkg}` });
         }
+
+        // link impairment: netem is a kernel feature
+        const netem = netemAvailable();
+        checks.push(
+          netem
+            ? { name: 'netem', ok: true, detail: 'the kernel has netem: vmlab link can delay, jitter and drop packets (and limit rate with tbf)' }
+            : {
+                name: 'netem',
+                ok: true,
+                warn: true,
+                detail: `${netem === false ? 'this kernel has no netem (sch_netem)' : 'cannot tell whether this kernel has netem'}: vmlab link --delay/--jitter/--loss will be refused; --rate, --up and --down work`,
+                fix: 'modprobe sch_netem (Debian kernels ship it as a module)',
+              },
+        );
 
         // images
         const store = new ImageStore(join(paths.dataDir, 'images'));

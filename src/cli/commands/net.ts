@@ -43,7 +43,7 @@ export function registerNet(program: Command): void {
 
   link
     .command('set')
-    .description('change one link now, until the next up, revert or reset puts the lab file\'s back (impairment acts on what the VM receives)')
+    .description("change one link now, until the next up, revert or reset puts the lab file's back (impairment acts on what the VM receives)")
     .argument('<lab>', 'lab file or lab name')
     .argument('<nic>', 'VM:INTERFACE, e.g. r1:eth1')
     .option('--delay <time>', 'one-way delay, e.g. 100ms')
@@ -95,7 +95,8 @@ export function registerNet(program: Command): void {
               `${'LINK'.padEnd(16)} ${'NETWORK'.padEnd(10)} ${'TAP'.padEnd(16)} ${'STATE'.padEnd(6)} IMPAIRMENT (towards the VM)`,
               ...links.map((l) => {
                 const now = l.running ? `${(l.state ?? 'up').padEnd(6)} ${l.foreign ? `foreign qdisc ${l.foreign}` : formatImpairment(l.impairment ?? {})}` : 'not running';
-                const file = l.running && (l.state !== l.link.state || formatImpairment(l.impairment ?? {}) !== formatImpairment(l.link)) ? `   (lab file: ${l.link.state}, ${formatImpairment(l.link)})` : '';
+                const file =
+                  l.running && (l.state !== l.link.state || formatImpairment(l.impairment ?? {}) !== formatImpairment(l.link)) ? `   (lab file: ${l.link.state}, ${formatImpairment(l.link)})` : '';
                 return `${`${l.vm}:${l.nic}`.padEnd(16)} ${l.network.padEnd(10)} ${(l.actualTap ?? l.tap).padEnd(16)} ${now}${file}`;
               }),
             ].join('\n'),
@@ -117,13 +118,17 @@ export function registerNet(program: Command): void {
     .action((arg: string, target: string, filter: string[], opts: { write?: string; count?: number; duration?: number; json?: boolean }, cmd: Command) =>
       reportErrors(opts, async () => {
         if (!opts.write && process.stdout.isTTY) {
-          throw new VmlabError('ERR_VMLAB_CAPTURE_TTY', 'pcap is binary: not written to a terminal', { kind: 'user', hint: 'write a file with -w FILE.pcap, or pipe it: vmlab capture LAB TARGET | wireshark -k -i -' });
+          throw new VmlabError('ERR_VMLAB_CAPTURE_TTY', 'pcap is binary: not written to a terminal', {
+            kind: 'user',
+            hint: 'write a file with -w FILE.pcap, or pipe it: vmlab capture LAB TARGET | wireshark -k -i -',
+          });
         }
         const g = cmd.optsWithGlobals() as GlobalOpts;
         const { name } = labArg(arg, hostPaths(g));
         const where = await withRuntime(g, (rt) => captureInterface(rt, name, target));
         const problem = await filterProblem(where.iface, filter);
-        if (problem) throw new VmlabError('ERR_VMLAB_CAPTURE_FILTER', `the capture filter "${filter.join(' ')}" is not valid: ${problem}`, { kind: 'user', hint: 'BPF syntax, as in tcpdump (man pcap-filter)' });
+        if (problem)
+          throw new VmlabError('ERR_VMLAB_CAPTURE_FILTER', `the capture filter "${filter.join(' ')}" is not valid: ${problem}`, { kind: 'user', hint: 'BPF syntax, as in tcpdump (man pcap-filter)' });
         const out: Writable = opts.write ? createWriteStream(opts.write) : process.stdout;
         const ac = new AbortController();
         const onSignal = () => ac.abort();
