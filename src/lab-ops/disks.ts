@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, renameSync } from 'node:fs'
 import { join } from 'node:path';
 import { createDisk, createLinkedClone } from '../host/qemu-img.js';
 import { writeSeedIso } from '../host/seed-iso.js';
+import { mediaProblem } from '../host/iso-check.js';
 import { pruneEmptyDir } from '../util/fs.js';
 
 /** Disk and seed files of lab VMs. The real one uses qemu-img and xorriso; tests use a fake. */
@@ -17,6 +18,8 @@ export interface DiskOps {
   vmDirs(labDir: string): string[];
   /** Removes a lab's directory once it is empty. */
   pruneLabDir(labDir: string): void;
+  /** What is wrong with install media (missing, not a bootable ISO 9660 image), undefined when fine. */
+  mediaProblem(path: string): string | undefined;
 }
 
 /** Created under a temp name and renamed, so an interrupted `up` never leaves a half file. */
@@ -43,4 +46,5 @@ export const hostDisks: DiskOps = {
   },
   vmDirs: (labDir) => (existsSync(labDir) ? readdirSync(labDir).map((vm) => join(labDir, vm)) : []),
   pruneLabDir: pruneEmptyDir,
+  mediaProblem,
 };

@@ -36,7 +36,7 @@ export function planForHost(lab: LabModel, paths: HostPaths, auto: AutoAccel = p
 function resolvedImages(lab: LabModel, paths: HostPaths): Record<string, string> {
   const store = new ImageStore(join(paths.dataDir, 'images'));
   const out: Record<string, string> = {};
-  for (const name of new Set(lab.vms.map((v) => v.image))) {
+  for (const name of new Set(lab.vms.flatMap((v) => (v.image ? [v.image] : [])))) {
     try {
       out[name] = store.resolve(name);
     } catch {

@@ -13,6 +13,8 @@ export interface DomainMeta {
   file: string;
   /** A student's copy of a lab in a class. */
   owner?: { class: string; student: string };
+  /** `none`: a guest vmlab does not provision (no agent). */
+  provision?: 'none';
 }
 
 export interface AgentEndpoint {
@@ -49,6 +51,7 @@ export async function parseDomainXml(xml: string): Promise<ParsedDomain> {
             vmHash: m['vm-hash'] ?? '',
             file: m.file ?? '',
             ...(m.class && m.student ? { owner: { class: m.class, student: m.student } } : {}),
+            ...(m.provision === 'none' ? { provision: 'none' as const } : {}),
           },
         }
       : {}),

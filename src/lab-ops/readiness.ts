@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { VmlabError } from '../errors.js';
 import type { GuestAgent } from '../guest/agent.js';
 import { isStartingUp, type DomainEvent, type Hypervisor } from '../libvirt/types.js';
@@ -82,6 +82,12 @@ export interface WaitReadyOptions {
   startedAt: number;
   /** What "working" means for this VM (render/probes.ts); waited for after cloud-init. */
   probes?: VmProbe[];
+  /**
+   * A guest vmlab does not provision (no agent, no cloud-init): ready once it
+   * runs, or once its serial console prints `pattern` after byte `from` of
+   * the console log (0 for a guest already running: it matched back then).
+   */
+  agentless?: { console?: { pattern: RegExp; from: number } };
   onPhase?: (phase: ReadyPhase, detail?: string) => void;
 }
 
@@ -140,6 +146,14 @@ export async function waitReady(o: WaitReadyOptions): Promise<ReadyTimes> {
         }
         continue;
       }
+      if (o.agentless) {
+        if (!o.agentless.console || consoleSince(o.consoleLog, o.agentless.console.from).search(o.agentless.console.pattern) >= 0) {
+          setPhase('ready', o.agentless.console ? `the console printed ${String(o.agentless.console.pattern)}` : 'running (no agent, no console pattern)');
+          return times;
+        }
+        await sleep(500);
+        continue;
+      }
       agent ??= await o.agent();
       if (phase === 'running') {
         try {
@@ -182,6 +196,18 @@ export async function waitReady(o: WaitReadyOptions): Promise<ReadyTimes> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** What the serial console log holds after byte `from` (empty while there is no log). */
+export function consoleSince(path: string | undefined, from: number): string {
+  if (!path || !existsSync(path)) return '';
+  const buf = readFileSync(path);
+  return buf.subarray(Math.min(from, buf.length)).toString('utf8');
+}
+
+/** The console log's size now: where a boot that starts now begins. */
+export function consoleSize(path: string | undefined): number {
+  return path && existsSync(path) ? statSync(path).size : 0;
+}
 
 /** Runs one probe once; what it saw and what is wrong with it (nothing when it passed). */
 export async function runProbe(agent: GuestAgent, p: ReadyProbe): Promise<{ got: { exitCode: number | null; stdout: string; stderr: string }; problems: string[] }> {

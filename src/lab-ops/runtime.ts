@@ -31,6 +31,12 @@ export function createRuntime(hypervisor: Hypervisor, paths: HostPaths): LabRunt
       const parsed = await parseDomainXml(await hypervisor.domainXml(domain));
       if (parsed.agent?.kind === 'virtio') return new GuestAgent(new VirshTransport(hypervisor.uri, domain, vmName), vmName);
       if (parsed.agent?.kind === 'serial-socket' && parsed.agent.socketPath) return new GuestAgent(new SocketTransport(parsed.agent.socketPath, vmName), vmName);
+      if (parsed.meta?.provision === 'none') {
+        throw new VmlabError('ERR_VMLAB_NO_AGENT', `${vmName} has no guest agent: its lab says provision: none (an OS vmlab does not provision), so vmlab cannot run commands or checks in it`, {
+          kind: 'user',
+          hint: `use its serial console: vmlab console LAB ${vmName}`,
+        });
+      }
       throw new VmlabError('ERR_VMLAB_NO_AGENT', `${domain} has no guest agent channel`, { hint: 'vmlab domains have one; was it defined by hand?' });
     },
   };

@@ -25,6 +25,8 @@ export interface VmStatus {
   ready: boolean;
   /** Definition differs from the lab file. */
   changed?: boolean;
+  /** A guest vmlab does not provision: no agent, no cloud-init (ready = running). */
+  provision?: 'none';
   /** Each interface's host side (where vmlab capture and vmlab link act), and its link state. */
   nics: Array<{ nic: string; network: string; tap?: string; link: 'up' | 'down' }>;
 }
@@ -75,7 +77,7 @@ export async function labStatus(rt: LabRuntime, lab: string, plan?: Plan): Promi
         link: i.link,
       })),
     };
-    if (d.state === 'running') {
+    if (d.state === 'running' && parsed.meta.provision !== 'none') {
       try {
         const agent = await rt.agentFor(d.name, name);
         try {
@@ -95,7 +97,9 @@ export async function labStatus(rt: LabRuntime, lab: string, plan?: Plan): Promi
         /* agent not answering: reported as agent=false */
       }
     }
-    s.ready = s.state === 'running' && s.agent && s.cloudInit === 'done' && s.failing.length === 0;
+    // A guest vmlab does not provision has neither agent nor cloud-init: running is all vmlab can know.
+    s.ready = parsed.meta.provision === 'none' ? s.state === 'running' : s.state === 'running' && s.agent && s.cloudInit === 'done' && s.failing.length === 0;
+    if (parsed.meta.provision === 'none') s.provision = 'none';
     vms.push(s);
   }
   const networks = (await h.listNetworks()).filter((n) => n.name.startsWith(prefix)).map((n) => ({ name: n.name, active: n.active }));

@@ -6,7 +6,7 @@ import { applyLabLinks, recordLinks } from './links.js';
 import { lockLab } from './lock.js';
 import { startDomain } from './start.js';
 import { parseDomainXml, parseNetworkMeta } from './metadata.js';
-import { kvmFailure, kvmUnusable, waitReady, type ReadyPhase, type ReadyTimes } from './readiness.js';
+import { consoleSize, kvmFailure, kvmUnusable, waitReady, type ReadyPhase, type ReadyTimes } from './readiness.js';
 import type { LabRuntime } from './runtime.js';
 
 export type VmAction = 'created' | 'started' | 'unchanged' | 'changed' | 'recreated';
@@ -59,7 +59,11 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
   const problems: string[] = [];
   const checked = new Set<string>();
   for (const vm of plan.vms) {
-    if (checked.has(vm.image.name)) continue;
+    for (const media of vm.disks.filter((d) => d.role === 'media')) {
+      const bad = opts.disks.mediaProblem(media.path);
+      if (bad) problems.push(`${vm.name}: install media ${media.path}: ${bad}`);
+    }
+    if (!vm.image || checked.has(vm.image.name)) continue;
     checked.add(vm.image.name);
     try {
       rt.images.resolve(vm.image.name); // the image is in the cache (clones are made from the version the plan names)
@@ -142,6 +146,8 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
           }
           const info = await h.domain(vm.domainName);
           const startedAt = Date.now();
+          // A guest already running printed its console pattern back then: search its whole log.
+          const consoleFrom = info?.active ? 0 : consoleSize(vm.consoleLog);
           // Not when active: a domain still starting up (a killed `up` asked libvirt to start it) is waited for, not started twice.
           if (!info?.active) {
             try {
@@ -171,6 +177,7 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
             timeoutMs: opts.timeoutMs ?? (vm.accel.name === 'tcg' ? 600_000 : 180_000),
             startedAt,
             probes,
+            ...(vm.agent.transport === 'none' ? { agentless: vm.consoleReady !== undefined ? { console: { pattern: new RegExp(vm.consoleReady), from: consoleFrom } } : {} } : {}),
             onPhase: (p, d) => opts.onVm?.(vm.name, p, d),
           });
           const readyAt = Date.now() - t0;
@@ -204,8 +211,8 @@ async function createVm(rt: LabRuntime, vm: VmPlan, files: Record<string, string
     if (disk.role === 'root' && !d.exists(disk.path)) await d.linkedClone(disk.backingFile!, disk.path);
     if (disk.role === 'data' && !d.exists(disk.path)) await d.create(disk.path, disk.format, disk.sizeBytes!);
   }
-  const seed = vm.disks.find((x) => x.role === 'seed')!;
-  await d.writeSeed(seed.path, { 'user-data': files['user-data']!, 'meta-data': files['meta-data']!, 'network-config': files['network-config']! });
+  const seed = vm.disks.find((x) => x.role === 'seed');
+  if (seed) await d.writeSeed(seed.path, { 'user-data': files['user-data']!, 'meta-data': files['meta-data']!, 'network-config': files['network-config']! });
   times.disks = Date.now() - t;
   const t1 = Date.now();
   await rt.hypervisor.defineDomain(files['domain.xml']!);

@@ -1,6 +1,7 @@
 import type { AccelRequest, DiskBus, NicModel } from '../profiles/types.js';
 import type { Cidr } from '../util/ipv4.js';
 import type { LinkSpec } from './link.js';
+import type { BootSpec } from './validate-boot.js';
 import type { ReadyProbe } from './ready.js';
 
 /** A validated lab with defaults applied and `count` expanded. Pure data. */
@@ -99,7 +100,10 @@ export interface VmModel {
   /** 1-based copy number for `count` copies. */
   copy?: number;
   description?: string;
-  image: string;
+  /** The image its system disk is a linked clone of; none for a guest installed from media onto empty disks. */
+  image?: string;
+  /** How it boots and whether vmlab provisions it (validate-boot.ts). */
+  boot: BootSpec;
   memoryBytes: number;
   vcpus: number;
   profile: string;

@@ -40,6 +40,9 @@ export interface RawVm extends RawDefaults {
   'cloud-init'?: RawCloudInit | null;
   services?: unknown[] | null;
   ready?: unknown;
+  boot?: string;
+  cdrom?: string;
+  provision?: string;
 }
 
 export interface RawDisk {

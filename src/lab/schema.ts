@@ -137,7 +137,20 @@ export function labSchema(catalog: ServiceCatalog = defaultServiceCatalog()): Sc
       nics: list(nic, 'network interfaces, eth0 first', { maxItems: LIMITS.maxNics }),
       'cloud-init': cloudInit,
       services: list(serviceSchema(catalog), 'services from templates/services/, each with its parameters', { maxItems: 32 }),
-      ready: { oneOf: [probe, list(probe, "more readiness probes besides the services' own")] },
+      ready: {
+        oneOf: [
+          probe,
+          list(probe, "more readiness probes besides the services' own"),
+          obj({ console: str('a regular expression the serial console prints when the guest is ready (provision: none), e.g. "login:"', { format: 'regex' }) }, { required: ['console'] }),
+        ],
+      },
+      boot: { title: 'boot device', enum: ['disk', 'cdrom'], description: 'disk (default) or cdrom: the install media of cdrom:' },
+      cdrom: str('install media (an ISO), attached read-only, relative to the lab file; never modified', { title: 'path' }),
+      provision: {
+        title: 'provisioning',
+        enum: ['cloud-init', 'none'],
+        description: 'cloud-init (default): vmlab seeds and watches the guest; none: an unmodified OS, no seed, no guest agent',
+      },
     },
     { type: ['object', 'null'] },
   );

@@ -11,6 +11,7 @@ import { linkFrom, parseLinkFields, type LinkSpec } from './link.js';
 import { labSchema } from './schema.js';
 import { StructureChecker } from './structure.js';
 import { parseReady } from './ready.js';
+import { parseBoot } from './validate-boot.js';
 import type { PathSeg } from './source.js';
 import { parseCloudInit } from './validate-cloud-init.js';
 import { parseServices } from './validate-services.js';
@@ -188,15 +189,17 @@ function parseVms(c: Checker, vms: RawLab['vms'], d: Defaults, networks: Map<str
     const segs = ['vms', key];
     const o: RawVm = def ?? {};
     const count = o.count ?? 1;
-    const img = o.image === undefined ? defaultImage(c, segs, d.image, opts) : image(c, [...segs, 'image'], o.image, opts);
+    const boot = parseBoot(c, segs, o, c.source.file);
+    // Install media boots onto empty disks: no system image unless the lab names one.
+    const img = o.image === undefined ? (boot.boot === 'cdrom' ? null : defaultImage(c, segs, d.image, opts)) : image(c, [...segs, 'image'], o.image, opts);
     const mem = o.memory === undefined ? d.memoryBytes : memory(c, [...segs, 'memory'], o.memory);
     const profile = o.profile ?? d.profile;
     const disks = parseDisks(c, [...segs, 'disks'], o.disks ?? [], profile);
     const nics = parseNics(c, [...segs, 'nics'], o.nics ?? [], networks, count);
     const cloudInit = parseCloudInit(c, [...segs, 'cloud-init'], o['cloud-init']);
     const services = parseServices(c, [...segs, 'services'], o.services, { networks, nics }, opts);
-    const ready = parseReady(c, [...segs, 'ready'], o.ready);
-    if (!img || !mem || !cloudInit || !services || !ready) continue;
+    const ready = boot.consoleReady !== undefined ? [] : parseReady(c, [...segs, 'ready'], o.ready);
+    if (img === undefined || !mem || !cloudInit || !services || !ready) continue;
     if (count > 1 && key.length + String(count).length > 63) c.fail(segs, 'name plus copy number would exceed 63 characters', { atKey: true });
     for (let i = 1; i <= count; i++) {
       out.push({
@@ -207,7 +210,8 @@ function parseVms(c: Checker, vms: RawLab['vms'], d: Defaults, networks: Map<str
           template: key,
           ...(count > 1 ? { copy: i } : {}),
           ...(o.description !== undefined ? { description: o.description } : {}),
-          image: img,
+          ...(img ? { image: img } : {}),
+          boot,
           memoryBytes: mem,
           vcpus: o.vcpus ?? d.vcpus,
           profile,

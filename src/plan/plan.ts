@@ -49,7 +49,8 @@ export interface NetworkPlan {
 }
 
 export interface DiskPlan {
-  role: 'root' | 'data' | 'seed';
+  /** root: the image's linked clone; data: an empty disk; seed: cloud-init's; media: install media (read-only, never copied). */
+  role: 'root' | 'data' | 'seed' | 'media';
   path: string;
   format: 'qcow2' | 'raw';
   device: 'disk' | 'cdrom';
@@ -107,11 +108,16 @@ export interface VmPlan {
   accelReason: string;
   memoryMiB: number;
   vcpus: number;
-  image: { name: string; path: string };
+  /** The image the system disk is cloned from; none for a guest installed from media. */
+  image?: { name: string; path: string };
+  /** cloud-init: seeded and watched through the guest agent; none: an unmodified OS, neither seed nor agent. */
+  provision: 'cloud-init' | 'none';
+  /** provision none: ready when the serial console prints a match (not part of the hash). */
+  consoleReady?: string;
   dir: string;
   disks: DiskPlan[];
   nics: NicPlan[];
-  agent: { transport: 'virtio-serial' | 'isa-serial'; socketPath?: string };
+  agent: { transport: 'virtio-serial' | 'isa-serial' | 'none'; socketPath?: string };
   consoleLog: string;
   cloudInit: { users: UserSpec[]; packages: string[]; writeFiles: WriteFileSpec[]; runcmd: Command[]; bootcmd: Command[] };
   services: ServiceUse[];
@@ -143,7 +149,8 @@ export function planLab(lab: LabModel, opts: PlanOptions): Plan {
     const dir = join(labDir, vm.name);
     const dn = domainName(lab.name, vm.name);
     const tuning = { cache: opts.diskCache ?? 'writeback', io: opts.diskIo ?? 'threads' } as const;
-    const disks = planDisks(lab, vm.name, vm.template, profile, dir, join(opts.paths.dataDir, 'images', `${vm.image}.qcow2`), vm.disks, tuning);
+    const imagePath = vm.image ? join(opts.paths.dataDir, 'images', `${vm.image}.qcow2`) : undefined;
+    const disks = planDisks(lab, vm, profile, dir, imagePath, tuning);
     const nics: NicPlan[] = vm.nics.map((n, i) => {
       const net = byName.get(n.network)!;
       const model = n.model ?? profile.nic.value.model;
@@ -166,7 +173,12 @@ export function planLab(lab: LabModel, opts: PlanOptions): Plan {
         why: nicWhy(profile, model, vhost, accel.name, hostVhost),
       };
     });
-    const agent = profile.agent.value === 'isa-serial' ? { transport: 'isa-serial' as const, socketPath: agentSocketPath(opts.paths.runDir, dn) } : { transport: 'virtio-serial' as const };
+    const agent =
+      vm.boot.provision === 'none'
+        ? { transport: 'none' as const }
+        : profile.agent.value === 'isa-serial'
+          ? { transport: 'isa-serial' as const, socketPath: agentSocketPath(opts.paths.runDir, dn) }
+          : { transport: 'virtio-serial' as const };
     const body = {
       name: vm.name,
       template: vm.template,
@@ -180,7 +192,8 @@ export function planLab(lab: LabModel, opts: PlanOptions): Plan {
       accelReason: vm.accel === 'auto' ? `auto: ${opts.autoAccel.reason}` : 'set in the lab file',
       memoryMiB: vm.memoryBytes / (1024 * 1024),
       vcpus: vm.vcpus,
-      image: { name: vm.image, path: join(opts.paths.dataDir, 'images', `${vm.image}.qcow2`) },
+      ...(vm.image && imagePath ? { image: { name: vm.image, path: imagePath } } : {}),
+      provision: vm.boot.provision,
       dir,
       disks,
       nics,
@@ -192,9 +205,15 @@ export function planLab(lab: LabModel, opts: PlanOptions): Plan {
     // A link's state and impairment are applied live (up, revert): not part of what the VM is.
     const hash = sha256Hex(stableStringify({ ...body, accelReason: undefined, nics: nics.map(({ link: _link, ...n }) => n) })).slice(0, 16);
     // After the hash (see PlanOptions.imageFiles): the version up clones from.
-    const resolved = opts.imageFiles?.[vm.image];
+    const resolved = vm.image ? opts.imageFiles?.[vm.image] : undefined;
     if (resolved) for (const d of body.disks) if (d.role === 'root') d.backingFile = resolved;
-    return { ...body, ready: vm.ready, hash, instanceId: `${dn}-${hash.slice(0, 12)}` } satisfies VmPlan;
+    return {
+      ...body,
+      ready: vm.ready,
+      ...(vm.boot.consoleReady !== undefined ? { consoleReady: vm.boot.consoleReady } : {}),
+      hash,
+      instanceId: `${dn}-${hash.slice(0, 12)}`,
+    } satisfies VmPlan;
   });
   assertUniqueMacs(lab, vms);
   return {
@@ -225,16 +244,7 @@ function planNetwork(lab: string, n: NetworkModel): NetworkPlan {
   return { ...base, libvirtName: networkName(lab, n.name), bridge: bridgeNameFor(lab, n.name) };
 }
 
-function planDisks(
-  lab: LabModel,
-  vm: string,
-  template: string,
-  profile: DeviceProfile,
-  dir: string,
-  base: string,
-  extra: LabModel['vms'][number]['disks'],
-  tuning: Pick<DiskPlan, 'cache' | 'io'>,
-): DiskPlan[] {
+function planDisks(lab: LabModel, vm: LabModel['vms'][number], profile: DeviceProfile, dir: string, base: string | undefined, tuning: Pick<DiskPlan, 'cache' | 'io'>): DiskPlan[] {
   const next: Partial<Record<string, number>> = {};
   const dev = (bus: DiskBus) => {
     const p = DEV_PREFIX[bus];
@@ -243,8 +253,10 @@ function planDisks(
     return p + String.fromCharCode(97 + i);
   };
   const rootBus = profile.diskBus.value;
-  const disks: DiskPlan[] = [
-    {
+  const fromMedia = vm.boot.boot === 'cdrom';
+  const disks: DiskPlan[] = [];
+  if (base) {
+    disks.push({
       role: 'root',
       path: join(dir, 'root.qcow2'),
       format: 'qcow2',
@@ -255,11 +267,11 @@ function planDisks(
       discard: BUS_DISCARD[rootBus].value,
       ...tuning,
       backingFile: base,
-      bootOrder: 1,
+      bootOrder: fromMedia ? 2 : 1,
       why: profile.diskBus.why,
-    },
-  ];
-  extra.forEach((d, i) => {
+    });
+  }
+  vm.disks.forEach((d, i) => {
     const bus = d.bus ?? rootBus;
     disks.push({
       role: 'data',
@@ -272,19 +284,42 @@ function planDisks(
       discard: BUS_DISCARD[bus].value,
       ...tuning,
       sizeBytes: d.sizeBytes,
-      why: bus === rootBus ? `extra disk on the same bus as the system disk` : `extra disk on the ${bus} bus (override in the lab)`,
+      // Without an image, the first empty disk is the one an installer writes to: boot from it next.
+      ...(!base && i === 0 ? { bootOrder: fromMedia ? 2 : 1 } : {}),
+      why:
+        !base && i === 0
+          ? 'an empty disk to install onto (no image): booted after the install media'
+          : bus === rootBus
+            ? `extra disk on the same bus as the system disk`
+            : `extra disk on the ${bus} bus (override in the lab)`,
     });
   });
   if (profile.iothread.value) for (const d of disks) if (d.bus === 'virtio') d.iothread = 1;
-  const seed = profile.seed.value;
-  disks.push({ role: 'seed', path: join(dir, 'seed.iso'), format: 'raw', device: seed.device, bus: seed.bus, dev: dev(seed.bus), readonly: true, discard: false, why: profile.seed.why });
+  const cd = profile.seed.value;
+  if (vm.boot.cdrom) {
+    disks.push({
+      role: 'media',
+      path: vm.boot.cdrom,
+      format: 'raw',
+      device: cd.device,
+      bus: cd.bus,
+      dev: dev(cd.bus),
+      readonly: true,
+      discard: false,
+      ...(fromMedia ? { bootOrder: 1 } : {}),
+      why: `install media, read-only (never copied or changed), on the profile's CD-ROM bus${fromMedia ? '; booted first' : ''}`,
+    });
+  }
+  if (vm.boot.provision === 'cloud-init') {
+    disks.push({ role: 'seed', path: join(dir, 'seed.iso'), format: 'raw', device: cd.device, bus: cd.bus, dev: dev(cd.bus), readonly: true, discard: false, why: profile.seed.why });
+  }
   const ide = disks.filter((d) => d.bus === 'ide').length;
   if (ide > IDE_MAX) {
     throw new LabError([
       {
         file: lab.file,
-        path: `vms.${template}.disks`,
-        message: `${vm} needs ${ide} IDE devices (system disk, extra disks, seed CD-ROM); an IDE machine has ${IDE_MAX}`,
+        path: `vms.${vm.template}.disks`,
+        message: `${vm.name} needs ${ide} IDE devices (system disk, extra disks, CD-ROMs); an IDE machine has ${IDE_MAX}`,
         hint: 'put extra disks on bus: sata',
       },
     ]);

@@ -54,5 +54,7 @@ export function renderDomainXml(plan: Plan, vm: VmPlan): string {
     })),
     consoleLog: vm.consoleLog,
     agentSocket: vm.agent.socketPath ?? '',
+    hasAgent: vm.agent.transport !== 'none',
+    provisionNone: vm.provision === 'none',
   });
 }

@@ -9,7 +9,8 @@ export interface RenderedVm {
   domainName: string;
   /** What `up` waits for after cloud-init: the VM's services work (probes.ts). */
   probes: VmProbe[];
-  files: { 'domain.xml': string; 'user-data': string; 'meta-data': string; 'network-config': string };
+  /** The cloud-init seed's files only for guests vmlab provisions. */
+  files: { 'domain.xml': string; 'user-data'?: string; 'meta-data'?: string; 'network-config'?: string };
 }
 
 export interface RenderedLab {
@@ -27,9 +28,7 @@ export function renderLab(plan: Plan): RenderedLab {
       probes: renderProbes(plan, vm),
       files: {
         'domain.xml': renderDomainXml(plan, vm),
-        'user-data': renderUserData(plan, vm),
-        'meta-data': renderMetaData(vm),
-        'network-config': renderNetworkConfig(plan, vm),
+        ...(vm.provision === 'cloud-init' ? { 'user-data': renderUserData(plan, vm), 'meta-data': renderMetaData(vm), 'network-config': renderNetworkConfig(plan, vm) } : {}),
       },
     })),
     networks: plan.networks.flatMap((n) => {

@@ -102,6 +102,10 @@ export class FakeDisks implements DiskOps {
     return [...new Set([...this.files].filter((f) => f.startsWith(labDir + '/')).map((f) => f.slice(0, f.indexOf('/', labDir.length + 1))))].sort();
   }
   pruneLabDir(): void {}
+  /** Install media: every path ending in .iso is a bootable ISO. */
+  mediaProblem(path: string): string | undefined {
+    return path.endsWith('.iso') ? undefined : 'is not an ISO 9660 image';
+  }
   removeVmFiles(dir: string, keepDisks: boolean): void {
     this.act(`rm ${dir}${keepDisks ? ' (keep disks)' : ''}`);
     for (const f of [...this.files]) if (f.startsWith(dir + '/') && !(keepDisks && /\.(qcow2|raw)$/.test(f))) this.files.delete(f);

@@ -27,7 +27,7 @@ describe('escaping: hostile strings come out intact', () => {
       `      write_files:\n        - path: /etc/motd\n          content: ${JSON.stringify(HOSTILE + '\n: not a key\n- not a list')}\n` +
       `      runcmd:\n        - ${JSON.stringify(HOSTILE)}\n        - [echo, "#not a comment", "&anchor", "*alias"]\n`;
     const plan = planFromText(text);
-    const ud = renderLab(plan).vms[0]!.files['user-data'];
+    const ud = renderLab(plan).vms[0]!.files['user-data']!;
     assert.ok(ud.startsWith('#cloud-config\n'));
     const parsed = YAML.parse(ud);
     assert.equal(parsed.users[0].ssh_authorized_keys[0], key);
@@ -41,7 +41,7 @@ describe('escaping: hostile strings come out intact', () => {
   it('YAML: service parameters survive the service templates exactly', () => {
     const title = `Tom's "best" <page> & co ==`;
     const plan = planFromText(MINIMAL.replace('  a:\n', `  a:\n    services:\n      - web: { title: ${JSON.stringify(title)}, port: 8080 }\n`));
-    const ud = YAML.parse(renderLab(plan).vms[0]!.files['user-data']);
+    const ud = YAML.parse(renderLab(plan).vms[0]!.files['user-data']!);
     const page = ud.write_files.find((f: { path: string }) => f.path === '/var/www/html/index.html');
     assert.ok(page.content.includes('Tom&#x27;s &quot;best&quot; &lt;page&gt; &amp; co &#x3D;&#x3D;'), page.content);
     const site = ud.write_files.find((f: { path: string }) => f.path === '/etc/nginx/sites-enabled/default');
@@ -83,13 +83,13 @@ describe('escaping: hostile strings come out intact', () => {
 describe('guest plumbing in user-data', () => {
   it('static dns: becomes /etc/resolv.conf with the lab domain as search', () => {
     const plan = planFromText(MINIMAL.replace('ip: 10.0.0.10/24', 'ip: 10.0.0.10/24\n        dns: [10.0.0.2]'));
-    const ud = YAML.parse(renderLab(plan).vms[0]!.files['user-data']);
+    const ud = YAML.parse(renderLab(plan).vms[0]!.files['user-data']!);
     const resolv = ud.write_files.find((f: { path: string }) => f.path === '/etc/resolv.conf');
     assert.equal(resolv.content, '# written by vmlab from the lab file (nics[].dns)\nnameserver 10.0.0.2\nsearch t.lab\n');
   });
 
   it('no dns: leaves resolv.conf alone', () => {
-    const ud = YAML.parse(renderLab(planFromText(MINIMAL)).vms[0]!.files['user-data']);
+    const ud = YAML.parse(renderLab(planFromText(MINIMAL)).vms[0]!.files['user-data']!);
     assert.equal(ud.write_files, undefined);
   });
 });

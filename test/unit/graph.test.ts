@@ -42,7 +42,7 @@ describe('vmlab graph', function () {
       for (const vm of plan.vms) {
         assert.match(text, new RegExp(`^${vm.name}$`, 'm'), vm.name);
         for (const n of vm.nics) {
-          const addr = n.address.kind === 'static' ? `${formatIpv4(n.address.cidr.address)}/${n.address.cidr.prefix}` : 'DHCP';
+          const addr = n.address.kind === 'static' ? `${formatIpv4(n.address.cidr.address)}/${n.address.cidr.prefix}` : n.address.kind === 'dhcp' ? 'DHCP' : 'no address';
           assert.ok(text.includes(`${n.ifname} ${addr}`), `${vm.name} ${n.ifname} ${addr}`);
         }
       }

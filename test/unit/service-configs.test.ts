@@ -17,7 +17,11 @@ interface WriteFile {
 
 /** Every file the services of every example lab write into a guest, per VM. */
 function serviceFiles(): Array<{ lab: string; vm: string; files: WriteFile[] }> {
-  return exampleLabs().flatMap((rel) => renderExample(rel).vms.map((v) => ({ lab: rel, vm: v.name, files: (YAML.parse(v.files['user-data']) as { write_files?: WriteFile[] }).write_files ?? [] })));
+  return exampleLabs().flatMap((rel) =>
+    renderExample(rel)
+      .vms.filter((v) => v.files['user-data'])
+      .map((v) => ({ lab: rel, vm: v.name, files: (YAML.parse(v.files['user-data']!) as { write_files?: WriteFile[] }).write_files ?? [] })),
+  );
 }
 
 /**
@@ -124,7 +128,7 @@ describe('service parameters are checked against the VM', () => {
 
   it('service files in the rendered lab are what the lab file asks for', () => {
     const r = renderLab(planFromText(lab, 'labs/linux-network.yaml'));
-    const files = (vm: string) => YAML.parse(r.vms.find((v) => v.name === vm)!.files['user-data']).write_files as WriteFile[];
+    const files = (vm: string) => YAML.parse(r.vms.find((v) => v.name === vm)!.files['user-data']!).write_files as WriteFile[];
     const relay = files('r1').find((f) => f.path.endsWith('vmlab-dhcp-relay.conf'))!;
     assert.match(relay.content, /^dhcp-relay=10\.1\.0\.1,10\.2\.0\.10$/m);
     const fw = files('r2').find((f) => f.path.endsWith('vmlab-firewall.nft'))!;

@@ -104,7 +104,7 @@ export function registerLab(program: Command): void {
             for (const v of s.vms) {
               const ips = v.agentIps.length ? v.agentIps.join(',') : v.plannedIps.join(',') + (v.plannedIps.length ? ' (planned)' : '');
               lines.push(
-                `  ${v.name.padEnd(14)} ${v.state.padEnd(8)} ${v.profile.padEnd(12)} ${v.accel.padEnd(4)} ${(v.ready ? 'ready' : v.failing.length ? 'NOT WORKING' : v.agent ? `cloud-init ${v.cloudInit}` : 'no agent').padEnd(18)} ${ips}${v.changed ? '  CHANGED in lab file' : ''}`,
+                `  ${v.name.padEnd(14)} ${v.state.padEnd(8)} ${v.profile.padEnd(12)} ${v.accel.padEnd(4)} ${(v.ready ? (v.provision === 'none' ? 'running, no agent' : 'ready') : v.failing.length ? 'NOT WORKING' : v.agent ? `cloud-init ${v.cloudInit}` : 'no agent').padEnd(18)} ${ips}${v.changed ? '  CHANGED in lab file' : ''}`,
               );
               for (const f of v.failing) lines.push(`    failing: ${f}`);
               if (v.nics.some((n) => n.tap)) lines.push(`    ${v.nics.map((n) => `${n.nic} tap ${n.tap ?? '-'}${n.link === 'down' ? ' (link DOWN)' : ''}`).join(', ')}`);

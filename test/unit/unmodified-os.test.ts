@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { parseStringPromise } from 'xml2js';
+import { LabError, type VmlabError } from '../../src/errors.js';
+import { createRuntime } from '../../src/lab-ops/runtime.js';
+import { isoBytesProblem } from '../../src/host/iso-check.js';
+import { upLab } from '../../src/lab-ops/up.js';
+import { renderLab } from '../../src/render/index.js';
+import { fakeRuntime } from '../helpers/fake-runtime.js';
+import { modelFromText, planFromText, readLab } from '../helpers/lab.js';
+
+const LAB = readLab('labs/install-media.yaml');
+
+function issues(text: string): string[] {
+  try {
+    modelFromText(text, '/labs/x.yaml');
+  } catch (e) {
+    if (e instanceof LabError) return e.issues.map((i) => `${i.path}: ${i.message}`);
+    throw e;
+  }
+  return [];
+}
+
+describe('unmodified OSes: install media and guests vmlab does not provision', () => {
+  const plan = planFromText(LAB, '/work/labs/install-media.yaml');
+  const legacy = plan.vms.find((v) => v.name === 'legacy')!;
+
+  it("plan: no image, no seed, no agent; the ISO read-only on the profile's CD-ROM bus, booted first, the empty disk next", () => {
+    assert.equal(legacy.image, undefined);
+    assert.equal(legacy.provision, 'none');
+    assert.equal(legacy.agent.transport, 'none');
+    assert.equal(legacy.consoleReady, 'login:');
+    assert.deepEqual(
+      legacy.disks.map((d) => [d.role, d.device, d.bus, d.readonly, d.bootOrder ?? null, d.role === 'media' ? d.path : '']),
+      [
+        ['data', 'disk', 'sata', false, 2, ''],
+        ['media', 'cdrom', 'sata', true, 1, '/work/labs/isos/install.iso'],
+      ],
+    );
+  });
+
+  it('render: domain XML without an agent channel, vmlab metadata says provision none; no cloud-init files', async () => {
+    const r = renderLab(plan).vms.find((v) => v.name === 'legacy')!;
+    assert.deepEqual(Object.keys(r.files), ['domain.xml']);
+    assert.deepEqual(r.probes, []);
+    const xml = r.files['domain.xml'];
+    assert.doesNotMatch(xml, /guest_agent|<channel/);
+    assert.match(xml, /provision='none'/);
+    const d = (await parseStringPromise(xml)) as { domain: { devices: Array<{ disk: Array<{ $: { device: string }; readonly?: unknown[]; boot?: Array<{ $: { order: string } }> }> }> } };
+    const cd = d.domain.devices[0]!.disk.find((x) => x.$.device === 'cdrom')!;
+    assert.ok(cd.readonly);
+    assert.equal(cd.boot?.[0]?.$.order, '1');
+    const helper = renderLab(plan).vms.find((v) => v.name === 'helper')!;
+    assert.ok(helper.files['user-data'], 'the provisioned guest next to it keeps its seed');
+  });
+
+  it('validation: what needs an agent or a seed is refused for provision: none, with a hint', () => {
+    const base = LAB.replace('    ready: { console: "login:" }\n', '');
+    assert.deepEqual(issues(base), []);
+    assert.deepEqual(issues(base.replace('    provision: none\n', '    provision: none\n    services: [web]\n')), [
+      'vms.legacy.services: services are configured through cloud-init and probed through the guest agent, which a guest with provision: none does not have',
+    ]);
+    assert.deepEqual(issues(base.replace('    provision: none\n', '    provision: none\n    ready: { run: ["true"] }\n')), [
+      'vms.legacy.ready: probes run through the guest agent, which a guest with provision: none does not have',
+    ]);
+    assert.deepEqual(issues(base.replace('    provision: none\n', '')), ['vms.legacy.boot: a guest booted from install media is not provisioned by cloud-init']);
+    assert.deepEqual(issues(base.replace('    cdrom: isos/install.iso\n', '')), ['vms.legacy.boot: boot: cdrom needs cdrom: (the install media)']);
+    assert.deepEqual(issues(base.replace('    provision: none\n', '    provision: none\n    ready: { console: "(" }\n'))[0]?.split(':')[0], 'vms.legacy.ready.console');
+  });
+
+  it('up: missing or non-bootable media is refused before anything is created; a guest without agent is ready when its console matches', async () => {
+    const { rt, disks, h } = fakeRuntime();
+    const noIso = planFromText(LAB.replace('cdrom: isos/install.iso', 'cdrom: isos/install.img'), '/work/labs/install-media.yaml');
+    await assert.rejects(upLab(rt, noIso, { disks, bridgeExists: async () => true, timeoutMs: 5000 }), /install media \/work\/labs\/isos\/install\.img: is not an ISO/);
+    assert.deepEqual(h.calls, []);
+    const r = await upLab(rt, { ...plan, vms: plan.vms.map((v) => (v.name === 'legacy' ? { ...v, consoleReady: undefined } : v)) }, { disks, bridgeExists: async () => true, timeoutMs: 5000 });
+    assert.deepEqual(
+      r.vms.map((v) => [v.name, v.ready]),
+      [
+        ['legacy', true],
+        ['helper', true],
+      ],
+    );
+    assert.ok(!disks.calls.some((c) => c.includes('legacy') && /clone|seed/.test(c)), disks.calls.join(', '));
+    assert.ok(disks.calls.some((c) => c === `create ${plan.vms[0]!.dir}/disk1.qcow2`));
+    const real = createRuntime(h, rt.paths);
+    await assert.rejects(real.agentFor('vmlab-install-media-legacy', 'legacy'), (e: VmlabError) => e.exitCode === 2 && /provision: none/.test(e.message) && /vmlab console/.test(e.hint!));
+  });
+
+  it('ISO check: ISO 9660 with an El Torito boot record', () => {
+    const iso = Buffer.alloc(0x8800 + 64);
+    assert.match(isoBytesProblem(iso)!, /not an ISO 9660/);
+    iso.write('CD001', 0x8001, 'latin1');
+    assert.match(isoBytesProblem(iso)!, /not bootable/);
+    iso.write('CD001', 0x8801, 'latin1');
+    iso.write('EL TORITO SPECIFICATION', 0x8807, 'latin1');
+    assert.equal(isoBytesProblem(iso), undefined);
+  });
+});
