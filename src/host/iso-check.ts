@@ -1,4 +1,5 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 
 /**
  * Install media must be an ISO 9660 image that a BIOS can boot (El Torito):
@@ -17,6 +18,10 @@ export function mediaProblem(path: string): string | undefined {
     if (!statSync(path).isFile()) return 'is not a file';
   } catch {
     return 'does not exist (the path is relative to the lab file)';
+  }
+  // QEMU runs as its own user (libvirt-qemu on Debian): libvirt gives it the file, not the folders on the way.
+  for (let d = dirname(path); d !== dirname(d); d = dirname(d)) {
+    if ((statSync(d).mode & 0o001) === 0) return `cannot be reached by QEMU, which runs as its own user: folder ${d} is not searchable by others (chmod o+x ${d}, or put the media elsewhere)`;
   }
   const head = Buffer.alloc(0x8800 + 64);
   const fd = openSync(path, 'r');

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { chmodSync } from 'node:fs';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,6 +47,12 @@ describe('live: an unmodified OS from install media (boot: cdrom, provision: non
         '',
       ].join('\n'),
     );
+    // mkdtemp's folder is private (0700): QEMU, running as its own user, could not reach the ISO; up says so before creating anything.
+    const refused = await vmlab(['up', LAB]);
+    assert.equal(refused.exitCode, 2, String(refused.stderr));
+    assert.match(String(refused.stderr), /cannot be reached by QEMU.*not searchable by others/);
+    assert.deepEqual(await libvirtObjects('vmlab-media-'), []);
+    chmodSync(dir, 0o755);
   });
 
   after(async () => {
