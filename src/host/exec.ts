@@ -19,6 +19,8 @@ const PROVIDERS: Record<string, string> = {
   'rsvg-convert': 'librsvg2-bin',
   fio: 'fio',
   iperf3: 'iperf3',
+  depmod: 'kmod',
+  tcpdump: 'tcpdump',
 };
 
 export interface RunOptions {

@@ -1,3 +1,4 @@
+import { escapeRegExp } from '../util/regex.js';
 import { cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync, writeSync, closeSync, statSync, symlinkSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { VmlabError } from '../errors.js';
@@ -66,7 +67,8 @@ export async function buildImage(recipe: ImageRecipe, store: ImageStore, opts: {
     const stage = join(work, 'stage');
 
     step('bootstrap', `mmdebstrap ${recipe.suite} (${recipe.packages.length} packages)`);
-    cpSync(recipe.filesDir, stage, { recursive: true, verbatimSymlinks: true });
+    for (const files of recipe.filesDirs) cpSync(files, stage, { recursive: true, verbatimSymlinks: true });
+    mkdirSync(stage, { recursive: true });
     writeInitramfsHook(stage, recipe);
     const mirror = opts.mirror ?? process.env.VMLAB_DEBIAN_MIRROR;
     await run(
@@ -85,6 +87,7 @@ export async function buildImage(recipe: ImageRecipe, store: ImageStore, opts: {
     );
 
     step('customize', 'systemd units, machine-id, host keys');
+    await removeModules(root, recipe.removeModules);
     await customize(root, recipe);
 
     const boot = findBootFiles(root);
@@ -176,9 +179,33 @@ function writeInitramfsHook(stage: string, recipe: ImageRecipe): void {
     'case "$1" in prereqs) exit 0 ;; esac',
     '. /usr/share/initramfs-tools/hook-functions',
     `manual_add_modules ${recipe.initramfsModules.join(' ')}`,
+    // remove-modules: not in the initramfs either, whatever pulled them in.
+    ...recipe.removeModules.map((p) => `find "\${DESTDIR}/lib/modules" -name '${p}.ko*' -delete`),
     '',
   ].join('\n');
   writeFileSync(join(dir, 'vmlab-modules'), script, { mode: 0o755 });
+}
+
+/** Deletes the kernel modules whose names match (remove-modules), then rebuilds the module index (depmod -b). */
+async function removeModules(root: string, patterns: string[]): Promise<void> {
+  if (!patterns.length) return;
+  // Globs on module names: * and ? are wildcards, everything else literal.
+  const glob = (p: string) => escapeRegExp(p).replace(/\\\*/g, '.*').replace(/\\\?/g, '.');
+  const re = new RegExp(`^(${patterns.map(glob).join('|')})\\.ko(\\.(xz|zst|gz))?$`);
+  const modules = join(root, 'lib/modules');
+  for (const version of readdirSync(modules)) {
+    const walk = (d: string) => {
+      for (const e of readdirSync(d, { withFileTypes: true })) {
+        const p = join(d, e.name);
+        if (e.isDirectory()) {
+          walk(p);
+          if (readdirSync(p).length === 0) rmSync(p, { recursive: true }); // drivers/virtio/ itself goes too
+        } else if (re.test(e.name)) rmSync(p);
+      }
+    };
+    walk(join(modules, version));
+    await run('depmod', ['-b', root, version]);
+  }
 }
 
 async function customize(root: string, recipe: ImageRecipe): Promise<void> {

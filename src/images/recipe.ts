@@ -8,9 +8,9 @@ import { parseSize } from '../util/units.js';
 
 /**
  * Bump when the build steps change what ends up in the image (2: package log directories kept;
- * 3: generators masked; 4: initramfs modules added by a hook, not force-loaded; add-wants).
+ * 3: generators masked; 4: initramfs modules added by a hook, not force-loaded; add-wants; 5: remove-modules).
  */
-export const BUILDER_VERSION = 4;
+export const BUILDER_VERSION = 5;
 
 export interface ImageRecipe {
   name: string;
@@ -27,8 +27,15 @@ export interface ImageRecipe {
   systemd: { enable: string[]; disable: string[]; mask: string[]; maskGenerators: string[]; addWants: Record<string, string[]> };
   kernelCmdline: string;
   disk: { sizeBytes: number; bootBytes: number; rootLabel: string };
-  /** Directory whose tree is copied into the root filesystem before packages install. */
-  filesDir: string;
+  /** Directories whose trees are copied into the root filesystem before packages install, in order (a base recipe's first). */
+  filesDirs: string[];
+  /**
+   * Kernel modules removed from the image (glob patterns on module names,
+   * e.g. virtio*): from /lib/modules (then depmod) and from the initramfs.
+   */
+  removeModules: string[];
+  /** The recipe this one extends (`extends:`): every key it does not set comes from there. */
+  base?: string;
   recipeFile: string;
   /** sha256 over the recipe, every file under files/ (path, mode, content) and the builder version. */
   hash: string;
@@ -50,13 +57,17 @@ export function loadRecipe(name: string, dir = imagesDir): ImageRecipe {
     });
   }
   const text = readFileSync(recipeFile, 'utf8');
-  const r = YAML.parse(text) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const own = YAML.parse(text) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  // `extends: NAME`: the base recipe's keys, with this file's on top (its files/ copied after the base's).
+  const base = typeof own.extends === 'string' ? loadRecipe(own.extends, dir) : undefined;
+  const r = { ...(base ? YAML.parse(readFileSync(base.recipeFile, 'utf8')) : {}), ...own } as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   const filesDir = join(dir, name, 'files');
   const size = parseSize(String(r.disk?.size ?? '3GiB'));
   const boot = parseSize(String(r.disk?.['boot-size'] ?? '96MiB'));
   if (!size || !boot) throw new VmlabError('ERR_VMLAB_IMAGE_RECIPE', `${recipeFile}: disk.size and disk.boot-size need units`);
   const h = createHash('sha256');
   h.update(`builder:${BUILDER_VERSION}\n`);
+  if (base) h.update(`base:${base.hash}\n`);
   h.update(text);
   for (const f of walk(filesDir)) {
     const st = lstatSync(f);
@@ -64,8 +75,8 @@ export function loadRecipe(name: string, dir = imagesDir): ImageRecipe {
     h.update(st.isSymbolicLink() ? readlinkSync(f) : readFileSync(f));
   }
   return {
-    name: r.name ?? name,
-    description: r.description ?? '',
+    name: own.name ?? name,
+    description: own.description ?? '',
     suite: r.suite,
     variant: r.variant ?? 'minbase',
     architecture: r.architecture ?? 'amd64',
@@ -80,7 +91,9 @@ export function loadRecipe(name: string, dir = imagesDir): ImageRecipe {
     },
     kernelCmdline: r['kernel-cmdline'] ?? '',
     disk: { sizeBytes: size, bootBytes: boot, rootLabel: r.disk?.['root-label'] ?? 'vmlab-root' },
-    filesDir,
+    filesDirs: [...(base?.filesDirs ?? []), ...(existsSync(filesDir) ? [filesDir] : [])],
+    removeModules: r['remove-modules'] ?? [],
+    ...(base ? { base: base.name } : {}),
     recipeFile,
     hash: h.digest('hex'),
   };

@@ -87,7 +87,11 @@ export interface WaitReadyOptions {
    * runs, or once its serial console prints `pattern` after byte `from` of
    * the console log (0 for a guest already running: it matched back then).
    */
-  agentless?: { console?: { pattern: RegExp; from: number } };
+  agentless?: { console?: RegExp };
+  /** Where this boot's output begins in the console log (0 for a guest already running). */
+  consoleFrom?: number;
+  /** What to say when the guest's initramfs gives up on its root disk (the profile knows: profiles/rootDiskMissing). */
+  rootMissing?: string;
   onPhase?: (phase: ReadyPhase, detail?: string) => void;
 }
 
@@ -146,9 +150,15 @@ export async function waitReady(o: WaitReadyOptions): Promise<ReadyTimes> {
         }
         continue;
       }
+      const printed = o.agentless?.console || o.rootMissing ? consoleSince(o.consoleLog, o.consoleFrom ?? 0) : '';
+      if (o.rootMissing && ROOT_MISSING.test(printed)) {
+        throw new VmlabError('ERR_VMLAB_NO_ROOT_DISK', `${o.vmName}: ${o.rootMissing}`, {
+          hint: `its initramfs gave up waiting for the root disk; last lines of the serial console:\n      ${consoleTail(o.consoleLog, 6).join('\n      ')}`,
+        });
+      }
       if (o.agentless) {
-        if (!o.agentless.console || consoleSince(o.consoleLog, o.agentless.console.from).search(o.agentless.console.pattern) >= 0) {
-          setPhase('ready', o.agentless.console ? `the console printed ${String(o.agentless.console.pattern)}` : 'running (no agent, no console pattern)');
+        if (!o.agentless.console || o.agentless.console.test(printed)) {
+          setPhase('ready', o.agentless.console ? `the console printed ${String(o.agentless.console)}` : 'running (no agent, no console pattern)');
           return times;
         }
         await sleep(500);
@@ -196,6 +206,9 @@ export async function waitReady(o: WaitReadyOptions): Promise<ReadyTimes> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** What Debian's (and Ubuntu's) initramfs prints when it cannot find the root disk, before dropping to a shell. */
+export const ROOT_MISSING = /Gave up waiting for root (file system )?device|ALERT! .* does not exist\.\s+Dropping to a shell/;
 
 /** What the serial console log holds after byte `from` (empty while there is no log). */
 export function consoleSince(path: string | undefined, from: number): string {

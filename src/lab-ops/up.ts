@@ -1,5 +1,6 @@
 import { errorReport, VmlabError, type ErrorReport } from '../errors.js';
 import type { Plan, VmPlan } from '../plan/plan.js';
+import { rootDiskMissing } from '../profiles/index.js';
 import { renderLab } from '../render/index.js';
 import type { DiskOps } from './disks.js';
 import { applyLabLinks, recordLinks } from './links.js';
@@ -177,7 +178,8 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
             timeoutMs: opts.timeoutMs ?? (vm.accel.name === 'tcg' ? 600_000 : 180_000),
             startedAt,
             probes,
-            ...(vm.agent.transport === 'none' ? { agentless: vm.consoleReady !== undefined ? { console: { pattern: new RegExp(vm.consoleReady), from: consoleFrom } } : {} } : {}),
+            consoleFrom,
+            ...(vm.agent.transport === 'none' ? { agentless: vm.consoleReady !== undefined ? { console: new RegExp(vm.consoleReady) } : {} } : { rootMissing: rootDiskMissing(vm.profile) }),
             onPhase: (p, d) => opts.onVm?.(vm.name, p, d),
           });
           const readyAt = Date.now() - t0;

@@ -17,3 +17,13 @@ export const deviceProfiles: Readonly<Record<string, DeviceProfile>> = Object.fr
 
 export const profileNames = Object.keys(deviceProfiles);
 export const accelNames = ['kvm', 'tcg', 'auto'] as const;
+
+/**
+ * What a guest that cannot find its root disk on this device model most
+ * likely lacks: on a paravirtual model, the drivers of a ported OS.
+ */
+export function rootDiskMissing(profile: DeviceProfile): string {
+  return profile.family === 'paravirtual'
+    ? `this guest's OS has no virtio drivers: paravirtualization needs a ported OS; use profile emulated (its ${profile.diskBus.value} disk is invisible to an OS without them)`
+    : `the guest's OS found no root disk on the ${profile.diskBus.value} bus: it has no driver for this device model's disk controller`;
+}

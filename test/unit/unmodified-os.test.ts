@@ -4,6 +4,9 @@ import { LabError, type VmlabError } from '../../src/errors.js';
 import { createRuntime } from '../../src/lab-ops/runtime.js';
 import { isoBytesProblem } from '../../src/host/iso-check.js';
 import { upLab } from '../../src/lab-ops/up.js';
+import { ROOT_MISSING } from '../../src/lab-ops/readiness.js';
+import { loadRecipe } from '../../src/images/recipe.js';
+import { deviceProfiles, rootDiskMissing } from '../../src/profiles/index.js';
 import { renderLab } from '../../src/render/index.js';
 import { fakeRuntime } from '../helpers/fake-runtime.js';
 import { modelFromText, planFromText, readLab } from '../helpers/lab.js';
@@ -94,5 +97,26 @@ describe('unmodified OSes: install media and guests vmlab does not provision', (
     iso.write('CD001', 0x8801, 'latin1');
     iso.write('EL TORITO SPECIFICATION', 0x8807, 'latin1');
     assert.equal(isoBytesProblem(iso), undefined);
+  });
+});
+
+describe('an OS never ported to virtio: the debian-12-novirtio recipe', () => {
+  it('extends debian-12: its packages and files, without the virtio drivers in the initramfs, and removes every virtio module', () => {
+    const base = loadRecipe('debian-12');
+    const r = loadRecipe('debian-12-novirtio');
+    assert.equal(r.base, 'debian-12');
+    assert.deepEqual(r.packages, base.packages);
+    assert.deepEqual(r.filesDirs, base.filesDirs);
+    assert.deepEqual(r.removeModules, ['*virtio*', 'vhost*']);
+    assert.ok(base.initramfsModules.some((m) => m.startsWith('virtio')));
+    assert.ok(!r.initramfsModules.some((m) => /virtio/.test(m)));
+    assert.notEqual(r.hash, base.hash);
+  });
+
+  it('a guest stuck in its initramfs on a paravirtual model is told it lacks the drivers of a ported OS', () => {
+    assert.ok(ROOT_MISSING.test('Gave up waiting for root file system device.  Common problems:'));
+    assert.ok(ROOT_MISSING.test('ALERT!  LABEL=vmlab-root does not exist.  Dropping to a shell!'));
+    assert.match(rootDiskMissing(deviceProfiles.virtio!), /no virtio drivers: paravirtualization needs a ported OS; use profile emulated/);
+    assert.doesNotMatch(rootDiskMissing(deviceProfiles.emulated!), /virtio/);
   });
 });
