@@ -1,4 +1,4 @@
-import { openSync, readSync, closeSync, statSync, existsSync } from 'node:fs';
+import { openSync, readSync, closeSync, statSync, existsSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { VmlabError } from '../errors.js';
@@ -43,31 +43,42 @@ export async function checkDiskImage(path: string): Promise<{ format: string; vi
   return info;
 }
 
+export function checkImageName(name: string): void {
+  if (!IMAGE_NAME.test(name)) throw new VmlabError('ERR_VMLAB_IMAGE_NAME', `"${name}" is not a valid image name`, { kind: 'user', hint: 'lowercase letters, digits, ".", "_" and "-"' });
+}
+
 /** Copies (converting to qcow2) a disk image into the store under `name`. */
 export async function importImage(store: ImageStore, path: string, name: string, origin: 'import' | 'pull' = 'import', extra: Partial<ImageInfo> = {}): Promise<ImageInfo> {
-  if (!IMAGE_NAME.test(name)) throw new VmlabError('ERR_VMLAB_IMAGE_NAME', `"${name}" is not a valid image name`, { kind: 'user', hint: 'lowercase letters, digits, ".", "_" and "-"' });
+  checkImageName(name);
   const info = await checkDiskImage(path);
+  return publishConverted(store, path, info.format, name, { source: origin, origin: extra.origin ?? path, ...(extra.sha256 ? { sha256: extra.sha256 } : {}) });
+}
+
+/**
+ * Converts a disk (through its backing chain: the result stands alone, without
+ * the overlay's internal snapshots) into a new version of image `name`.
+ */
+export async function publishConverted(store: ImageStore, path: string, format: string, name: string, meta: Pick<ImageInfo, 'source' | 'origin'> & { sha256?: string }): Promise<ImageInfo> {
   const unlock = store.lock(name);
   try {
     store.cleanStale(name);
-    const sha = extra.sha256 ?? (await sha256File(path));
     const tmp = store.tempFile(name) + '.qcow2';
     try {
-      await run('qemu-img', ['convert', '-f', info.format, '-O', 'qcow2', path, tmp], { timeoutMs: 30 * 60_000 });
+      await run('qemu-img', ['convert', '-f', format, '-O', 'qcow2', path, tmp], { timeoutMs: 30 * 60_000 });
+      const sha = meta.sha256 ?? (await sha256File(tmp));
       const out = await qemuImgInfo(tmp);
       return store.publish(tmp, {
         name,
         version: sha.slice(0, 12),
-        source: origin,
+        source: meta.source,
         sha256: sha,
         format: 'qcow2',
         virtualSize: out.virtualSize,
         actualSize: out.actualSize,
         created: new Date().toISOString(),
-        origin: extra.origin ?? path,
+        ...(meta.origin ? { origin: meta.origin } : {}),
       });
     } catch (e) {
-      const { rmSync } = await import('node:fs');
       rmSync(tmp, { force: true });
       throw e;
     }

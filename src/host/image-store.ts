@@ -17,7 +17,8 @@ export interface ImageInfo {
   name: string;
   version: string;
   file: string;
-  source: 'recipe' | 'import' | 'pull';
+  /** capture: a lab VM's disk, flattened (vmlab image capture). */
+  source: 'recipe' | 'import' | 'pull' | 'capture';
   recipeHash?: string;
   sha256?: string;
   format: string;

@@ -187,6 +187,10 @@ export class DbusHypervisor implements Hypervisor {
     await this.call(async () => (await this.mustDomain(name)).Destroy!(NONE));
   }
 
+  async shutdownDomain(name: string): Promise<void> {
+    await this.call(async () => (await this.mustDomain(name)).Shutdown!(NONE));
+  }
+
   async undefineDomain(name: string): Promise<void> {
     await this.call(async () => (await this.mustDomain(name)).Undefine!(UNDEFINE_MANAGED_SAVE | UNDEFINE_SNAPSHOTS_METADATA | UNDEFINE_NVRAM));
   }

@@ -56,6 +56,8 @@ export interface Hypervisor {
   defineDomain(xml: string): Promise<void>;
   startDomain(name: string): Promise<void>;
   destroyDomain(name: string): Promise<void>;
+  /** Asks the guest to power off (ACPI); returns at once, the domain stops when the guest is done. */
+  shutdownDomain(name: string): Promise<void>;
   undefineDomain(name: string): Promise<void>;
   domainXml(name: string, inactive?: boolean): Promise<string>;
   listNetworks(): Promise<NetworkInfo[]>;

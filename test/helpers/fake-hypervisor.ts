@@ -49,6 +49,11 @@ export class FakeHypervisor implements Hypervisor {
     this.act(`destroy ${name}`);
     this.must(name).state = 'shutoff';
   }
+  /** A fake guest powers off at once. */
+  async shutdownDomain(name: string) {
+    this.act(`shutdown ${name}`);
+    this.must(name).state = 'shutoff';
+  }
   async undefineDomain(name: string) {
     this.act(`undefine ${name}`);
     this.domains.delete(name);

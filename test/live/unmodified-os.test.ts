@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { libvirtObjects, requireLiveHost, vmlab, vmlabJson } from '../helpers/live.js';
 
 const LAB = 'labs/unmodified-os.yaml';
+const dir = mkdtempSync(join(tmpdir(), 'vmlab-capture-'));
 
 async function guest(vm: string, args: string[]) {
   const r = await vmlab(['exec', LAB, vm, '--', ...args]);
@@ -25,6 +29,7 @@ describe('live: an OS never ported to virtio (debian-12-novirtio under emulated 
 
   after(async () => {
     await vmlab(['down', 'unmodified-os']);
+    await vmlab(['down', 'captured']);
   });
 
   it('up: the emulated guest is ready; the virtio guest fails within the timeout saying it has no virtio drivers (exit 1)', async () => {
@@ -52,6 +57,25 @@ describe('live: an OS never ported to virtio (debian-12-novirtio under emulated 
     assert.equal((await guest('emulated', ['sh', '-c', 'cat /lib/modules/*/modules.builtin | grep -c virtio'])).out.trim(), '0');
     const disk = await guest('emulated', ['sh', '-c', 'basename $(readlink /sys/block/sda/device/driver)']);
     assert.equal(disk.code, 0, 'its disk is the emulated SATA one');
+  });
+
+  it('image capture: the emulated guest (shut down, flattened) becomes an image a new lab boots, with what was done in it', async () => {
+    assert.equal((await guest('emulated', ['sh', '-c', 'echo installed-once > /root/marker && sync'])).code, 0);
+    const cap = await vmlabJson(['image', 'capture', '--json', LAB, 'emulated', '--name', 'novirtio-captured']);
+    assert.equal(cap.exitCode, 0, cap.stderr);
+    assert.equal(cap.json.shutdown, 'asked', 'the guest shut down when asked (ACPI)');
+    const list = await vmlabJson(['image', 'list', '--json']);
+    const img = list.json.images.find((i: { name: string }) => i.name === 'novirtio-captured');
+    assert.equal(img.source, 'capture');
+    assert.match(img.origin, /lab unmodified-os, VM emulated/);
+    const file = join(dir, 'from-capture.yaml');
+    writeFileSync(file, 'name: captured\nvms:\n  again:\n    image: novirtio-captured\n    profile: emulated\n    memory: 512MiB\n');
+    const up = await vmlab(['up', file], { timeout: 15 * 60_000 });
+    assert.equal(up.exitCode, 0, String(up.stderr));
+    const marker = await vmlab(['exec', file, 'again', '--', 'cat', '/root/marker']);
+    assert.equal(String(marker.stdout).trim(), 'installed-once');
+    assert.equal((await vmlab(['down', 'captured'])).exitCode, 0);
+    assert.equal((await vmlab(['image', 'remove', 'novirtio-captured'])).exitCode, 0);
   });
 
   it('down leaves nothing of the lab', async () => {

@@ -4,6 +4,7 @@ import { LabError, type VmlabError } from '../../src/errors.js';
 import { createRuntime } from '../../src/lab-ops/runtime.js';
 import { isoBytesProblem } from '../../src/host/iso-check.js';
 import { upLab } from '../../src/lab-ops/up.js';
+import { captureVmImage } from '../../src/lab-ops/image-capture.js';
 import { ROOT_MISSING } from '../../src/lab-ops/readiness.js';
 import { loadRecipe } from '../../src/images/recipe.js';
 import { deviceProfiles, rootDiskMissing } from '../../src/profiles/index.js';
@@ -118,5 +119,41 @@ describe('an OS never ported to virtio: the debian-12-novirtio recipe', () => {
     assert.ok(ROOT_MISSING.test('ALERT!  LABEL=vmlab-root does not exist.  Dropping to a shell!'));
     assert.match(rootDiskMissing(deviceProfiles.virtio!), /no virtio drivers: paravirtualization needs a ported OS; use profile emulated/);
     assert.doesNotMatch(rootDiskMissing(deviceProfiles.emulated!), /virtio/);
+  });
+});
+
+describe('image capture: a lab VM as an image (on fakes)', () => {
+  const quick = planFromText(readLab('labs/quickstart.yaml'), 'labs/quickstart.yaml');
+  const published: string[] = [];
+  const publish = async (disk: string, format: string, name: string, origin: string) => {
+    published.push(`${name} ← ${disk} (${format}): ${origin}`);
+    return { name, version: 'abc', file: `/images/${name}@abc.qcow2` };
+  };
+
+  it('asks the guest to shut down, then flattens its system disk into a new image with its origin', async () => {
+    const { rt, disks, h } = fakeRuntime();
+    await upLab(rt, quick, { disks, bridgeExists: async () => true, timeoutMs: 5000 });
+    published.length = 0;
+    const r = await captureVmImage(rt, { lab: 'quickstart', vm: 'para', name: 'my-os', publish });
+    assert.equal(r.shutdown, 'asked');
+    assert.ok(h.calls.includes('shutdown vmlab-quickstart-para'));
+    assert.deepEqual(published, [`my-os ← ${quick.vms[1]!.dir}/root.qcow2 (qcow2): captured from lab quickstart, VM para (virtio profile), disk vda`]);
+    const forced = await captureVmImage(rt, { lab: 'quickstart', vm: 'emu', name: 'my-os', force: true, publish });
+    assert.equal(forced.shutdown, 'forced');
+    assert.ok(h.calls.includes('destroy vmlab-quickstart-emu'));
+  });
+
+  it('a guest that ignores the power button is not captured; unknown VMs and labs are user errors', async () => {
+    const { rt, disks, h } = fakeRuntime();
+    await upLab(rt, quick, { disks, bridgeExists: async () => true, timeoutMs: 5000 });
+    h.shutdownDomain = async () => {};
+    published.length = 0;
+    await assert.rejects(
+      captureVmImage(rt, { lab: 'quickstart', vm: 'para', name: 'x', timeoutMs: 1200, publish }),
+      (e: VmlabError) => e.code === 'ERR_VMLAB_SHUTDOWN_TIMEOUT' && /--force/.test(e.hint!),
+    );
+    assert.deepEqual(published, []);
+    await assert.rejects(captureVmImage(rt, { lab: 'quickstart', vm: 'r9', name: 'x', publish }), (e: VmlabError) => e.exitCode === 2 && /emu, para/.test(e.hint!));
+    await assert.rejects(captureVmImage(rt, { lab: 'nope', vm: 'r9', name: 'x', publish }), (e: VmlabError) => e.code === 'ERR_VMLAB_LAB_DOWN');
   });
 });

@@ -1,12 +1,15 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import { buildImage } from '../../host/image-builder.js';
-import { importImage } from '../../host/image-import.js';
+import { checkImageName, importImage, publishConverted } from '../../host/image-import.js';
+import { captureVmImage } from '../../lab-ops/image-capture.js';
+import { VmlabError } from '../../errors.js';
+import { seconds } from '../options.js';
 import { pullImage } from '../../host/image-pull.js';
 import { ImageStore } from '../../host/image-store.js';
 import { catalogEntry, loadCatalog } from '../../images/catalog.js';
 import { loadRecipe, recipeNames } from '../../images/recipe.js';
-import { hostPaths, type GlobalOpts } from '../context.js';
+import { hostPaths, labArg, withRuntime, type GlobalOpts } from '../context.js';
 import { emit, reportErrors } from '../output.js';
 import { Progress } from '../progress.js';
 import { findBackingUsers } from '../../host/overlay-scan.js';
@@ -47,6 +50,46 @@ export function registerImage(program: Command): void {
           for (const c of catalog) lines.push(`  ${c.name.padEnd(24)} ${c.pulled ? 'pulled' : ''} ${c.description}`);
           return lines.join('\n');
         });
+      }),
+    );
+
+  image
+    .command('capture')
+    .description("a lab VM's disk as a new image (shut down, flattened, its origin recorded): install once, then labs clone it")
+    .argument('<lab>', 'lab file or lab name')
+    .argument('<vm>', 'the VM')
+    .requiredOption('--name <image>', 'name of the new image')
+    .option('--force', 'power the VM off instead of asking the guest to shut down')
+    .option('--timeout <seconds>', 'how long the guest may take to power off (default 180)', seconds)
+    .option('--json', 'machine-readable output')
+    .action((arg: string, vm: string, opts: { name: string; force?: boolean; timeout?: number; json?: boolean }, cmd: Command) =>
+      reportErrors(opts, async () => {
+        checkImageName(opts.name);
+        if (recipeNames().includes(opts.name)) {
+          throw new VmlabError('ERR_VMLAB_IMAGE_NAME', `"${opts.name}" is built from a recipe (images/${opts.name}/)`, { kind: 'user', hint: 'give the captured image a name of its own' });
+        }
+        const g = cmd.optsWithGlobals() as GlobalOpts;
+        const { name: lab } = labArg(arg, hostPaths(g));
+        const store = imageStore(cmd);
+        store.ensure();
+        const progress = new Progress(Boolean(opts.json));
+        const r = await withRuntime(g, (rt) =>
+          captureVmImage(rt, {
+            lab,
+            vm,
+            name: opts.name,
+            ...(opts.force ? { force: true } : {}),
+            ...(opts.timeout ? { timeoutMs: opts.timeout * 1000 } : {}),
+            publish: (disk, format, name, origin) => publishConverted(store, disk, format, name, { source: 'capture', origin }),
+            onStep: (what) => progress.step('capture', what),
+          }),
+        );
+        emit(
+          opts,
+          { ok: true, lab, vm, ...r },
+          () =>
+            `image ${r.image.name} version ${r.image.version} from ${lab}/${vm} (${r.shutdown === 'was off' ? 'it was off' : r.shutdown === 'forced' ? 'powered off' : 'shut down'}): ${r.image.file}\nuse it: image: ${r.image.name} in a lab file (vmlab up starts ${vm} again)`,
+        );
       }),
     );
 
