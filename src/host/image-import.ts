@@ -1,4 +1,5 @@
-import { openSync, readSync, closeSync, statSync, existsSync, rmSync } from 'node:fs';
+import { copyFileSync, openSync, readSync, closeSync, statSync, existsSync, rmSync } from 'node:fs';
+import { isoFileProblem } from './iso-check.js';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { VmlabError } from '../errors.js';
@@ -47,9 +48,10 @@ export function checkImageName(name: string): void {
   if (!IMAGE_NAME.test(name)) throw new VmlabError('ERR_VMLAB_IMAGE_NAME', `"${name}" is not a valid image name`, { kind: 'user', hint: 'lowercase letters, digits, ".", "_" and "-"' });
 }
 
-/** Copies (converting to qcow2) a disk image into the store under `name`. */
+/** Copies (converting to qcow2) a disk image into the store under `name`; an ISO stays as it is (install media). */
 export async function importImage(store: ImageStore, path: string, name: string, origin: 'import' | 'pull' = 'import', extra: Partial<ImageInfo> = {}): Promise<ImageInfo> {
   checkImageName(name);
+  if (existsSync(path) && looksLikeIso(path)) return importMedia(store, path, name, origin, extra);
   const info = await checkDiskImage(path);
   return publishConverted(store, path, info.format, name, { source: origin, origin: extra.origin ?? path, ...(extra.sha256 ? { sha256: extra.sha256 } : {}) });
 }
@@ -77,6 +79,48 @@ export async function publishConverted(store: ImageStore, path: string, format: 
         actualSize: out.actualSize,
         created: new Date().toISOString(),
         ...(meta.origin ? { origin: meta.origin } : {}),
+      });
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      throw e;
+    }
+  } finally {
+    unlock();
+  }
+}
+
+function looksLikeIso(path: string): boolean {
+  const head = Buffer.alloc(0x8001 + 5);
+  const fd = openSync(path, 'r');
+  try {
+    return readSync(fd, head, 0, head.length, 0) === head.length && head.toString('latin1', 0x8001, 0x8006) === 'CD001';
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Install media: a bootable ISO 9660 image, copied byte for byte (labs attach it read-only: cdrom: NAME). */
+async function importMedia(store: ImageStore, path: string, name: string, origin: 'import' | 'pull', extra: Partial<ImageInfo>): Promise<ImageInfo> {
+  const bad = isoFileProblem(path);
+  if (bad) throw new VmlabError('ERR_VMLAB_MEDIA_NOT_BOOTABLE', `${path} ${bad}`, { kind: 'user', hint: 'install media must be a bootable ISO (El Torito), as distributions ship them' });
+  const unlock = store.lock(name);
+  try {
+    store.cleanStale(name);
+    const tmp = store.tempFile(name) + '.iso';
+    try {
+      copyFileSync(path, tmp);
+      const sha = extra.sha256 ?? (await sha256File(tmp));
+      const size = statSync(tmp).size;
+      return store.publish(tmp, {
+        name,
+        version: sha.slice(0, 12),
+        source: origin,
+        sha256: sha,
+        format: 'iso',
+        virtualSize: size,
+        actualSize: size,
+        created: new Date().toISOString(),
+        origin: extra.origin ?? path,
       });
     } catch (e) {
       rmSync(tmp, { force: true });

@@ -9,6 +9,7 @@ import { VmlabError } from '../errors.js';
  *   <name>@<version>.qcow2   an immutable image version (linked clones point here)
  *   <name>@<version>.json    what it is: source, recipe hash, sizes, build time
  *   <name>.qcow2             symlink to the current version (what labs use)
+ *   <name>@<version>.iso, <name>.iso   the same for install media (imported ISOs, attached read-only)
  *
  * A rebuild adds a version and moves the symlink; it never rewrites a file an
  * existing linked clone uses as its backing file.
@@ -29,6 +30,10 @@ export interface ImageInfo {
   origin?: string;
 }
 
+export type ImageExt = 'qcow2' | 'iso';
+const IMAGE_EXTS: ImageExt[] = ['qcow2', 'iso'];
+const EXT_RE = /\.(qcow2|iso)$/;
+
 export class ImageStore {
   constructor(readonly dir: string) {}
 
@@ -36,31 +41,49 @@ export class ImageStore {
     mkdirSync(this.dir, { recursive: true, mode: 0o755 });
   }
 
-  currentLink(name: string): string {
-    return join(this.dir, `${name}.qcow2`);
+  /** Disk images are qcow2; install media (format iso) keep their bytes and their extension. */
+  currentLink(name: string, ext: ImageExt = 'qcow2'): string {
+    return join(this.dir, `${name}.${ext}`);
   }
 
-  versionFile(name: string, version: string): string {
-    return join(this.dir, `${name}@${version}.qcow2`);
+  versionFile(name: string, version: string, ext: ImageExt = 'qcow2'): string {
+    return join(this.dir, `${name}@${version}.${ext}`);
   }
 
-  /** The current version of an image, or undefined. */
+  /** The current version of an image (a disk or install media), or undefined. */
   current(name: string): ImageInfo | undefined {
-    const link = this.currentLink(name);
-    let target: string;
-    try {
-      target = readlinkSync(link);
-    } catch {
-      return undefined;
+    for (const ext of IMAGE_EXTS) {
+      let target: string;
+      try {
+        target = readlinkSync(this.currentLink(name, ext));
+      } catch {
+        continue;
+      }
+      const meta = join(this.dir, basename(target).replace(EXT_RE, '.json'));
+      if (!existsSync(join(this.dir, basename(target))) || !existsSync(meta)) continue;
+      return JSON.parse(readFileSync(meta, 'utf8')) as ImageInfo;
     }
-    const meta = join(this.dir, basename(target).replace(/\.qcow2$/, '.json'));
-    if (!existsSync(join(this.dir, basename(target))) || !existsSync(meta)) return undefined;
-    return JSON.parse(readFileSync(meta, 'utf8')) as ImageInfo;
+    return undefined;
+  }
+
+  /** The file of imported install media `name` (attached read-only, shared, never copied). */
+  resolveMedia(name: string): string {
+    const info = this.current(name);
+    if (!info || info.format !== 'iso') {
+      throw new VmlabError('ERR_VMLAB_MEDIA_MISSING', info ? `image "${name}" is a disk image, not install media` : `no install media "${name}" in ${this.dir}`, {
+        kind: 'user',
+        hint: info ? 'use it as image:, or import the ISO under another name' : `import it: vmlab image import FILE.iso --name ${name} (or give cdrom: a path)`,
+      });
+    }
+    return info.file;
   }
 
   /** Absolute path of the current version's file (what a linked clone's backing file must be). */
   resolve(name: string): string {
     const info = this.current(name);
+    if (info?.format === 'iso') {
+      throw new VmlabError('ERR_VMLAB_IMAGE_IS_MEDIA', `image "${name}" is install media (an ISO), not a disk to clone`, { kind: 'user', hint: `boot it: boot: cdrom and cdrom: ${name}` });
+    }
     if (!info) {
       throw new VmlabError('ERR_VMLAB_IMAGE_MISSING', `image "${name}" is not in ${this.dir}`, {
         kind: 'user',
@@ -74,12 +97,12 @@ export class ImageStore {
     if (!existsSync(this.dir)) return [];
     const out: Array<ImageInfo & { olderVersions: string[] }> = [];
     const entries = readdirSync(this.dir);
-    for (const f of entries.filter((e) => e.endsWith('.qcow2') && !e.includes('@')).sort()) {
+    for (const f of entries.filter((e) => EXT_RE.test(e) && !e.includes('@')).sort()) {
       if (!lstatSync(join(this.dir, f)).isSymbolicLink()) continue;
-      const name = f.replace(/\.qcow2$/, '');
+      const name = f.replace(EXT_RE, '');
       const cur = this.current(name);
       if (!cur) continue;
-      const older = entries.filter((e) => e.startsWith(`${name}@`) && e.endsWith('.qcow2') && e !== basename(cur.file)).map((e) => e.slice(name.length + 1, -6));
+      const older = entries.filter((e) => e.startsWith(`${name}@`) && EXT_RE.test(e) && e !== basename(cur.file)).map((e) => e.slice(name.length + 1).replace(EXT_RE, ''));
       out.push({ ...cur, actualSize: safeSize(cur.file), olderVersions: older });
     }
     return out;
@@ -91,12 +114,15 @@ export class ImageStore {
 
   /** Atomically publish a finished image file (already in this.dir) as the current version. */
   publish(tmpFile: string, info: Omit<ImageInfo, 'file'>): ImageInfo {
-    const file = this.versionFile(info.name, info.version);
+    const ext: ImageExt = info.format === 'iso' ? 'iso' : 'qcow2';
+    const file = this.versionFile(info.name, info.version, ext);
     const full: ImageInfo = { ...info, file };
     renameSync(tmpFile, file);
-    writeFileSync(file.replace(/\.qcow2$/, '.json.tmp'), JSON.stringify(full, null, 2) + '\n');
-    renameSync(file.replace(/\.qcow2$/, '.json.tmp'), file.replace(/\.qcow2$/, '.json'));
-    const link = this.currentLink(info.name);
+    writeFileSync(file.replace(EXT_RE, '.json.tmp'), JSON.stringify(full, null, 2) + '\n');
+    renameSync(file.replace(EXT_RE, '.json.tmp'), file.replace(EXT_RE, '.json'));
+    // One kind per name: importing an ISO under a disk image's name (or back) replaces the other link.
+    for (const other of IMAGE_EXTS) if (other !== ext) rmSync(this.currentLink(info.name, other), { force: true });
+    const link = this.currentLink(info.name, ext);
     const tmpLink = `${link}.tmp-${process.pid}`;
     rmSync(tmpLink, { force: true });
     symlinkSync(basename(file), tmpLink);
@@ -109,8 +135,8 @@ export class ImageStore {
     const removed: string[] = [];
     const kept: string[] = [];
     if (!existsSync(this.dir)) return { removed, kept };
-    const versions = readdirSync(this.dir).filter((e) => e.startsWith(`${name}@`) && e.endsWith('.qcow2'));
-    if (versions.length === 0 && !existsSync(this.currentLink(name))) {
+    const versions = readdirSync(this.dir).filter((e) => e.startsWith(`${name}@`) && EXT_RE.test(e));
+    if (versions.length === 0 && !IMAGE_EXTS.some((x) => existsSync(this.currentLink(name, x)))) {
       throw new VmlabError('ERR_VMLAB_IMAGE_MISSING', `no image "${name}" in ${this.dir}`, { kind: 'user', hint: 'see vmlab image list' });
     }
     for (const v of versions) {
@@ -120,10 +146,10 @@ export class ImageStore {
         continue;
       }
       rmSync(file, { force: true });
-      rmSync(file.replace(/\.qcow2$/, '.json'), { force: true });
+      rmSync(file.replace(EXT_RE, '.json'), { force: true });
       removed.push(file);
     }
-    if (kept.length === 0) rmSync(this.currentLink(name), { force: true });
+    if (kept.length === 0) for (const x of IMAGE_EXTS) rmSync(this.currentLink(name, x), { force: true });
     return { removed, kept };
   }
 

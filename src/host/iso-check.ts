@@ -13,15 +13,23 @@ export function isoBytesProblem(head: Uint8Array): string | undefined {
   return undefined;
 }
 
+/** Media a lab attaches: a bootable ISO that QEMU can reach. */
 export function mediaProblem(path: string): string | undefined {
+  const bad = isoFileProblem(path);
+  if (bad) return bad;
+  // QEMU runs as its own user (libvirt-qemu on Debian): libvirt gives it the file, not the folders on the way.
+  for (let d = dirname(path); d !== dirname(d); d = dirname(d)) {
+    if ((statSync(d).mode & 0o001) === 0) return `cannot be reached by QEMU, which runs as its own user: folder ${d} is not searchable by others (chmod o+x ${d}, or put the media elsewhere)`;
+  }
+  return undefined;
+}
+
+/** A file that is a bootable ISO 9660 image. */
+export function isoFileProblem(path: string): string | undefined {
   try {
     if (!statSync(path).isFile()) return 'is not a file';
   } catch {
     return 'does not exist (the path is relative to the lab file)';
-  }
-  // QEMU runs as its own user (libvirt-qemu on Debian): libvirt gives it the file, not the folders on the way.
-  for (let d = dirname(path); d !== dirname(d); d = dirname(d)) {
-    if ((statSync(d).mode & 0o001) === 0) return `cannot be reached by QEMU, which runs as its own user: folder ${d} is not searchable by others (chmod o+x ${d}, or put the media elsewhere)`;
   }
   const head = Buffer.alloc(0x8800 + 64);
   const fd = openSync(path, 'r');

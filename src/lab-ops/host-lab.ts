@@ -29,7 +29,7 @@ export function loadLabForHost(file: string, paths: HostPaths): LabModel {
 
 export function planForHost(lab: LabModel, paths: HostPaths, auto: AutoAccel = probeAutoAccel(), tuning: Pick<PlanOptions, 'diskCache' | 'diskIo'> & { vhostNet?: boolean } = {}): Plan {
   const { vhostNet = true, ...disk } = tuning;
-  return planLab(lab, { paths, autoAccel: auto, host: { vhostNet: vhostNet && existsSync('/dev/vhost-net') }, imageFiles: resolvedImages(lab, paths), ...disk });
+  return planLab(lab, { paths, autoAccel: auto, host: { vhostNet: vhostNet && existsSync('/dev/vhost-net') }, imageFiles: resolvedImages(lab, paths), mediaFiles: resolvedMedia(lab, paths), ...disk });
 }
 
 /** The image versions a lab's clones are made from now; an image that is missing is left out (up's preflight names it). */
@@ -39,6 +39,20 @@ function resolvedImages(lab: LabModel, paths: HostPaths): Record<string, string>
   for (const name of new Set(lab.vms.flatMap((v) => (v.image ? [v.image] : [])))) {
     try {
       out[name] = store.resolve(name);
+    } catch {
+      /* reported by up */
+    }
+  }
+  return out;
+}
+
+/** Imported install media a lab names (cdrom: NAME) → its current file; missing media are left out (up's preflight names them). */
+function resolvedMedia(lab: LabModel, paths: HostPaths): Record<string, string> {
+  const store = new ImageStore(join(paths.dataDir, 'images'));
+  const out: Record<string, string> = {};
+  for (const name of new Set(lab.vms.flatMap((v) => (v.boot.cdromImage ? [v.boot.cdromImage] : [])))) {
+    try {
+      out[name] = store.resolveMedia(name);
     } catch {
       /* reported by up */
     }

@@ -62,7 +62,8 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
   for (const vm of plan.vms) {
     for (const media of vm.disks.filter((d) => d.role === 'media')) {
       const bad = opts.disks.mediaProblem(media.path);
-      if (bad) problems.push(`${vm.name}: install media ${media.path}: ${bad}`);
+      if (bad && media.mediaImage) problems.push(`${vm.name}: no install media "${media.mediaImage}" in the image cache (vmlab image import FILE.iso --name ${media.mediaImage})`);
+      else if (bad) problems.push(`${vm.name}: install media ${media.path}: ${bad}`);
     }
     if (!vm.image || checked.has(vm.image.name)) continue;
     checked.add(vm.image.name);

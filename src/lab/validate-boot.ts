@@ -1,5 +1,7 @@
 import { dirname, resolve } from 'node:path';
+import { deviceProfiles } from '../profiles/index.js';
 import type { Checker } from './checker.js';
+import { IMAGE_NAME } from './fields.js';
 import type { RawVm } from './raw.js';
 import type { PathSeg } from './source.js';
 
@@ -13,16 +15,36 @@ export interface BootSpec {
   boot: 'disk' | 'cdrom';
   /** Install media, attached read-only: an absolute path (a relative one is resolved from the lab file's folder). */
   cdrom?: string;
+  /** Or install media imported into the image cache (vmlab image import FILE.iso --name NAME). */
+  cdromImage?: string;
   provision: 'cloud-init' | 'none';
   /** Ready when the serial console prints a match (provision: none). */
   consoleReady?: string;
 }
 
-export function parseBoot(c: Checker, segs: PathSeg[], o: RawVm, labFile: string): BootSpec {
+export function parseBoot(c: Checker, segs: PathSeg[], o: RawVm, labFile: string, defaultProfile: string): BootSpec {
   const boot = (o.boot as BootSpec['boot'] | undefined) ?? 'disk';
   const provision = (o.provision as BootSpec['provision'] | undefined) ?? 'cloud-init';
-  const cdrom = o.cdrom === undefined ? undefined : resolve(dirname(labFile), o.cdrom);
-  if (boot === 'cdrom' && !cdrom) c.fail([...segs, 'boot'], 'boot: cdrom needs cdrom: (the install media)', { hint: 'cdrom: isos/install.iso (relative to the lab file)' });
+  // A path has a "/" or ends in .iso; anything else names imported media.
+  const isPath = o.cdrom !== undefined && (o.cdrom.includes('/') || /\.iso$/i.test(o.cdrom));
+  const cdrom = o.cdrom !== undefined && isPath ? resolve(dirname(labFile), o.cdrom) : undefined;
+  const cdromImage = o.cdrom !== undefined && !isPath ? o.cdrom : undefined;
+  if (cdromImage !== undefined && !IMAGE_NAME.test(cdromImage)) {
+    c.fail([...segs, 'cdrom'], 'is neither a path to an ISO (with a "/" or ending in .iso) nor an image name', {
+      value: cdromImage,
+      hint: 'e.g. isos/install.iso, or the name given to vmlab image import',
+    });
+  }
+  const profile = deviceProfiles[(o.profile as string | undefined) ?? defaultProfile];
+  if (o.cdrom !== undefined && profile && profile.seed.value.device !== 'cdrom') {
+    c.fail([...segs, 'cdrom'], `profile ${profile.name} has no CD-ROM: its read-only media are ${profile.seed.value.bus} disks, and a BIOS boots install media only from a CD-ROM`, {
+      hint: `use a profile with one: ${Object.values(deviceProfiles)
+        .filter((p) => p.seed.value.device === 'cdrom')
+        .map((p) => p.name)
+        .join(', ')}`,
+    });
+  }
+  if (boot === 'cdrom' && o.cdrom === undefined) c.fail([...segs, 'boot'], 'boot: cdrom needs cdrom: (the install media)', { hint: 'cdrom: isos/install.iso (relative to the lab file)' });
   const ready = o.ready as { console?: unknown } | undefined;
   const consoleReady = ready && typeof ready === 'object' && !Array.isArray(ready) && typeof ready.console === 'string' ? ready.console : undefined;
   if (provision === 'none') {
@@ -47,5 +69,5 @@ export function parseBoot(c: Checker, segs: PathSeg[], o: RawVm, labFile: string
       c.fail([...segs, 'ready', 'console'], `is not a regular expression: ${(e as Error).message}`, { value: consoleReady });
     }
   }
-  return { boot, provision, ...(cdrom ? { cdrom } : {}), ...(consoleReady !== undefined ? { consoleReady } : {}) };
+  return { boot, provision, ...(cdrom ? { cdrom } : {}), ...(cdromImage ? { cdromImage } : {}), ...(consoleReady !== undefined ? { consoleReady } : {}) };
 }

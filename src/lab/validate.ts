@@ -189,7 +189,7 @@ function parseVms(c: Checker, vms: RawLab['vms'], d: Defaults, networks: Map<str
     const segs = ['vms', key];
     const o: RawVm = def ?? {};
     const count = o.count ?? 1;
-    const boot = parseBoot(c, segs, o, c.source.file);
+    const boot = parseBoot(c, segs, o, c.source.file, d.profile);
     // Install media boots onto empty disks: no system image unless the lab names one.
     const img = o.image === undefined ? (boot.boot === 'cdrom' ? null : defaultImage(c, segs, d.image, opts)) : image(c, [...segs, 'image'], o.image, opts);
     const mem = o.memory === undefined ? d.memoryBytes : memory(c, [...segs, 'memory'], o.memory);

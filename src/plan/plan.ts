@@ -34,6 +34,8 @@ export interface PlanOptions {
    * running VM; its overlay keeps the version it was cloned from.
    */
   imageFiles?: Readonly<Record<string, string>>;
+  /** Imported install media (cdrom: NAME) → its file, resolved by the caller; default: the cache's link. */
+  mediaFiles?: Readonly<Record<string, string>>;
 }
 
 export interface NetworkPlan {
@@ -68,6 +70,8 @@ export interface DiskPlan {
    * cache's link to the image's current version.
    */
   backingFile?: string;
+  /** Install media imported into the image cache (cdrom: NAME), for up's messages. */
+  mediaImage?: string;
   /** Pass the guest's discards on to the file (discard='unmap'): where the bus can (profiles' BUS_DISCARD). */
   discard: boolean;
   sizeBytes?: number;
@@ -150,7 +154,12 @@ export function planLab(lab: LabModel, opts: PlanOptions): Plan {
     const dn = domainName(lab.name, vm.name);
     const tuning = { cache: opts.diskCache ?? 'writeback', io: opts.diskIo ?? 'threads' } as const;
     const imagePath = vm.image ? join(opts.paths.dataDir, 'images', `${vm.image}.qcow2`) : undefined;
-    const disks = planDisks(lab, vm, profile, dir, imagePath, tuning);
+    const media = vm.boot.cdromImage
+      ? { path: opts.mediaFiles?.[vm.boot.cdromImage] ?? join(opts.paths.dataDir, 'images', `${vm.boot.cdromImage}.iso`), image: vm.boot.cdromImage }
+      : vm.boot.cdrom
+        ? { path: vm.boot.cdrom }
+        : undefined;
+    const disks = planDisks(lab, vm, profile, dir, imagePath, tuning, media);
     const nics: NicPlan[] = vm.nics.map((n, i) => {
       const net = byName.get(n.network)!;
       const model = n.model ?? profile.nic.value.model;
@@ -244,7 +253,15 @@ function planNetwork(lab: string, n: NetworkModel): NetworkPlan {
   return { ...base, libvirtName: networkName(lab, n.name), bridge: bridgeNameFor(lab, n.name) };
 }
 
-function planDisks(lab: LabModel, vm: LabModel['vms'][number], profile: DeviceProfile, dir: string, base: string | undefined, tuning: Pick<DiskPlan, 'cache' | 'io'>): DiskPlan[] {
+function planDisks(
+  lab: LabModel,
+  vm: LabModel['vms'][number],
+  profile: DeviceProfile,
+  dir: string,
+  base: string | undefined,
+  tuning: Pick<DiskPlan, 'cache' | 'io'>,
+  media?: { path: string; image?: string },
+): DiskPlan[] {
   const next: Partial<Record<string, number>> = {};
   const dev = (bus: DiskBus) => {
     const p = DEV_PREFIX[bus];
@@ -296,10 +313,11 @@ function planDisks(lab: LabModel, vm: LabModel['vms'][number], profile: DevicePr
   });
   if (profile.iothread.value) for (const d of disks) if (d.bus === 'virtio') d.iothread = 1;
   const cd = profile.seed.value;
-  if (vm.boot.cdrom) {
+  if (media) {
     disks.push({
       role: 'media',
-      path: vm.boot.cdrom,
+      path: media.path,
+      ...(media.image ? { mediaImage: media.image } : {}),
       format: 'raw',
       device: cd.device,
       bus: cd.bus,

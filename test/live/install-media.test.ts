@@ -102,4 +102,20 @@ describe('live: an unmodified OS from install media (boot: cdrom, provision: non
     assert.ok(!existsSync(join(defaultHostPaths().dataDir, 'labs', 'media')));
     assert.equal(sha(iso), isoSum, 'the install media was never written');
   });
+
+  it('imported into the image cache (vmlab image import FILE.iso), the same media boots from cdrom: NAME; the cache keeps its bytes', async () => {
+    const imp = await vmlabJson(['image', 'import', '--json', iso, '--name', 'vmlab-test-os']);
+    assert.equal(imp.exitCode, 0, imp.stderr);
+    const list = await vmlabJson(['image', 'list', '--json']);
+    const media = list.json.images.find((i: { name: string }) => i.name === 'vmlab-test-os');
+    assert.equal(media.format, 'iso');
+    assert.equal(sha(media.file), isoSum);
+    const named = join(dir, 'named.yaml');
+    writeFileSync(named, readFileSync(LAB, 'utf8').replace('cdrom: test-os.iso', 'cdrom: vmlab-test-os'));
+    const up = await vmlabJson(['up', '--json', named]);
+    assert.equal(up.exitCode, 0, up.stderr);
+    assert.equal(up.json.vms[0].ready, true);
+    assert.equal((await vmlab(['down', 'media'])).exitCode, 0);
+    assert.equal((await vmlab(['image', 'remove', 'vmlab-test-os'])).exitCode, 0);
+  });
 });

@@ -1,4 +1,9 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { importImage } from '../../src/host/image-import.js';
+import { ImageStore } from '../../src/host/image-store.js';
 import { parseStringPromise } from 'xml2js';
 import { LabError, type VmlabError } from '../../src/errors.js';
 import { createRuntime } from '../../src/lab-ops/runtime.js';
@@ -155,5 +160,51 @@ describe('image capture: a lab VM as an image (on fakes)', () => {
     assert.deepEqual(published, []);
     await assert.rejects(captureVmImage(rt, { lab: 'quickstart', vm: 'r9', name: 'x', publish }), (e: VmlabError) => e.exitCode === 2 && /emu, para/.test(e.hint!));
     await assert.rejects(captureVmImage(rt, { lab: 'nope', vm: 'r9', name: 'x', publish }), (e: VmlabError) => e.code === 'ERR_VMLAB_LAB_DOWN');
+  });
+});
+
+describe('install media in the image cache (vmlab image import FILE.iso; cdrom: NAME)', () => {
+  const fakeIso = (bootable: boolean) => {
+    const iso = Buffer.alloc(0x8800 + 2048);
+    iso.write('CD001', 0x8001, 'latin1');
+    if (bootable) {
+      iso.write('CD001', 0x8801, 'latin1');
+      iso.write('EL TORITO SPECIFICATION', 0x8807, 'latin1');
+    }
+    const f = join(mkdtempSync(join(tmpdir(), 'vmlab-iso-')), 'x.iso');
+    writeFileSync(f, iso);
+    return f;
+  };
+
+  it('an ISO is kept byte for byte as install media: listed, resolved as media, refused as a disk; a non-bootable one is refused', async () => {
+    const store = new ImageStore(mkdtempSync(join(tmpdir(), 'vmlab-store-')));
+    const src = fakeIso(true);
+    const info = await importImage(store, src, 'installer');
+    assert.equal(info.format, 'iso');
+    assert.match(info.file, /installer@[0-9a-f]{12}\.iso$/);
+    assert.deepEqual(readFileSync(info.file), readFileSync(src));
+    assert.deepEqual(
+      store.list().map((i) => [i.name, i.format]),
+      [['installer', 'iso']],
+    );
+    assert.equal(store.resolveMedia('installer'), info.file);
+    assert.throws(
+      () => store.resolve('installer'),
+      (e: VmlabError) => e.code === 'ERR_VMLAB_IMAGE_IS_MEDIA' && /cdrom: installer/.test(e.hint!),
+    );
+    await assert.rejects(importImage(store, fakeIso(false), 'broken'), (e: VmlabError) => e.exitCode === 2 && /not bootable/.test(e.message));
+    assert.deepEqual(store.remove('installer', () => false).removed, [info.file]);
+    assert.deepEqual(store.list(), []);
+  });
+
+  it('cdrom: NAME names imported media, a path has a "/" or ends in .iso; a profile without a CD-ROM is refused', () => {
+    const named = planFromText(LAB.replace('cdrom: isos/install.iso', 'cdrom: installer'), '/work/labs/install-media.yaml');
+    const media = named.vms[0]!.disks.find((d) => d.role === 'media')!;
+    assert.equal(media.path, '/var/lib/vmlab/images/installer.iso');
+    assert.equal(media.mediaImage, 'installer');
+    assert.deepEqual(issues(LAB.replace('profile: emulated\n    boot', 'profile: virtio\n    boot')), [
+      'vms.legacy.cdrom: profile virtio has no CD-ROM: its read-only media are virtio disks, and a BIOS boots install media only from a CD-ROM',
+    ]);
+    assert.deepEqual(issues(LAB.replace('profile: emulated\n    boot', 'profile: virtio-scsi\n    boot')), []);
   });
 });
