@@ -10,6 +10,7 @@ import { libvirtObjects, requireLiveHost, vmlab, vmlabJson } from '../helpers/li
 const LAB = 'labs/linux-network.yaml';
 const ASSIGNMENT = 'labs/assignments/lan-firewall.yaml';
 const STAGED = 'labs/assignments/network-stages.yaml';
+const BROKEN_LINK = 'labs/assignments/broken-link.yaml';
 const checkDir = mkdtempSync(join(tmpdir(), 'vmlab-lan-firewall-'));
 const plan = planFromText(readFileSync(join(root, LAB), 'utf8'), LAB);
 const vmPlan = (name: string) => plan.vms.find((v) => v.name === name)!;
@@ -181,8 +182,8 @@ describe('live: linux-network lab (switch, OSPF routers, NAT, firewall, DHCP, DN
     assert.equal(again.json.checks.find((c: { name: string }) => c.name === TASK).message, 'TCP 5201 from LAN1 to 203.0.113.10 is still dropped on r2');
   });
 
-  it('assignment verify: lan-firewall and the three-stage network assignment prove themselves (each stage fails before its solution, passes after it)', async () => {
-    for (const file of [ASSIGNMENT, STAGED]) {
+  it('assignment verify: lan-firewall, broken-link (a link fault, checks graded on recovery) and the three-stage network assignment prove themselves (each stage fails before its solution, passes after it)', async () => {
+    for (const file of [ASSIGNMENT, BROKEN_LINK, STAGED]) {
       const t = Date.now();
       const v = await vmlabJson(['assignment', 'verify', file]);
       assert.equal(v.exitCode, 0, JSON.stringify(v.json.stages?.map((s: { stage: number; problems: string[] }) => [s.stage, s.problems]) ?? v.json));
