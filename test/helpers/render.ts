@@ -1,10 +1,17 @@
 import { parseLab } from '../../src/lab/load.js';
 import { planLab } from '../../src/plan/plan.js';
 import { renderLab, type RenderedLab } from '../../src/render/index.js';
-import { GOLDEN_PLAN_OPTS, readLab } from './lab.js';
+import { GOLDEN_PLAN_OPTS, readLab, root } from './lab.js';
 
+/**
+ * An example lab rendered with fixed host facts. Paths a lab resolves against
+ * its own folder (install media) are moved under /checkout, so the renderings
+ * (and the VM hashes over them) do not depend on where the repository is.
+ */
 export function renderExample(rel: string): RenderedLab {
-  return renderLab(planLab(parseLab(rel, readLab(rel)), GOLDEN_PLAN_OPTS));
+  const lab = parseLab(rel, readLab(rel));
+  const fixed = { ...lab, vms: lab.vms.map((v) => (v.boot.cdrom ? { ...v, boot: { ...v.boot, cdrom: v.boot.cdrom.replace(root, '/checkout') } } : v)) };
+  return renderLab(planLab(fixed, GOLDEN_PLAN_OPTS));
 }
 
 export function renderedFiles(r: RenderedLab): Map<string, string> {
