@@ -127,16 +127,19 @@ async function applyOne(rt: LabRuntime, lab: string, l: LinkStatus, want: LinkSp
 
 /**
  * Makes the links of the lab's running VMs what the lab file says (after up,
- * a revert, a reset): only what differs is changed. `vms` limits it.
+ * a revert, a reset): only what differs is changed. `vms` limits it. With
+ * `definitions` (up) the domains' persistent definitions are made to agree
+ * too; a revert leaves them (it does not change them), which keeps a reset
+ * to one libvirt call per VM here.
  */
-export async function applyLabLinks(rt: LabRuntime, lab: string, vms?: readonly string[]): Promise<LinkChange[]> {
+export async function applyLabLinks(rt: LabRuntime, lab: string, vms?: readonly string[], opts: { definitions?: boolean } = {}): Promise<LinkChange[]> {
   const record = linkStore(rt.paths.dataDir).read(lab);
   if (!record) return [];
   const wanted = vms ? { nics: record.nics.filter((n) => vms.includes(n.vm)) } : record;
   const out: LinkChange[] = [];
   for (const l of await readLinks(rt, lab, wanted)) {
     if (!l.running) continue;
-    for (const change of await applyOne(rt, lab, l, l.link, true)) out.push({ vm: l.vm, nic: l.nic, tap: l.actualTap ?? l.tap, change });
+    for (const change of await applyOne(rt, lab, l, l.link, opts.definitions === true)) out.push({ vm: l.vm, nic: l.nic, tap: l.actualTap ?? l.tap, change });
   }
   return out;
 }

@@ -167,7 +167,7 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
             opts.onVm?.(vm.name, 'unchanged');
           }
           // The lab file's links, on the taps that exist now (a change only there is applied here, live).
-          const links = (await applyLabLinks(rt, plan.lab.name, [vm.name])).map((c) => `${c.nic}: ${c.change}`);
+          const links = (await applyLabLinks(rt, plan.lab.name, [vm.name], { definitions: true })).map((c) => `${c.nic}: ${c.change}`);
           if (links.length) opts.onVm?.(vm.name, 'links', links.join('; '));
           const ready = await waitReady({
             hypervisor: h,
