@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { VmlabError } from '../errors.js';
 import type { GuestAgent } from '../guest/agent.js';
 import { isStartingUp, type DomainEvent, type Hypervisor } from '../libvirt/types.js';
@@ -213,8 +213,16 @@ export const ROOT_MISSING = /Gave up waiting for root (file system )?device|ALER
 /** What the serial console log holds after byte `from` (empty while there is no log). */
 export function consoleSince(path: string | undefined, from: number): string {
   if (!path || !existsSync(path)) return '';
-  const buf = readFileSync(path);
-  return buf.subarray(Math.min(from, buf.length)).toString('utf8');
+  // Only what was written since `from`: the log appends across boots, and this is read every half second.
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const buf = Buffer.alloc(Math.max(0, size - from));
+    const n = buf.length ? readSync(fd, buf, 0, buf.length, from) : 0;
+    return buf.subarray(0, n).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The console log's size now: where a boot that starts now begins. */

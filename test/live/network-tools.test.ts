@@ -36,7 +36,9 @@ async function host(argv: string[]) {
 
 async function qdiscKinds(tap: string): Promise<string[]> {
   const r = await host(['tc', '-j', 'qdisc', 'show', 'dev', tap]);
-  return (JSON.parse(String(r.stdout) || '[]') as Array<{ kind: string }>).map((q) => q.kind);
+  // A tc that failed (no such tap, no tc) would read as "no qdisc" and make every check below it vacuous.
+  assert.equal(r.exitCode, 0, `tc qdisc show dev ${tap}: ${String(r.stderr)}`);
+  return (JSON.parse(String(r.stdout)) as Array<{ kind: string }>).map((q) => q.kind);
 }
 
 async function noTcpdump(): Promise<void> {
