@@ -2,6 +2,7 @@ import type { Writable } from 'node:stream';
 import { execa } from 'execa';
 import { VmlabError } from '../errors.js';
 import { PcapCounter, type PcapSummary } from '../util/pcap.js';
+import { toolMissing } from './exec.js';
 import { whereLibvirtd } from './host-net.js';
 
 /**
@@ -36,7 +37,7 @@ export async function filterProblem(iface: string, filter: readonly string[]): P
   if (!filter.length) return undefined;
   const [cmd, args] = whereLibvirtd(['tcpdump', '-i', iface, '-d', '--', ...filter]);
   const r = await execa(cmd, args, { reject: false, timeout: 20_000 });
-  if (missing(r)) throw new VmlabError('ERR_VMLAB_TOOL_MISSING', 'tcpdump is not installed', { hint: 'install it: apt-get install tcpdump' });
+  if (missing(r)) throw toolMissing('tcpdump');
   if (r.exitCode === 0) return undefined;
   return (
     String(r.stderr)
@@ -76,7 +77,7 @@ export async function capture(req: CaptureRequest): Promise<CaptureResult> {
   const r = await child;
   if (timer) clearTimeout(timer);
   req.signal?.removeEventListener('abort', onAbort);
-  if (missing(r)) throw new VmlabError('ERR_VMLAB_TOOL_MISSING', 'tcpdump is not installed', { hint: 'install it: apt-get install tcpdump' });
+  if (missing(r)) throw toolMissing('tcpdump');
   if (!ended) {
     if (r.exitCode === 0 && req.count) ended = 'count';
     else if (/went down|No such device|doesn't exist/i.test(stderr)) ended = 'interface-gone';

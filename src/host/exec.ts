@@ -20,6 +20,7 @@ const PROVIDERS: Record<string, string> = {
   fio: 'fio',
   iperf3: 'iperf3',
   depmod: 'kmod',
+  tc: 'iproute2',
   tcpdump: 'tcpdump',
 };
 
@@ -40,6 +41,15 @@ export interface RunResult {
   stdout: string;
   stderr: string;
   stdoutBytes?: Uint8Array;
+}
+
+/** The error for a program that is not installed, naming the Debian package that has it. */
+export function toolMissing(cmd: string, cause?: unknown): VmlabError {
+  const pkg = PROVIDERS[cmd];
+  return new VmlabError('ERR_VMLAB_TOOL_MISSING', `${cmd} is not installed`, {
+    hint: pkg ? `install it: apt-get install ${pkg}` : 'install it with your package manager (vmlab doctor lists what vmlab uses)',
+    ...(cause ? { cause } : {}),
+  });
 }
 
 /**
@@ -78,11 +88,7 @@ export async function run(cmd: string, args: readonly string[], opts: RunOptions
   const stdout = bytes ? '' : String(r.stdout ?? '');
   const stderr = opts.binary ? Buffer.from((r.stderr as unknown as Uint8Array) ?? []).toString('utf8') : String(r.stderr ?? '');
   if ((r as { code?: string }).code === 'ENOENT' || (/ENOENT/.test(String(r.message ?? '')) && r.exitCode === undefined)) {
-    const pkg = PROVIDERS[cmd];
-    throw new VmlabError('ERR_VMLAB_TOOL_MISSING', `${cmd} is not installed`, {
-      hint: pkg ? `install it: apt-get install ${pkg}` : 'install it with your package manager (vmlab doctor lists what vmlab uses)',
-      cause: r,
-    });
+    throw toolMissing(cmd, r);
   }
   if (r.isCanceled) {
     throw new VmlabError('ERR_VMLAB_INTERRUPTED', `${cmd} was interrupted`, { cause: r });

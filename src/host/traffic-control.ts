@@ -3,6 +3,7 @@ import { gunzipSync } from 'node:zlib';
 import { execa } from 'execa';
 import { VmlabError } from '../errors.js';
 import { impairmentOf, type Impairment } from '../lab/link.js';
+import { toolMissing } from './exec.js';
 import { whereLibvirtd } from './host-net.js';
 
 /**
@@ -91,7 +92,7 @@ async function tc(args: string[]): Promise<{ code: number; stdout: string; stder
   const [cmd, rest] = whereLibvirtd(['tc', ...args]);
   const r = await execa(cmd, rest, { reject: false, timeout: 20_000 });
   if ((r as { code?: string }).code === 'ENOENT') {
-    throw new VmlabError('ERR_VMLAB_TOOL_MISSING', 'tc is not installed', { hint: 'install it: apt-get install iproute2' });
+    throw toolMissing('tc');
   }
   return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr).trim() };
 }
