@@ -7,7 +7,8 @@ import { renderServiceFragments, type CloudConfigFragment } from './services.js'
  * cloud-init NoCloud seed files. Built as objects and serialised by the YAML
  * library: no user value is ever concatenated into YAML text.
  */
-const YAML_OPTS = { lineWidth: 0, aliasDuplicateObjects: false } as const;
+// YAML 1.1, as cloud-init's PyYAML reads it: a string that 1.1 would take for something else is quoted (an all-digit MAC such as 52:54:00:22:23:52 is a base-60 integer there).
+const YAML_OPTS = { lineWidth: 0, aliasDuplicateObjects: false, version: '1.1' } as const;
 
 /**
  * What the guest image needs from vmlab itself. The image runs no resolver by
