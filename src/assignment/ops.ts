@@ -1,5 +1,5 @@
 import { VmlabError } from '../errors.js';
-import type { GuestAgent } from '../guest/agent.js';
+import type { GuestChannel } from '../guest/agent.js';
 import { domainName } from '../lab/names.js';
 import { progressStore } from '../lab-ops/progress.js';
 import type { LabRuntime } from '../lab-ops/runtime.js';
@@ -15,7 +15,7 @@ import { judge, summarise, type CheckResult, type CheckRun } from './results.js'
 export type OnStep = (what: string) => void;
 
 /** Runs `f` with the guest agent of a lab's running VM; a VM that is not running is an error naming its state. */
-async function withAgent<T>(rt: LabRuntime, a: Assignment, vm: string, f: (agent: GuestAgent) => Promise<T>): Promise<T> {
+async function withAgent<T>(rt: LabRuntime, a: Assignment, vm: string, f: (agent: GuestChannel) => Promise<T>): Promise<T> {
   const dn = domainName(a.lab.name, vm);
   const info = await rt.hypervisor.domain(dn);
   if (!info || info.state !== 'running') throw new VmlabError('ERR_VMLAB_VM_NOT_RUNNING', `VM ${vm} is ${info ? info.state : 'not defined'}`, { hint: `vmlab up ${a.labFile}` });

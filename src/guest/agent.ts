@@ -28,7 +28,28 @@ interface ExecStatus {
   'out-truncated'?: boolean;
 }
 
-export class GuestAgent {
+/** An interface and its addresses, in the shape of the agent's guest-network-get-interfaces. */
+export interface GuestIface {
+  name: string;
+  'hardware-address'?: string;
+  'ip-addresses'?: Array<{ 'ip-address': string; prefix: number; 'ip-address-type': string }>;
+}
+
+/**
+ * How vmlab runs commands in a guest, whatever the guest is: the QEMU guest
+ * agent of a VM, or nsenter into a container (container/nsenter-guest.ts).
+ * Readiness, exec, checks and status use only this.
+ */
+export interface GuestChannel {
+  readonly vmName: string;
+  ping(timeoutMs?: number): Promise<void>;
+  exec(path: string, args?: string[], opts?: { timeoutMs?: number; input?: string; env?: string[] }): Promise<ExecResult>;
+  readFile(path: string, maxBytes?: number): Promise<string>;
+  interfaces(): Promise<GuestIface[]>;
+  close(): void;
+}
+
+export class GuestAgent implements GuestChannel {
   constructor(
     readonly transport: AgentTransport,
     readonly vmName: string,
@@ -92,6 +113,10 @@ export class GuestAgent {
     } finally {
       await this.transport.command('guest-file-close', { handle }).catch(() => undefined);
     }
+  }
+
+  interfaces(): Promise<GuestIface[]> {
+    return this.transport.command<GuestIface[]>('guest-network-get-interfaces', undefined, 5000);
   }
 
   close(): void {

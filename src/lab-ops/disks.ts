@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync, readdirSync, rmSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createDisk, createLinkedClone } from '../host/qemu-img.js';
 import { writeSeedIso } from '../host/seed-iso.js';
 import { mediaProblem } from '../host/iso-check.js';
+import { ensureRootfs } from '../host/rootfs.js';
 import { pruneEmptyDir } from '../util/fs.js';
 
 /** Disk and seed files of lab VMs. The real one uses qemu-img and xorriso; tests use a fake. */
@@ -20,6 +21,10 @@ export interface DiskOps {
   pruneLabDir(labDir: string): void;
   /** What is wrong with install media (missing, not a bootable ISO 9660 image), undefined when fine. */
   mediaProblem(path: string): string | undefined;
+  /** A container's lower layer: the image's root file system unpacked into `dir`, once per image version. */
+  ensureRootfs(imageFile: string, dir: string, onStep?: (what: string) => void): Promise<void>;
+  /** cloud-init's NoCloud seed as files in a folder (a container's). */
+  writeSeedDir(dir: string, files: Record<string, string>): void;
 }
 
 /** Created under a temp name and renamed, so an interrupted `up` never leaves a half file. */
@@ -47,4 +52,9 @@ export const hostDisks: DiskOps = {
   vmDirs: (labDir) => (existsSync(labDir) ? readdirSync(labDir).map((vm) => join(labDir, vm)) : []),
   pruneLabDir: pruneEmptyDir,
   mediaProblem,
+  ensureRootfs,
+  writeSeedDir(dir, files) {
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text, { mode: 0o600 });
+  },
 };

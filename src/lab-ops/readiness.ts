@@ -1,6 +1,6 @@
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { VmlabError } from '../errors.js';
-import type { GuestAgent } from '../guest/agent.js';
+import type { GuestChannel } from '../guest/agent.js';
 import { isStartingUp, type DomainEvent, type Hypervisor } from '../libvirt/types.js';
 import { expectProblems } from '../lab/command-check.js';
 import type { ReadyProbe } from '../lab/ready.js';
@@ -25,7 +25,7 @@ export interface CloudInitResult {
 }
 
 /** cloud-init writes /run/cloud-init/result.json when its last stage ends; reading it spawns nothing in the guest. */
-export async function cloudInitResult(agent: GuestAgent): Promise<CloudInitResult> {
+export async function cloudInitResult(agent: GuestChannel): Promise<CloudInitResult> {
   let text: string;
   try {
     text = await agent.readFile('/run/cloud-init/result.json');
@@ -76,7 +76,7 @@ export interface WaitReadyOptions {
   domain: string;
   vmName: string;
   accel: string;
-  agent: () => Promise<GuestAgent>;
+  agent: () => Promise<GuestChannel>;
   consoleLog?: string;
   timeoutMs: number;
   startedAt: number;
@@ -129,7 +129,7 @@ export async function waitReady(o: WaitReadyOptions): Promise<ReadyTimes> {
     }
   });
   const deadline = o.startedAt + o.timeoutMs;
-  let agent: GuestAgent | undefined;
+  let agent: GuestChannel | undefined;
   try {
     for (;;) {
       if (failure) throw failure;
@@ -231,7 +231,7 @@ export function consoleSize(path: string | undefined): number {
 }
 
 /** Runs one probe once; what it saw and what is wrong with it (nothing when it passed). */
-export async function runProbe(agent: GuestAgent, p: ReadyProbe): Promise<{ got: { exitCode: number | null; stdout: string; stderr: string }; problems: string[] }> {
+export async function runProbe(agent: GuestChannel, p: ReadyProbe): Promise<{ got: { exitCode: number | null; stdout: string; stderr: string }; problems: string[] }> {
   let got: { exitCode: number | null; stdout: string; stderr: string; error?: string };
   try {
     const [path, ...args] = p.run;
@@ -254,7 +254,7 @@ export const NUDGE_EVERY_MS = 10_000;
  * and what it last saw.
  */
 export async function waitProbes(
-  agent: GuestAgent,
+  agent: GuestChannel,
   vmName: string,
   probes: VmProbe[],
   deadline: number,

@@ -1,5 +1,7 @@
 import { join } from 'node:path';
-import { GuestAgent } from '../guest/agent.js';
+import { GuestAgent, type GuestChannel } from '../guest/agent.js';
+import { GuestsHypervisor } from '../container/routing-hypervisor.js';
+import { CONTAINER_ENV, nsenterArgs } from '../container/nsenter-guest.js';
 import { SocketTransport } from '../guest/socket-transport.js';
 import { VirshTransport } from '../guest/virsh-transport.js';
 import { VmlabError } from '../errors.js';
@@ -17,17 +19,36 @@ export interface LabRuntime {
   images: Pick<ImageStore, 'resolve'>;
   /** Impairment on the host side of VMs' taps (tc where libvirtd runs). */
   tc: TrafficControl;
-  /** A guest agent for a running domain, on whichever channel its XML declares. */
-  agentFor(domain: string, vmName: string): Promise<GuestAgent>;
+  /** The way into a running guest: its guest agent on whichever channel its XML declares, or nsenter into a container. */
+  agentFor(domain: string, vmName: string): Promise<GuestChannel>;
+  /** For a running container: the command that enters it with an interactive root shell (it has no serial line). */
+  containerShell(domain: string): Promise<string[] | undefined>;
 }
 
-export function createRuntime(hypervisor: Hypervisor, paths: HostPaths): LabRuntime {
+/** The host's runtime: libvirt for VMs, with vmlab's container runtime beside it behind the same port. */
+export function createRuntime(libvirt: Hypervisor, paths: HostPaths): LabRuntime {
+  const hypervisor = new GuestsHypervisor(libvirt, paths);
   return {
     hypervisor,
     paths,
     images: new ImageStore(join(paths.dataDir, 'images')),
     tc: hostTrafficControl,
+    async containerShell(domain) {
+      if (!hypervisor.containers.has(domain)) return undefined;
+      return [
+        'nsenter',
+        ...nsenterArgs(await hypervisor.containers.leader(domain)),
+        '--',
+        '/usr/bin/env',
+        '-i',
+        ...CONTAINER_ENV.filter((e) => !e.startsWith('TERM=')),
+        `TERM=${process.env.TERM ?? 'vt100'}`,
+        '/bin/bash',
+        '--login',
+      ];
+    },
     async agentFor(domain, vmName) {
+      if (hypervisor.containers.has(domain)) return hypervisor.containers.guest(domain, vmName);
       const parsed = await parseDomainXml(await hypervisor.domainXml(domain));
       if (parsed.agent?.kind === 'virtio') return new GuestAgent(new VirshTransport(hypervisor.uri, domain, vmName), vmName);
       if (parsed.agent?.kind === 'serial-socket' && parsed.agent.socketPath) return new GuestAgent(new SocketTransport(parsed.agent.socketPath, vmName), vmName);

@@ -38,12 +38,6 @@ export interface LabStatus {
   missing: string[];
 }
 
-interface AgentIface {
-  name: string;
-  'hardware-address'?: string;
-  'ip-addresses'?: Array<{ 'ip-address': string; prefix: number; 'ip-address-type': string }>;
-}
-
 export async function labStatus(rt: LabRuntime, lab: string, plan?: Plan): Promise<LabStatus> {
   const h = rt.hypervisor;
   const prefix = labPrefix(lab);
@@ -83,7 +77,7 @@ export async function labStatus(rt: LabRuntime, lab: string, plan?: Plan): Promi
         try {
           await agent.ping(2000);
           s.agent = true;
-          const ifaces = await agent.transport.command<AgentIface[]>('guest-network-get-interfaces', undefined, 5000);
+          const ifaces = await agent.interfaces();
           s.agentIps = ifaces.filter((i) => i.name !== 'lo').flatMap((i) => (i['ip-addresses'] ?? []).filter((a) => a['ip-address-type'] === 'ipv4').map((a) => `${a['ip-address']}/${a.prefix}`));
           const ci = await cloudInitResult(agent);
           s.cloudInit = ci.done ? (ci.errors.length ? 'error' : 'done') : 'running';

@@ -180,7 +180,11 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
             startedAt,
             probes,
             consoleFrom,
-            ...(vm.agent.transport === 'none' ? { agentless: vm.consoleReady !== undefined ? { console: new RegExp(vm.consoleReady) } : {} } : { rootMissing: rootDiskMissing(vm.profile) }),
+            ...(vm.agent.transport === 'none'
+              ? { agentless: vm.consoleReady !== undefined ? { console: new RegExp(vm.consoleReady) } : {} }
+              : vm.profile.family === 'container'
+                ? {}
+                : { rootMissing: rootDiskMissing(vm.profile) }),
             onPhase: (p, d) => opts.onVm?.(vm.name, p, d),
           });
           const readyAt = Date.now() - t0;
@@ -214,8 +218,13 @@ async function createVm(rt: LabRuntime, vm: VmPlan, files: Record<string, string
     if (disk.role === 'root' && !d.exists(disk.path)) await d.linkedClone(disk.backingFile!, disk.path);
     if (disk.role === 'data' && !d.exists(disk.path)) await d.create(disk.path, disk.format, disk.sizeBytes!);
   }
+  const seedFiles = () => ({ 'user-data': files['user-data']!, 'meta-data': files['meta-data']!, 'network-config': files['network-config']! });
   const seed = vm.disks.find((x) => x.role === 'seed');
-  if (seed) await d.writeSeed(seed.path, { 'user-data': files['user-data']!, 'meta-data': files['meta-data']!, 'network-config': files['network-config']! });
+  if (seed) await d.writeSeed(seed.path, seedFiles());
+  if (vm.container) {
+    await d.ensureRootfs(vm.container.imageFile, vm.container.lower, (what) => opts.onVm?.(vm.name, 'disks', what));
+    d.writeSeedDir(vm.container.seedDir, seedFiles());
+  }
   times.disks = Date.now() - t;
   const t1 = Date.now();
   await rt.hypervisor.defineDomain(files['domain.xml']!);

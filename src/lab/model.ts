@@ -95,6 +95,8 @@ export interface ServiceUse {
 
 export interface VmModel {
   name: string;
+  /** vm: a virtual machine; container: a system container on the host's kernel (validate-container.ts). */
+  kind: 'vm' | 'container';
   /** The key under `vms:`; differs from `name` for `count` copies (student → student1). */
   template: string;
   /** 1-based copy number for `count` copies. */

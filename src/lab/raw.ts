@@ -33,6 +33,7 @@ export interface RawNetwork {
 }
 
 export interface RawVm extends RawDefaults {
+  kind?: string;
   description?: string;
   count?: number;
   disks?: RawDisk[] | null;

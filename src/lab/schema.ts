@@ -126,6 +126,11 @@ export function labSchema(catalog: ServiceCatalog = defaultServiceCatalog()): Sc
   );
   const vm = obj(
     {
+      kind: {
+        title: 'kind of guest',
+        enum: ['vm', 'container'],
+        description: "vm (default): a virtual machine; container: a system container on the host's kernel, on the same bridges",
+      },
       description: str('what this VM is for', { maxLength: 2000 }),
       image,
       memory: size,

@@ -1,4 +1,4 @@
-import { deviceProfiles, profileNames, type AccelRequest, type DiskBus, type NicModel } from '../profiles/index.js';
+import { containerProfile, deviceProfiles, profileNames, type AccelRequest, type DiskBus, type NicModel } from '../profiles/index.js';
 import type { ServiceCatalog } from '../services/catalog.js';
 import { broadcastOf, contains, formatCidr, networkOf, parseCidr, parseIpv4, type Cidr } from '../util/ipv4.js';
 import { closest } from '../util/names.js';
@@ -12,6 +12,7 @@ import { labSchema } from './schema.js';
 import { StructureChecker } from './structure.js';
 import { parseReady } from './ready.js';
 import { parseBoot } from './validate-boot.js';
+import { refuseVmOnly } from './validate-container.js';
 import type { PathSeg } from './source.js';
 import { parseCloudInit } from './validate-cloud-init.js';
 import { parseServices } from './validate-services.js';
@@ -189,17 +190,20 @@ function parseVms(c: Checker, vms: RawLab['vms'], d: Defaults, networks: Map<str
     const segs = ['vms', key];
     const o: RawVm = def ?? {};
     const count = o.count ?? 1;
+    const kind = (o.kind as VmModel['kind'] | undefined) ?? 'vm';
+    if (kind === 'container') refuseVmOnly(c, segs, o);
     const boot = parseBoot(c, segs, o, c.source.file, d.profile);
     // Install media boots onto empty disks: no system image unless the lab names one.
     const img = o.image === undefined ? (boot.boot === 'cdrom' ? null : defaultImage(c, segs, d.image, opts)) : image(c, [...segs, 'image'], o.image, opts);
-    const mem = o.memory === undefined ? d.memoryBytes : memory(c, [...segs, 'memory'], o.memory);
-    const profile = o.profile ?? d.profile;
-    const disks = parseDisks(c, [...segs, 'disks'], o.disks ?? [], profile);
+    // A container reserves no memory (it uses what its processes use) and has no device model.
+    const mem = kind === 'container' ? 0 : o.memory === undefined ? d.memoryBytes : memory(c, [...segs, 'memory'], o.memory);
+    const profile = kind === 'container' ? containerProfile.name : (o.profile ?? d.profile);
+    const disks = kind === 'container' ? [] : parseDisks(c, [...segs, 'disks'], o.disks ?? [], profile);
     const nics = parseNics(c, [...segs, 'nics'], o.nics ?? [], networks, count);
     const cloudInit = parseCloudInit(c, [...segs, 'cloud-init'], o['cloud-init']);
     const services = parseServices(c, [...segs, 'services'], o.services, { networks, nics }, opts);
     const ready = boot.consoleReady !== undefined ? [] : parseReady(c, [...segs, 'ready'], o.ready);
-    if (img === undefined || !mem || !cloudInit || !services || !ready) continue;
+    if (img === undefined || mem === undefined || !cloudInit || !services || !ready) continue;
     if (count > 1 && key.length + String(count).length > 63) c.fail(segs, 'name plus copy number would exceed 63 characters', { atKey: true });
     for (let i = 1; i <= count; i++) {
       out.push({
@@ -207,15 +211,16 @@ function parseVms(c: Checker, vms: RawLab['vms'], d: Defaults, networks: Map<str
         nicSegs: nics.map((_, n) => [...segs, 'nics', n]),
         vm: {
           name: count === 1 ? key : `${key}${i}`,
+          kind,
           template: key,
           ...(count > 1 ? { copy: i } : {}),
           ...(o.description !== undefined ? { description: o.description } : {}),
           ...(img ? { image: img } : {}),
           boot,
           memoryBytes: mem,
-          vcpus: o.vcpus ?? d.vcpus,
+          vcpus: kind === 'container' ? 0 : (o.vcpus ?? d.vcpus),
           profile,
-          accel: (o.accel as AccelRequest | undefined) ?? d.accel,
+          accel: kind === 'container' ? 'auto' : ((o.accel as AccelRequest | undefined) ?? d.accel),
           disks,
           nics: nics.map((n) => copyNic(n, i - 1)),
           cloudInit,

@@ -32,6 +32,8 @@ export interface DomainInterface {
   tap?: string;
   /** <link state>: absent means up. */
   link: 'up' | 'down';
+  /** A container's end of the pair (<guest dev>): its name inside. */
+  guestDev?: string;
 }
 
 export interface DomainSerial {
@@ -58,6 +60,8 @@ export interface DomainXml {
   channels: string[];
   /** UEFI firmware in pflash. */
   pflash: boolean;
+  /** A container's (type lxc): its init, and the overlay its vmlab metadata describes (libvirt keeps one metadata element per namespace). */
+  container?: { init: string; hostname?: string; lower?: string; upper?: string; work?: string; root: string; consoleLog?: string };
 }
 
 // xml2js's tree: elements are arrays of nodes, attributes under `$`, text under `_`.
@@ -133,6 +137,7 @@ export async function readDomainXml(xml: string): Promise<DomainXml> {
       },
       ...(attr(kid(i, 'target'), 'dev') ? { tap: attr(kid(i, 'target'), 'dev') } : {}),
       link: attr(kid(i, 'link'), 'state') === 'down' ? ('down' as const) : ('up' as const),
+      ...(attr(kid(i, 'guest'), 'dev') ? { guestDev: attr(kid(i, 'guest'), 'dev') } : {}),
     })),
     serials: kids(devices, 'serial').map((s) => ({
       type: attr(s, 'type') ?? '',
@@ -142,6 +147,22 @@ export async function readDomainXml(xml: string): Promise<DomainXml> {
     })),
     channels: kids(devices, 'channel').map((c) => attr(kid(c, 'target'), 'name') ?? ''),
     pflash: kids(os, 'loader').some((l) => attr(l, 'type') === 'pflash') || attr(os, 'firmware') === 'efi',
+    ...(attr(d, 'type') === 'lxc' ? { container: containerOf(d, os, devices) } : {}),
+  };
+}
+
+function containerOf(d: Node, os: Node | undefined, devices: Node | undefined): NonNullable<DomainXml['container']> {
+  const overlay = vmlabMeta(kid(d, 'metadata'), 'vm') ?? {};
+  const root = kids(devices, 'filesystem').find((f) => attr(kid(f, 'target'), 'dir') === '/');
+  const log = attr(kid(kid(devices, 'console'), 'log'), 'file');
+  return {
+    init: text(kid(os, 'init')) ?? '/sbin/init',
+    root: attr(kid(root, 'source'), 'dir') ?? '',
+    ...(overlay.hostname ? { hostname: overlay.hostname } : {}),
+    ...(overlay.lower ? { lower: overlay.lower } : {}),
+    ...(overlay.upper ? { upper: overlay.upper } : {}),
+    ...(overlay.work ? { work: overlay.work } : {}),
+    ...(log ? { consoleLog: log } : {}),
   };
 }
 
@@ -188,4 +209,14 @@ export async function interfaceWithLink(domainXml: string, mac: string, state: '
   if (!iface) throw new Error(`no interface with MAC ${mac}`);
   iface.link = [{ $: { state } }];
   return new xml2js.Builder({ rootName: 'interface', headless: true }).buildObject(iface);
+}
+
+/** A whole domain definition with one NIC's link state set, as libvirt keeps it (comments, which libvirt drops too, are not kept). */
+export async function domainWithLink(domainXml: string, mac: string, state: 'up' | 'down'): Promise<string> {
+  const doc = (await xml2js.parseStringPromise(domainXml)) as { domain: Node };
+  const iface = kids(kid(doc.domain, 'devices'), 'interface').find((i) => attr(kid(i, 'mac'), 'address') === mac);
+  if (!iface) throw new Error(`no interface with MAC ${mac}`);
+  if (state === 'down') iface.link = [{ $: { state } }];
+  else delete iface.link;
+  return new xml2js.Builder({ headless: true }).buildObject(doc);
 }

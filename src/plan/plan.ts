@@ -6,8 +6,11 @@ import type { HostPaths } from '../paths.js';
 import { sha256Hex, stableStringify } from '../util/hash.js';
 import type { ReadyProbe } from '../lab/ready.js';
 import { formatCidr, formatIpv4, type Cidr } from '../util/ipv4.js';
-import { bridgeNameFor, domainName, macFor, networkName, tapNameFor } from '../lab/names.js';
-import { LINK_UP, type LinkSpec } from '../lab/link.js';
+import { bridgeNameFor, domainName, networkName } from '../lab/names.js';
+import type { LinkSpec } from '../lab/link.js';
+import type { ContainerProfile } from '../profiles/container.js';
+import { planContainer, type ContainerPaths } from './container-plan.js';
+import { planNic } from './nic-plan.js';
 
 /** How `accel: auto` was decided on this host (by the live layer, or fixed for rendering). */
 export interface AutoAccel {
@@ -88,7 +91,8 @@ export interface NicPlan {
   /** The host side of the NIC (libvirt's <target dev>): where captures and impairment happen. */
   tap: string;
   mac: string;
-  model: NicModel;
+  /** The emulated or virtio card; veth: a container's end of a veth pair. */
+  model: NicModel | 'veth';
   vhost: boolean;
   ifname: string;
   address: NicAddress;
@@ -101,12 +105,14 @@ export interface NicPlan {
 
 export interface VmPlan {
   name: string;
+  /** vm: a QEMU domain; container: a system container (profiles/container.ts), the fields in `container`. */
+  kind: 'vm' | 'container';
   template: string;
   domainName: string;
   hostname: string;
   fqdn: string;
   description?: string;
-  profile: DeviceProfile;
+  profile: DeviceProfile | ContainerProfile;
   accel: AccelProfile;
   accelRequested: 'kvm' | 'tcg' | 'auto';
   accelReason: string;
@@ -121,7 +127,10 @@ export interface VmPlan {
   dir: string;
   disks: DiskPlan[];
   nics: NicPlan[];
-  agent: { transport: 'virtio-serial' | 'isa-serial' | 'none'; socketPath?: string };
+  /** How vmlab runs commands in it: the QEMU guest agent on a channel, nsenter into a container, or none. */
+  agent: { transport: 'virtio-serial' | 'isa-serial' | 'nsenter' | 'none'; socketPath?: string };
+  /** A container's overlay and seed (plan/container-plan.ts). */
+  container?: ContainerPaths;
   consoleLog: string;
   cloudInit: { users: UserSpec[]; packages: string[]; writeFiles: WriteFileSpec[]; runcmd: Command[]; bootcmd: Command[] };
   services: ServiceUse[];
@@ -146,7 +155,8 @@ export function planLab(lab: LabModel, opts: PlanOptions): Plan {
   const labDir = join(opts.paths.dataDir, 'labs', lab.name);
   const networks = lab.networks.map((n) => planNetwork(lab.name, n));
   const byName = new Map(networks.map((n) => [n.name, n]));
-  const vms = lab.vms.map((vm) => {
+  const vms = lab.vms.map((vm): VmPlan => {
+    if (vm.kind === 'container') return planContainer(lab, vm, labDir, byName, opts);
     const profile = deviceProfiles[vm.profile]!;
     const accelName: Accel = vm.accel === 'auto' ? opts.autoAccel.accel : vm.accel;
     const accel = accelProfiles[accelName];
@@ -161,26 +171,10 @@ export function planLab(lab: LabModel, opts: PlanOptions): Plan {
         : undefined;
     const disks = planDisks(lab, vm, profile, dir, imagePath, tuning, media);
     const nics: NicPlan[] = vm.nics.map((n, i) => {
-      const net = byName.get(n.network)!;
       const model = n.model ?? profile.nic.value.model;
       const hostVhost = opts.host?.vhostNet ?? true;
       const vhost = model === 'virtio' && profile.nic.value.vhost && accel.name === 'kvm' && hostVhost;
-      return {
-        index: i,
-        network: n.network,
-        source: net.libvirtName ? { kind: 'network', name: net.libvirtName } : { kind: 'bridge', name: net.bridge },
-        bridge: net.bridge,
-        tap: tapNameFor(lab.name, vm.name, i),
-        mac: n.mac ?? macFor(lab.name, vm.name, i),
-        model,
-        vhost,
-        ifname: n.ifname,
-        address: n.address,
-        ...(n.gateway !== undefined ? { gateway: n.gateway } : {}),
-        nameservers: n.nameservers,
-        link: n.link ?? LINK_UP,
-        why: nicWhy(profile, model, vhost, accel.name, hostVhost),
-      };
+      return { ...planNic(lab.name, vm.name, n, i, byName.get(n.network)!), model, vhost, why: nicWhy(profile, model, vhost, accelName, hostVhost) };
     });
     const agent =
       vm.boot.provision === 'none'
@@ -190,6 +184,7 @@ export function planLab(lab: LabModel, opts: PlanOptions): Plan {
           : { transport: 'virtio-serial' as const };
     const body = {
       name: vm.name,
+      kind: 'vm' as const,
       template: vm.template,
       domainName: dn,
       hostname: vm.name,
@@ -212,7 +207,7 @@ export function planLab(lab: LabModel, opts: PlanOptions): Plan {
       services: vm.services,
     };
     // A link's state and impairment are applied live (up, revert): not part of what the VM is.
-    const hash = sha256Hex(stableStringify({ ...body, accelReason: undefined, nics: nics.map(({ link: _link, ...n }) => n) })).slice(0, 16);
+    const hash = sha256Hex(stableStringify({ ...body, kind: undefined, accelReason: undefined, nics: nics.map(({ link: _link, ...n }) => n) })).slice(0, 16);
     // After the hash (see PlanOptions.imageFiles): the version up clones from.
     const resolved = vm.image ? opts.imageFiles?.[vm.image] : undefined;
     if (resolved) for (const d of body.disks) if (d.role === 'root') d.backingFile = resolved;

@@ -66,8 +66,10 @@ export type Accel = 'kvm' | 'tcg';
 export type AccelRequest = Accel | 'auto';
 
 export interface AccelProfile {
-  name: Accel;
-  domainType: 'kvm' | 'qemu';
+  /** native: a container, whose processes the host's kernel runs (profiles/container.ts). */
+  name: Accel | 'native';
+  /** libvirt's domain type: kvm, qemu (TCG), or lxc for a container. */
+  domainType: 'kvm' | 'qemu' | 'lxc';
   summary: string;
   cpu: Choice<{ mode: 'host-passthrough' | 'default' }>;
 }

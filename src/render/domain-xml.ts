@@ -1,9 +1,12 @@
 import type { Plan, VmPlan } from '../plan/plan.js';
 import { VMLAB_XMLNS } from '../lab/names.js';
+import { renderContainerXml } from './container-xml.js';
 import { xmlTemplate } from './engine.js';
 
 /** The libvirt domain XML of one VM. */
 export function renderDomainXml(plan: Plan, vm: VmPlan): string {
+  const profile = vm.profile;
+  if (profile.family === 'container') return renderContainerXml(plan, vm);
   return xmlTemplate('domain.xml.hbs')({
     ns: VMLAB_XMLNS,
     file: plan.lab.file,
@@ -16,7 +19,7 @@ export function renderDomainXml(plan: Plan, vm: VmPlan): string {
     domainName: vm.domainName,
     title: `${plan.lab.name}/${vm.name} (${vm.profile.name}, ${vm.accel.name})`,
     description: vm.description ?? '',
-    profile: vm.profile,
+    profile,
     accel: vm.accel,
     accelRequested: vm.accelRequested,
     accelReason: vm.accelReason,
@@ -24,7 +27,7 @@ export function renderDomainXml(plan: Plan, vm: VmPlan): string {
     memoryMiB: vm.memoryMiB,
     vcpus: vm.vcpus,
     iothreads: vm.disks.some((d) => d.iothread !== undefined) ? 1 : 0,
-    iothreadWhy: vm.profile.iothread.why,
+    iothreadWhy: profile.iothread.why,
     disks: vm.disks.map((d) => ({
       role: d.role,
       why: d.why,

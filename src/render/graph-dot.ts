@@ -11,9 +11,13 @@ import { formatCidr, formatIpv4 } from '../util/ipv4.js';
 const STYLE = {
   emulated: '#fde2c8', // hardware emulation: warm
   virtio: '#d4e6fb', // paravirtualization: cool
+  container: '#d9f2d9', // a container: the host's own kernel
   switch: '#e8e8e8',
   outside: '#f6d5d5',
 };
+
+/** The course's three ways, by profile family. */
+const FAMILY = { emulated: 'hardware emulation', paravirtual: 'paravirtualization', container: "host's kernel" } as const;
 
 function html(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -25,7 +29,7 @@ function q(s: string): string {
 }
 
 function vmLabel(vm: VmPlan): string {
-  const kind = vm.profile.family === 'emulated' ? 'hardware emulation' : 'paravirtualization';
+  const kind = FAMILY[vm.profile.family];
   const rows = [`<TR><TD><B>${html(vm.name)}</B></TD></TR>`, `<TR><TD><FONT POINT-SIZE="10">${html(vm.profile.name)} (${kind}) · ${html(vm.accel.name)}</FONT></TD></TR>`];
   if (vm.services.length) rows.push(`<TR><TD><FONT POINT-SIZE="10"><I>${html(vm.services.map((s) => s.name).join(', '))}</I></FONT></TD></TR>`);
   return `<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="1">${rows.join('')}</TABLE>>`;
@@ -74,7 +78,7 @@ export function renderGraphDot(plan: Plan): string {
     lines.push(`  ${q('net:' + n.name)} [shape=box, style="rounded,filled", fillcolor=${q(n.mode === 'isolated' ? STYLE.switch : STYLE.outside)}, label=${q(label)}];`);
   }
   for (const vm of plan.vms) {
-    const fill = vm.profile.family === 'emulated' ? STYLE.emulated : STYLE.virtio;
+    const fill = vm.profile.family === 'emulated' ? STYLE.emulated : vm.profile.family === 'container' ? STYLE.container : STYLE.virtio;
     lines.push(`  ${q('vm:' + vm.name)} [shape=box, style=filled, fillcolor=${q(fill)}, label=${vmLabel(vm)}];`);
   }
   // Graphviz ranks nodes along edges from tail to head: orient every cable away

@@ -106,6 +106,14 @@ export class FakeDisks implements DiskOps {
   mediaProblem(path: string): string | undefined {
     return path.endsWith('.iso') ? undefined : 'is not an ISO 9660 image';
   }
+  async ensureRootfs(_image: string, dir: string): Promise<void> {
+    this.act(`rootfs ${dir}`);
+    this.files.add(`${dir}/.vmlab-rootfs-complete`);
+  }
+  writeSeedDir(dir: string, files: Record<string, string>): void {
+    this.act(`seed-dir ${dir}`);
+    for (const f of Object.keys(files)) this.files.add(`${dir}/${f}`);
+  }
   removeVmFiles(dir: string, keepDisks: boolean): void {
     this.act(`rm ${dir}${keepDisks ? ' (keep disks)' : ''}`);
     for (const f of [...this.files]) if (f.startsWith(dir + '/') && !(keepDisks && /\.(qcow2|raw)$/.test(f))) this.files.delete(f);
@@ -151,6 +159,9 @@ export function fakeRuntime(): FakeLab {
     async agentFor(domain: string, vm: string) {
       if (!h.domains.has(domain)) throw new Error(`no domain ${domain}`);
       return new GuestAgent(new FakeGuestTransport(vm, guests), vm);
+    },
+    async containerShell(domain: string) {
+      return h.domains.get(domain)?.xml.includes("type='lxc'") ? ['fake-shell', domain] : undefined;
     },
   };
   return { h, rt, disks, guests, tc };

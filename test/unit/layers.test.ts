@@ -21,6 +21,7 @@ const RANK: Record<string, number> = {
   libvirt: 5,
   host: 5,
   guest: 5,
+  container: 5,
   'lab-ops': 6,
   assignment: 7,
   bench: 7,

@@ -48,16 +48,23 @@ describe('golden files (set UPDATE_GOLDEN=1 to regenerate)', () => {
         assert.equal(meta.vm, vm.name);
         assert.equal(meta['lab-hash'], plan.lab.fileHash);
         assert.equal(meta['vm-hash'], vm.hash);
-        assert.equal(d.os[0].type[0].$.machine, vm.profile.machine.value);
-        assert.deepEqual(
-          d.devices[0].disk.map((x: { source: Array<{ $: { file: string } }> }) => x.source[0]!.$.file),
-          vm.disks.map((x) => x.path),
-        );
+        if (vm.profile.family === 'container') {
+          assert.equal(d.os[0].type[0]._, 'exe');
+          assert.equal(d.os[0].init[0], vm.profile.init.value);
+          assert.equal(d.devices[0].filesystem[0].source[0].$.dir, vm.container!.root);
+          assert.equal(d.devices[0].disk, undefined);
+        } else {
+          assert.equal(d.os[0].type[0].$.machine, vm.profile.machine.value);
+          assert.deepEqual(
+            d.devices[0].disk.map((x: { source: Array<{ $: { file: string } }> }) => x.source[0]!.$.file),
+            vm.disks.map((x) => x.path),
+          );
+        }
         assert.deepEqual(
           d.devices[0].interface.map((x: { mac: Array<{ $: { address: string } }> }) => x.mac[0]!.$.address),
           vm.nics.map((n) => n.mac),
         );
-        assert.equal(Number(d.memory[0]._), vm.memoryMiB);
+        assert.equal(Number(d.memory[0]._), vm.profile.family === 'container' ? vm.profile.memoryLimit.value : vm.memoryMiB);
       }
     });
   }

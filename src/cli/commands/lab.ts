@@ -167,6 +167,14 @@ export function registerLab(program: Command): void {
         const g = cmd.optsWithGlobals() as GlobalOpts;
         const { name } = labArg(arg, hostPaths(g));
         const { defaultUri } = await import('../../libvirt/dbus-hypervisor.js');
+        // A container has no serial line: its "console" is a root shell inside it.
+        const shell = await withRuntime(g, (rt) => rt.containerShell(domainName(name, vm)));
+        if (shell) {
+          process.stderr.write(`a root shell in container ${vm} (it has no serial console; leave with exit)\n`);
+          const r = await execa(shell[0]!, shell.slice(1), { stdio: 'inherit', reject: false });
+          process.exitCode = r.exitCode ?? 1;
+          return;
+        }
         // One reader of the console at a time: a second one would get every other byte.
         const held = await withRuntime(g, async (rt) => {
           const dn = domainName(name, vm);

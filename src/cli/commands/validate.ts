@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadLab } from '../../lab/load.js';
-import { deviceProfiles } from '../../profiles/index.js';
+import { anyProfile } from '../../profiles/index.js';
 import { emit, reportErrors } from '../output.js';
 
 export function registerValidate(program: Command): void {
@@ -17,7 +17,7 @@ export function registerValidate(program: Command): void {
           { ok: true, lab: lab.name, file, vms: lab.vms.map((v) => ({ name: v.name, profile: v.profile, accel: v.accel })), networks: lab.networks.map((n) => ({ name: n.name, mode: n.mode })) },
           () =>
             `${file}: valid lab "${lab.name}": ${lab.vms.length} VM(s), ${lab.networks.length} network(s)\n` +
-            lab.vms.map((v) => `  ${v.name.padEnd(16)} ${v.profile.padEnd(12)} ${deviceProfiles[v.profile]!.summary}`).join('\n'),
+            lab.vms.map((v) => `  ${v.name.padEnd(16)} ${v.profile.padEnd(12)} ${anyProfile(v.profile)!.summary}`).join('\n'),
         );
       }),
     );
