@@ -49,6 +49,18 @@ export async function hostEndState(host: string): Promise<'up' | 'down' | undefi
 export async function removeContainerNet(netns: string, hostEnds: readonly string[]): Promise<void> {
   const list = (await run('ip', ['netns', 'list'])).stdout;
   if (list.split('\n').some((l) => l.split(' ')[0] === netns)) await run('ip', ['netns', 'del', netns]);
-  // A host end outlives the namespace only if its pair was never completed (an interrupted start).
-  for (const h of hostEnds) if ((await hostEndState(h)) !== undefined) await ipThere(['link', 'del', h]);
+  // The kernel takes the pairs down with the namespace, a moment later: wait for that (at most 3 s).
+  const deadline = Date.now() + 3000;
+  let left = [...hostEnds];
+  while (left.length && Date.now() < deadline) {
+    const states = await Promise.all(left.map(hostEndState));
+    left = left.filter((_, i) => states[i] !== undefined);
+    if (left.length) await new Promise((r) => setTimeout(r, 100));
+  }
+  // Still there: a pair whose other end never reached the namespace (an interrupted start).
+  for (const h of left) {
+    const [cmd, rest] = whereLibvirtd(['ip', 'link', 'del', h]);
+    const r = await execa(cmd, rest, { reject: false });
+    if (r.exitCode !== 0 && !/Cannot find device/.test(String(r.stderr))) throw new Error(`cannot remove ${h}: ${String(r.stderr).trim()}`);
+  }
 }
