@@ -47,7 +47,14 @@ export class ContainerSnapshots {
     // Written out first, so the copy holds what the container's programs wrote (the copy of a live layer is like a power cut's disk).
     if (active) await this.host.guest(name, name).exec('/bin/sync', [], { timeoutMs: 30_000 });
     await run('cp', ['-a', '--reflink=auto', upper, join(target, 'upper')], { timeoutMs: 10 * 60_000 });
-    const info: SnapshotInfo = { name: snap, createdAt: Math.floor(Date.now() / 1000), state: active ? 'running' : 'shutoff', memory: false, ...(description ? { description } : {}) };
+    const info: SnapshotInfo = {
+      name: snap,
+      createdAt: Math.floor(Date.now() / 1000),
+      state: active ? 'running' : 'shutoff',
+      memory: false,
+      containerFiles: true,
+      ...(description ? { description } : {}),
+    };
     writeFileSync(join(target, 'info.json'), JSON.stringify(info));
   }
 

@@ -242,7 +242,11 @@ async function revertOne(h: LabRuntime['hypervisor'], t: SnapshotTarget, name: s
   return {
     ...t,
     ms,
-    method: info.memory ? `internal snapshot with memory: resumed, no boot (a new QEMU${fallback ? `; loadvm failed: ${fallback}` : ''})` : 'internal disk snapshot: booted',
+    method: info.memory
+      ? `internal snapshot with memory: resumed, no boot (a new QEMU${fallback ? `; loadvm failed: ${fallback}` : ''})`
+      : info.containerFiles
+        ? "a container's file system: restarted from it (nspawn keeps no memory state)"
+        : 'internal disk snapshot: booted',
   };
 }
 

@@ -46,6 +46,8 @@ export interface SnapshotInfo {
   state: string;
   memory: boolean;
   description?: string;
+  /** A container's snapshot: its file system only (container/snapshots.ts); a revert restarts it. */
+  containerFiles?: boolean;
 }
 
 export interface Hypervisor {
