@@ -220,12 +220,18 @@ function parseStep(c: Checker, at: PathSeg[], o: Obj, vmOf: (at: PathSeg[], vm: 
   return [{ kind: 'command', name: (o.name as string | undefined) ?? `${o.vm}: ${run.join(' ')}`, vm: o.vm, run, timeoutS: (o.timeout as number | undefined) ?? 60 }];
 }
 
-export function loadAssignment(file: string, opts: LoadOptions = {}): Assignment {
+/**
+ * Reads an assignment file. `onLab` runs it on another lab file than the one
+ * it names (the same guests built another way, e.g. routers as containers):
+ * its steps and checks are validated against that lab.
+ */
+export function loadAssignment(file: string, opts: LoadOptions & { onLab?: string } = {}): Assignment {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
     throw new VmlabError('ERR_VMLAB_ASSIGNMENT_UNREADABLE', `cannot read assignment file ${file}: ${(e as Error).message}`, { kind: 'user', cause: e });
   }
-  return parseAssignment(file, text, opts);
+  const other = opts.onLab ? resolve(opts.onLab) : undefined;
+  return parseAssignment(file, text, other ? { ...opts, readLab: () => loadLab(other, opts) } : opts);
 }

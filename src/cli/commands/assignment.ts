@@ -23,10 +23,13 @@ interface Opts {
   out?: string;
 }
 
+/** --lab: the same assignment on another lab with the same guests (e.g. labs/linux-network-mixed.yaml, routers as containers). */
+const LAB_OPTION = ['--lab <file>', 'run it on this lab file instead of the one the assignment names (the same guests, built another way)'] as const;
+
 function setup(file: string, cmd: Command) {
-  const g = cmd.optsWithGlobals() as GlobalOpts;
+  const g = cmd.optsWithGlobals() as GlobalOpts & { lab?: string };
   const paths = hostPaths(g);
-  const a = loadAssignment(file, { knownImages: knownImages(paths) });
+  const a = loadAssignment(file, { knownImages: knownImages(paths), ...(g.lab ? { onLab: g.lab } : {}) });
   return { g, paths, a, plan: planForHost(a.lab, paths) };
 }
 
@@ -57,6 +60,7 @@ export function registerAssignment(program: Command): void {
 
   asg
     .command('start')
+    .option(...LAB_OPTION)
     .description("bring the assignment's lab up and take every stage's checkpoint (kept if they exist)")
     .argument('<file>', 'assignment file (labs/assignments/NAME.yaml)')
     .option('--json', 'machine-readable output')
@@ -84,6 +88,7 @@ export function registerAssignment(program: Command): void {
 
   asg
     .command('check')
+    .option(...LAB_OPTION)
     .description(`run the checks in the guests (a stage that passes opens the next); score table, check.json and junit.xml; exit ${EXIT_CHECKS_FAILED} if a check failed`)
     .argument('<file>', 'assignment file')
     .option('-o, --out <dir>', 'where check.json and junit.xml go (default <data-dir>/assignments/<name>)')
@@ -119,6 +124,7 @@ export function registerAssignment(program: Command): void {
 
   asg
     .command('reset')
+    .option(...LAB_OPTION)
     .description('back to the start of the assignment (all VMs in parallel); the current state is saved first as autosave-<time>')
     .argument('<file>', 'assignment file')
     .option('--discard', 'do not save the current state first')
@@ -127,6 +133,7 @@ export function registerAssignment(program: Command): void {
 
   asg
     .command('rescue')
+    .option(...LAB_OPTION)
     .description('back to the start of a stage (the earlier stages solved); the current state is saved first as autosave-<time>')
     .argument('<file>', 'assignment file')
     .requiredOption('--stage <n>', 'the stage to start from (1 = reset)', positiveInt(20))
@@ -136,6 +143,7 @@ export function registerAssignment(program: Command): void {
 
   asg
     .command('verify')
+    .option(...LAB_OPTION)
     .description(`test the assignment itself: every stage's checks fail at its start and pass after its solution; exit ${EXIT_CHECKS_FAILED} if not`)
     .argument('<file>', 'assignment file')
     .option('--json', 'machine-readable output')
