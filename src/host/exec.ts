@@ -22,6 +22,10 @@ const PROVIDERS: Record<string, string> = {
   depmod: 'kmod',
   tc: 'iproute2',
   tcpdump: 'tcpdump',
+  'systemd-nspawn': 'systemd-container',
+  nsenter: 'util-linux',
+  mount: 'mount',
+  cp: 'coreutils',
 };
 
 export interface RunOptions {

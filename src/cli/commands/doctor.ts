@@ -1,6 +1,6 @@
 import { netemAvailable } from '../../host/traffic-control.js';
 import type { Command } from 'commander';
-import { existsSync, statfsSync, statSync, accessSync, constants } from 'node:fs';
+import { existsSync, readFileSync, statfsSync, statSync, accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { probeAutoAccel } from '../../host/accel-probe.js';
@@ -105,6 +105,21 @@ export function registerDoctor(program: Command): void {
                 warn: true,
                 detail: `${netem === false ? 'this kernel has no netem (sch_netem)' : 'cannot tell whether this kernel has netem'}: vmlab link --delay/--jitter/--loss will be refused; --rate, --up and --down work`,
                 fix: 'modprobe sch_netem (Debian kernels ship it as a module)',
+              },
+        );
+
+        // containers (kind: container): systemd-nspawn, overlayfs for their layers, a loop device to unpack an image once
+        const overlay = readFileSync('/proc/filesystems', 'utf8').includes('\toverlay');
+        const nspawn = await which('systemd-nspawn');
+        checks.push(
+          nspawn && overlay
+            ? { name: 'containers', ok: true, detail: "systemd-nspawn and overlayfs: labs can have containers (kind: container) on the host's kernel" }
+            : {
+                name: 'containers',
+                ok: true,
+                warn: true,
+                detail: `${nspawn ? '' : 'systemd-nspawn is missing'}${nspawn || overlay ? '' : '; '}${overlay ? '' : 'the kernel has no overlayfs'}: labs with containers will not start; VMs are not affected`,
+                fix: nspawn ? 'a kernel with overlayfs (modprobe overlay)' : 'apt-get install systemd-container',
               },
         );
 
