@@ -117,3 +117,34 @@ export async function recreateFreshHost(): Promise<string[]> {
 export function readText(path: string): string {
   return readFileSync(path, 'utf8');
 }
+
+/**
+ * What containers whose names start with `prefix` leave on the host: systemd-nspawn
+ * processes, network namespaces, host ends of veth pairs (`taps`, where libvirtd
+ * runs), mounts under the data directory, definitions. A listing that fails throws.
+ */
+export async function containerTraces(prefix: string, taps: readonly string[], dataDir = '/var/lib/vmlab'): Promise<string[]> {
+  const out: string[] = [];
+  for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    if (argv[0]?.endsWith('systemd-nspawn') && argv.some((a) => a.startsWith(`--machine=${prefix}`))) out.push(`process ${p}: ${argv.join(' ')}`);
+  }
+  const ns = await execa('ip', ['netns', 'list']);
+  for (const l of String(ns.stdout).split('\n')) if (l.startsWith(prefix)) out.push(`netns ${l}`);
+  const pid = libvirtdPid();
+  if (!pid) throw new Error('libvirtd is not running: cannot list its links');
+  const links = await execa('nsenter', [`--net=/proc/${pid}/ns/net`, 'ip', '-j', 'link', 'show']);
+  for (const l of JSON.parse(String(links.stdout)) as Array<{ ifname: string }>) if (taps.includes(l.ifname)) out.push(`link ${l.ifname}`);
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const mp = line.split(' ')[4];
+    if (mp?.startsWith(`${dataDir}/labs/`) && mp.includes(`/${prefix.replace(/^vmlab-/, '').replace(/-$/, '')}/`)) out.push(`mount ${mp}`);
+  }
+  const defs = join(dataDir, 'containers');
+  if (existsSync(defs)) for (const f of readdirSync(defs)) if (f.startsWith(prefix)) out.push(`definition ${f}`);
+  return out;
+}
