@@ -82,6 +82,15 @@ const GUESTS: Record<string, Omit<BenchConfig, 'name'>> = {
     vhostNet: false,
     description: 'ablation of kvm-virtio: virtio-net in QEMU userspace (no vhost-net)',
   },
+  container: {
+    kind: 'container',
+    profile: 'container',
+    diskCache: 'none',
+    diskIo: 'native',
+    vhostNet: false,
+    description:
+      "a system container (systemd-nspawn): the host's kernel, no virtual hardware; fio on a file of its own layer (the host's file system through overlayfs), iperf3 and ping between two containers on a lab bridge (veth pairs)",
+  },
   host: {
     kind: 'host',
     diskCache: 'none',
@@ -91,7 +100,7 @@ const GUESTS: Record<string, Omit<BenchConfig, 'name'>> = {
   },
 };
 
-export const DEFAULT_MATRIX = ['tcg-emulated', 'tcg-virtio', 'kvm-emulated', 'kvm-virtio', 'host', 'tcg-virtio-writeback', 'kvm-virtio-writeback', 'kvm-virtio-novhost'];
+export const DEFAULT_MATRIX = ['tcg-emulated', 'tcg-virtio', 'kvm-emulated', 'kvm-virtio', 'container', 'host', 'tcg-virtio-writeback', 'kvm-virtio-writeback', 'kvm-virtio-novhost'];
 export const KNOWN_CONFIGS = Object.keys(GUESTS);
 
 export function benchConfigs(names: string[]): BenchConfig[] {
@@ -105,11 +114,20 @@ export function refusal(c: BenchConfig, host: { auto: AutoAccel; vhostNet: boole
   return undefined;
 }
 
-/** The bench lab, for one configuration: same VMs, this device model and accel, its own name. */
+/**
+ * The bench lab, for one configuration: same guests, this device model and accel, its own
+ * name. As containers: the same guests without their test disk (a container has none; fio
+ * runs on a file of its layer, CONTAINER_FIO_FILE) and without a size (it reserves nothing).
+ */
 export function labFor(model: LabModel, c: BenchConfig): LabModel {
   return {
     ...model,
     name: `bench-${c.name}`,
-    vms: model.vms.map((v) => ({ ...v, profile: c.profile!, accel: c.accel! })),
+    vms: model.vms.map((v) =>
+      c.kind === 'container' ? { ...v, kind: 'container' as const, profile: 'container', accel: 'auto' as const, disks: [], memoryBytes: 0, vcpus: 0 } : { ...v, profile: c.profile!, accel: c.accel! },
+    ),
   };
 }
+
+/** Where fio writes in a container: a file of its own layer, i.e. the host's file system under overlayfs. */
+export const CONTAINER_FIO_FILE = '/var/tmp/vmlab-fio.dat';

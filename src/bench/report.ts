@@ -89,16 +89,17 @@ export function renderTable(r: BenchResults): string {
 }
 
 export function renderMarkdown(r: BenchResults): string {
-  return `# vmlab bench: hardware emulation vs paravirtualization vs the host\n\n${renderTable(r)}`;
+  return `# vmlab bench: hardware emulation vs paravirtualization vs containers vs the host\n\n${renderTable(r)}`;
 }
 
 // --- SVG chart: one panel per metric, one bar per configuration ---------------
 
-const COLORS: Record<string, string> = { emulated: '#e8833a', virtio: '#3b7dd8', host: '#7a7a7a', ablation: '#8fb4ea' };
+const COLORS: Record<string, string> = { emulated: '#e8833a', virtio: '#3b7dd8', container: '#3aa655', host: '#7a7a7a', ablation: '#8fb4ea' };
 
 function colorOf(c: ConfigResult): string {
   if (c.kind === 'host') return COLORS.host!;
   if (c.kind === 'ablation') return COLORS.ablation!;
+  if (c.kind === 'container') return COLORS.container!;
   return c.profile && deviceProfiles[c.profile]?.family === 'emulated' ? COLORS.emulated! : COLORS.virtio!;
 }
 
@@ -158,7 +159,7 @@ export function renderChart(r: BenchResults): string {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif">`,
     '<style>.title{font-size:16px;font-weight:bold}.metric{font-size:13px;font-weight:bold}.label,.value{font-size:12px}.caption{font-size:11px;fill:#444}.range{stroke:#222;stroke-width:1.2}</style>',
     `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="10" y="22" class="title">vmlab bench: hardware emulation vs paravirtualization vs the host${r.quick ? ' (quick)' : ''}</text>`,
+    `<text x="10" y="22" class="title">vmlab bench: hardware emulation vs paravirtualization vs containers vs the host${r.quick ? ' (quick)' : ''}</text>`,
     ...out,
     '</svg>',
     '',

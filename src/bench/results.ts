@@ -27,7 +27,8 @@ export const METRICS: Metric[] = [
   { key: 'ping', label: 'network: ping RTT, median of 20', unit: 'ms', higherIsBetter: false, io: true },
 ];
 
-export type ConfigKind = 'guest' | 'ablation' | 'host';
+/** guest: a VM of a device model; container: a system container on the host's kernel; host: the machine itself. */
+export type ConfigKind = 'guest' | 'container' | 'ablation' | 'host';
 
 export interface ConfigResult {
   name: string;

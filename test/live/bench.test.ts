@@ -6,8 +6,8 @@ import { advantage, renderTable } from '../../src/bench/report.js';
 import { METRICS, type BenchResults } from '../../src/bench/results.js';
 import { requireLiveHost, vmlab } from '../helpers/live.js';
 
-/** `vmlab bench --quick` end to end: real guests of both device models and the host baseline. */
-describe('live: vmlab bench --quick (tcg-emulated, tcg-virtio, host)', function () {
+/** `vmlab bench --quick` end to end: the course's comparison, emulated, virtio, container and host. */
+describe('live: vmlab bench --quick (tcg-emulated, tcg-virtio, container, host)', function () {
   this.timeout(30 * 60_000);
   let out: string;
   let r: BenchResults;
@@ -19,7 +19,7 @@ describe('live: vmlab bench --quick (tcg-emulated, tcg-virtio, host)', function 
 
   it('runs end to end and writes results.json, results.md, chart.svg and chart.png', async () => {
     const t0 = Date.now();
-    const res = await vmlab(['bench', '--quick', '--matrix', 'tcg-emulated,tcg-virtio,host', '--out', out], { timeout: 25 * 60_000 });
+    const res = await vmlab(['bench', '--quick', '--matrix', 'tcg-emulated,tcg-virtio,container,host', '--out', out], { timeout: 25 * 60_000 });
     assert.equal(res.exitCode, 0, String(res.stderr));
     for (const f of ['results.json', 'results.md', 'chart.svg', 'chart.png']) assert.ok(existsSync(join(out, f)), f);
     r = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as BenchResults;
@@ -29,7 +29,7 @@ describe('live: vmlab bench --quick (tcg-emulated, tcg-virtio, host)', function 
   it('every measurement is a positive number; the host has no boot rows', () => {
     assert.deepEqual(
       r.configs.map((c) => c.name),
-      ['tcg-emulated', 'tcg-virtio', 'host'],
+      ['tcg-emulated', 'tcg-virtio', 'container', 'host'],
     );
     for (const c of r.configs) {
       for (const m of METRICS) {
@@ -66,5 +66,16 @@ describe('live: vmlab bench --quick (tcg-emulated, tcg-virtio, host)', function 
       const adv = advantage(v.metrics[key], e.metrics[key], m)!;
       assert.ok(adv > 1, `${key}: virtio ${v.metrics[key]!.median} vs emulated ${e.metrics[key]!.median}`);
     }
+  });
+
+  it("the container is the host's own kernel: it boots in seconds, computes like the host, and is within the noise of the host row", () => {
+    const ct = r.configs.find((c) => c.name === 'container')!;
+    const v = r.configs.find((c) => c.name === 'tcg-virtio')!;
+    assert.equal(ct.kind, 'container');
+    assert.equal(ct.tuning, undefined, 'no virtual disk or NIC to describe');
+    assert.ok(ct.metrics.bootCloudInit!.median < v.metrics.bootCloudInit!.median / 3, `container ${ct.metrics.bootCloudInit!.median} s vs VM ${v.metrics.bootCloudInit!.median} s`);
+    assert.ok(ct.metrics.cpu!.median < v.metrics.cpu!.median / 3, 'no binary translation: the host CPU runs it');
+    assert.deepEqual(r.limitErrors ?? [], [], 'a container is never beyond the host it runs on');
+    for (const xml of Object.values(ct.xml!)) assert.match(xml, /<domain type='lxc'>/);
   });
 });
