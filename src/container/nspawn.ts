@@ -219,6 +219,18 @@ export class NspawnContainers {
   }
 }
 
+/** The lower layers (unpacked image versions) the defined containers stand on, with who stands on each. */
+export async function containerLowers(dataDir: string): Promise<Map<string, string[]>> {
+  const dir = join(dataDir, 'containers');
+  const out = new Map<string, string[]>();
+  if (!existsSync(dir)) return out;
+  for (const f of readdirSync(dir).filter((x) => x.endsWith('.xml'))) {
+    const lower = (await readDomainXml(readFileSync(join(dir, f), 'utf8'))).container?.lower;
+    if (lower) out.set(lower, [...(out.get(lower) ?? []), f.slice(0, -4)]);
+  }
+  return out;
+}
+
 /**
  * systemd-nspawn for a whole system (its own systemd as PID 1) on a host
  * without systemd: not registered with machined and kept in our own cgroup

@@ -130,6 +130,15 @@ export class ImageStore {
     return full;
   }
 
+  /** Every version file of an image in the cache. */
+  versionFiles(name: string): string[] {
+    return existsSync(this.dir)
+      ? readdirSync(this.dir)
+          .filter((e) => e.startsWith(`${name}@`) && EXT_RE.test(e))
+          .map((e) => join(this.dir, e))
+      : [];
+  }
+
   /** Remove an image: the current link and every version not used by a linked clone. */
   remove(name: string, inUse: (file: string) => boolean): { removed: string[]; kept: string[] } {
     const removed: string[] = [];

@@ -91,16 +91,26 @@ export interface CopyNeeds {
 export const QEMU_OVERHEAD: Record<'kvm' | 'tcg', number> = { kvm: 96 * MiB, tcg: 320 * MiB };
 
 /**
+ * What a container costs a class: it reserves no RAM, so what its processes use
+ * (an idle one of the default image measured 15 MiB of MemAvailable, median of 8:
+ * npm run bench:containers), counted double for the services a lab runs; its own
+ * layer, and a copy of that layer per checkpoint and autosave (container/snapshots.ts).
+ */
+export const CONTAINER_COST = { memoryBytes: 32 * MiB, diskBytes: 64 * MiB };
+
+/**
  * Disk a VM's files grow to in a class: its overlay (linked clone) after
  * provisioning, plus one memory state per checkpoint and one for an autosave
- * (internal snapshots keep guest RAM in the overlay).
+ * (internal snapshots keep guest RAM in the overlay). Containers: CONTAINER_COST.
  */
 export function copyNeeds(lab: LabModel, accel: 'kvm' | 'tcg', checkpoints: number): CopyNeeds {
-  const ram = lab.vms.reduce((s, v) => s + v.memoryBytes, 0);
+  const vms = lab.vms.filter((v) => v.kind !== 'container');
+  const containers = lab.vms.length - vms.length;
+  const ram = vms.reduce((s, v) => s + v.memoryBytes, 0);
   return {
     vms: lab.vms.length,
-    memoryBytes: ram + lab.vms.length * QEMU_OVERHEAD[accel],
-    diskBytes: lab.vms.length * 256 * MiB + ram * (checkpoints + 1),
+    memoryBytes: ram + vms.length * QEMU_OVERHEAD[accel] + containers * CONTAINER_COST.memoryBytes,
+    diskBytes: vms.length * 256 * MiB + ram * (checkpoints + 1) + containers * CONTAINER_COST.diskBytes * (checkpoints + 2),
   };
 }
 

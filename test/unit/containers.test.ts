@@ -5,6 +5,8 @@ import { nspawnArgs } from '../../src/container/nspawn.js';
 import { domainWithLink, readDomainXml } from '../../src/libvirt/xml-read.js';
 import { upLab } from '../../src/lab-ops/up.js';
 import { planLab } from '../../src/plan/plan.js';
+import { admit, classCopies, CONTAINER_COST, copyNeeds } from '../../src/plan/class-plan.js';
+import type { ClassModel } from '../../src/lab/class-file.js';
 import { renderLab } from '../../src/render/index.js';
 import { fakeRuntime } from '../helpers/fake-runtime.js';
 import { GOLDEN_PLAN_OPTS, modelFromText, planFromText, readLab } from '../helpers/lab.js';
@@ -163,5 +165,38 @@ describe('containers: up on fakes', () => {
     const mine = lab.disks.calls.filter((c) => c.includes(ct.dir) || c.includes('rootfs'));
     assert.deepEqual(mine, [`rootfs ${ct.container!.lower}`, `seed-dir ${ct.container!.seedDir}`]);
     assert.match(lab.h.domains.get(ct.domainName)!.xml, /<domain type='lxc'>/);
+  });
+});
+
+describe('containers in a class', () => {
+  const lab = modelFromText(LAB, 'labs/three-ways.yaml');
+  const cls: ClassModel = {
+    name: 'c',
+    title: 'c',
+    file: 'c.yaml',
+    source: { kind: 'lab', file: 'labs/three-ways.yaml' },
+    students: [{ id: 'ana' }, { id: 'ben' }, { id: 'cai' }],
+    rosterFile: 'c.yaml',
+    limits: {},
+  };
+
+  it("every student's container is their own: its name, its taps, its layer", () => {
+    const plans = classCopies(cls, lab).map((c) => planLab(c.lab, GOLDEN_PLAN_OPTS));
+    const cts = plans.map((p) => p.vms.find((v) => v.name === 'ct')!);
+    assert.deepEqual(
+      cts.map((c) => c.domainName),
+      ['vmlab-three-ways-ana-ct', 'vmlab-three-ways-ben-ct', 'vmlab-three-ways-cai-ct'],
+    );
+    assert.equal(new Set(cts.map((c) => c.nics[0]!.tap)).size, 3);
+    assert.equal(new Set(cts.map((c) => c.container!.upper)).size, 3);
+    assert.equal(new Set(cts.map((c) => c.container!.lower)).size, 1, 'one unpacked image for all');
+  });
+
+  it('admission counts what a container costs, not a VM: no RAM reserved, no QEMU', () => {
+    const needs = copyNeeds(lab, 'tcg', 1);
+    assert.equal(needs.memoryBytes, 2 * (512 + 320) * 2 ** 20 + CONTAINER_COST.memoryBytes);
+    const onlyCt = { ...lab, vms: lab.vms.filter((v) => v.kind === 'container') };
+    assert.equal(copyNeeds(onlyCt, 'tcg', 1).memoryBytes, CONTAINER_COST.memoryBytes);
+    assert.equal(admit(cls, copyNeeds(onlyCt, 'tcg', 1), { memoryBytes: 4 * 2 ** 30, diskBytes: 100 * 2 ** 30, cores: 2, accel: 'tcg' }, 30, 0).fits, true);
   });
 });

@@ -1,4 +1,7 @@
 import type { Command } from 'commander';
+import { containerLowers } from '../../container/nspawn.js';
+import { removeTree } from '../../host/mounts.js';
+import { rootfsDir } from '../../plan/container-plan.js';
 import { join } from 'node:path';
 import { buildImage } from '../../host/image-builder.js';
 import { checkImageName, importImage, publishConverted } from '../../host/image-import.js';
@@ -155,8 +158,13 @@ export function registerImage(program: Command): void {
     .action((name: string, opts: { json?: boolean }, cmd: Command) =>
       reportErrors(opts, async () => {
         const store = imageStore(cmd);
-        const users = await findBackingUsers(join(hostPaths(cmd.optsWithGlobals() as GlobalOpts).dataDir, 'labs'));
+        const dataDir = hostPaths(cmd.optsWithGlobals() as GlobalOpts).dataDir;
+        const users = await findBackingUsers(join(dataDir, 'labs'));
+        // A version is also in use while a container stands on its unpacked root file system.
+        for (const [lower, cts] of await containerLowers(dataDir))
+          for (const f of store.versionFiles(name)) if (rootfsDir(dataDir, f) === lower) users.set(f, new Set([...(users.get(f) ?? []), ...cts]));
         const r = store.remove(name, (f) => users.has(f));
+        for (const f of r.removed) await removeTree(rootfsDir(dataDir, f));
         emit(opts, { ok: true, ...r }, () =>
           [`removed ${r.removed.length} file(s) of "${name}"`, ...r.kept.map((k) => `  kept ${k}: used by ${[...(users.get(k) ?? [])].join(', ')} (vmlab down those labs first)`)].join('\n'),
         );
