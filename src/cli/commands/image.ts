@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { writeContainerDisk } from '../../host/containerdisk.js';
 import { containerLowers } from '../../container/nspawn.js';
 import { removeTree } from '../../host/mounts.js';
 import { rootfsDir } from '../../plan/container-plan.js';
@@ -116,6 +117,29 @@ export function registerImage(program: Command): void {
             : `${name}: built in ${r.seconds.toFixed(0)} s: ${r.image.file} (${mb(r.image.actualSize)})\n  steps: ${Object.entries(r.steps)
                 .map(([k, v]) => `${k} ${v!.toFixed(1)}s`)
                 .join(', ')}`,
+        );
+      }),
+    );
+
+  image
+    .command('export')
+    .description("write an image for another engine: --format containerdisk, an OCI image archive KubeVirt's containerDisk takes (built offline, no container daemon)")
+    .argument('<name>', 'image name')
+    .requiredOption('--format <containerdisk>', 'what to write (containerdisk)')
+    .requiredOption('-o, --out <file.tar>', 'the archive (oci-archive:FILE.tar for skopeo and podman)')
+    .option('--tag <tag>', "the archive's tag (default: the image's version, as vmlab render --target kubevirt names it)")
+    .option('--json', 'machine-readable output')
+    .action((name: string, opts: { format: string; out: string; tag?: string; json?: boolean }, cmd: Command) =>
+      reportErrors(opts, async () => {
+        if (opts.format !== 'containerdisk') throw new VmlabError('ERR_VMLAB_USAGE', `--format must be containerdisk, not "${opts.format}"`, { kind: 'user' });
+        const file = imageStore(cmd).resolve(name);
+        const tag = opts.tag ?? /@([^.]+)\.qcow2$/.exec(file)?.[1] ?? 'latest';
+        const r = await writeContainerDisk(file, name, tag, opts.out);
+        emit(
+          opts,
+          { ok: true, ...r },
+          () =>
+            `wrote ${r.file}: ${r.reference}, disk/${name}.qcow2 in one layer (${mb(r.layer.size)}), manifest ${r.manifest.digest}\n  push it: skopeo copy oci-archive:${r.file} docker://REGISTRY/${r.reference}`,
         );
       }),
     );

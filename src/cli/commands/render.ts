@@ -7,10 +7,14 @@ import { loadLab } from '../../lab/load.js';
 import { defaultHostPaths } from '../../paths.js';
 import { planLab, type AutoAccel } from '../../plan/plan.js';
 import { renderLab } from '../../render/index.js';
+import { renderKubevirt } from '../../render/kubevirt/manifests.js';
+import { imageTags, kubevirtPlans, writeManifests } from './render-kubevirt.js';
 import { emit, reportErrors } from '../output.js';
 
 interface RenderOpts {
   out: string;
+  target?: string;
+  registry?: string;
   json?: boolean;
   autoAccel?: string;
   dataDir?: string;
@@ -25,17 +29,44 @@ export function parseAutoAccel(value: string | undefined): AutoAccel {
 export function registerRender(program: Command): void {
   program
     .command('render')
-    .description('write the libvirt XML and cloud-init seed files of a lab, without touching libvirt')
-    .argument('<lab>', 'lab file (YAML)')
+    .description('write the libvirt XML and cloud-init seed files of a lab (or, --target kubevirt, the Kubernetes objects of a lab or a class), without touching libvirt')
+    .argument('<lab>', 'lab file (YAML); with --target kubevirt also a class file')
     .requiredOption('-o, --out <dir>', 'output directory: <dir>/<vm>/{domain.xml,user-data,meta-data,network-config}, <dir>/networks/<net>.xml')
     .option('--auto-accel <kvm|tcg>', 'what accel: auto becomes (default: decided from this host)')
+    .option('--target <libvirt|kubevirt>', 'libvirt (default): domain and network XML; kubevirt: Namespace, NetworkAttachmentDefinition and VirtualMachine objects per lab copy', 'libvirt')
+    .option('--registry <name>', 'kubevirt: where the cluster pulls the images from (<registry>/<image>:<version>)', 'registry.example.invalid/vmlab')
     .option('--json', 'machine-readable output')
     .action((file: string, opts: RenderOpts, cmd: Command) =>
       reportErrors(opts, async () => {
         opts = { ...opts, ...(cmd.optsWithGlobals() as { dataDir?: string }) };
-        const lab = loadLab(file);
         const auto = parseAutoAccel(opts.autoAccel);
         const paths = { ...defaultHostPaths(), ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) };
+        if (opts.target === 'kubevirt') {
+          const plans = kubevirtPlans(file, paths, auto);
+          const registry = opts.registry!;
+          const r = renderKubevirt(plans, { registry, imageTags: imageTags(plans, paths) });
+          const files = writeManifests(opts.out, r, registry);
+          emit(
+            opts,
+            {
+              ok: true,
+              target: 'kubevirt',
+              out: opts.out,
+              copies: plans.map((p) => p.lab.name),
+              objects: r.files.map((f) => ({ file: f.file, kind: f.object.kind, name: f.object.metadata.name, namespace: f.object.metadata.namespace ?? null })),
+              notes: r.notes,
+              files,
+            },
+            () =>
+              [
+                `rendered ${plans.length} lab cop${plans.length === 1 ? 'y' : 'ies'} for KubeVirt into ${opts.out} (${r.files.length} objects): kubectl apply -f ${opts.out}`,
+                ...r.notes.map((n) => `  note: ${n}`),
+              ].join('\n'),
+          );
+          return;
+        }
+        if (opts.target !== 'libvirt') throw new VmlabError('ERR_VMLAB_USAGE', `--target must be libvirt or kubevirt, not "${opts.target}"`, { kind: 'user' });
+        const lab = loadLab(file);
         const plan = planLab(lab, { paths, autoAccel: auto });
         const rendered = renderLab(plan);
         const written: string[] = [];
