@@ -1,5 +1,5 @@
 import type { Plan, VmPlan } from '../plan/plan.js';
-import { VMLAB_XMLNS } from '../lab/names.js';
+import { nicFields, vmlabMetadata } from './domain-fields.js';
 import { xmlTemplate } from './engine.js';
 
 /**
@@ -11,37 +11,16 @@ export function renderContainerXml(plan: Plan, vm: VmPlan): string {
   const c = vm.container;
   if (!c || vm.profile.family !== 'container') throw new Error(`${vm.name} is not a container`);
   return xmlTemplate('container.xml.hbs')({
-    ns: VMLAB_XMLNS,
-    file: plan.lab.file,
-    lab: plan.lab.name,
-    labHash: plan.lab.fileHash,
-    owner: plan.lab.owner ?? false,
-    vmHash: vm.hash,
-    name: vm.name,
+    ...vmlabMetadata(plan, vm),
     hostname: vm.hostname,
-    template: vm.template,
-    domainName: vm.domainName,
     title: `${plan.lab.name}/${vm.name} (container)`,
-    description: vm.description ?? '',
     profile: vm.profile,
-    accel: vm.accel,
-    accelRequested: vm.accelRequested,
     init: vm.profile.init.value,
     root: c.root,
     lower: c.lower,
     upper: c.upper,
     work: c.work,
-    nics: vm.nics.map((n) => ({
-      index: n.index,
-      network: n.network,
-      why: n.why,
-      sourceKind: n.source.kind,
-      sourceName: n.source.name,
-      mac: n.mac,
-      tap: n.tap,
-      ifname: n.ifname,
-      linkDown: n.link.state === 'down',
-    })),
+    nics: vm.nics.map((n) => ({ ...nicFields(n), ifname: n.ifname })),
     consoleLog: vm.consoleLog,
   });
 }

@@ -1,27 +1,16 @@
 import type { Plan, VmPlan } from '../plan/plan.js';
-import { VMLAB_XMLNS } from '../lab/names.js';
 import { renderContainerXml } from './container-xml.js';
 import { xmlTemplate } from './engine.js';
+import { nicFields, vmlabMetadata } from './domain-fields.js';
 
 /** The libvirt domain XML of one VM. */
 export function renderDomainXml(plan: Plan, vm: VmPlan): string {
   const profile = vm.profile;
   if (profile.family === 'container') return renderContainerXml(plan, vm);
   return xmlTemplate('domain.xml.hbs')({
-    ns: VMLAB_XMLNS,
-    file: plan.lab.file,
-    lab: plan.lab.name,
-    labHash: plan.lab.fileHash,
-    owner: plan.lab.owner ?? false,
-    vmHash: vm.hash,
-    name: vm.name,
-    template: vm.template,
-    domainName: vm.domainName,
+    ...vmlabMetadata(plan, vm),
     title: `${plan.lab.name}/${vm.name} (${vm.profile.name}, ${vm.accel.name})`,
-    description: vm.description ?? '',
     profile,
-    accel: vm.accel,
-    accelRequested: vm.accelRequested,
     accelReason: vm.accelReason,
     hostPassthrough: vm.accel.cpu.value.mode === 'host-passthrough',
     memoryMiB: vm.memoryMiB,
@@ -43,18 +32,7 @@ export function renderDomainXml(plan: Plan, vm: VmPlan): string {
       readonly: d.readonly,
       bootOrder: d.bootOrder ?? 0,
     })),
-    nics: vm.nics.map((n) => ({
-      index: n.index,
-      network: n.network,
-      why: n.why,
-      sourceKind: n.source.kind,
-      sourceName: n.source.name,
-      mac: n.mac,
-      model: n.model,
-      vhost: n.vhost,
-      tap: n.tap,
-      linkDown: n.link.state === 'down',
-    })),
+    nics: vm.nics.map((n) => ({ ...nicFields(n), model: n.model, vhost: n.vhost })),
     consoleLog: vm.consoleLog,
     agentSocket: vm.agent.socketPath ?? '',
     hasAgent: vm.agent.transport !== 'none',

@@ -34,6 +34,17 @@ export function modelFromText(text: string, file = 'test.yaml'): LabModel {
   return parseLab(file, text);
 }
 
+/** Every issue validation finds in `text`, as "path: message" (with " (hint)" when `hints`); none for a valid lab. */
+export function labIssues(text: string, file = 'test.yaml', hints = false): string[] {
+  try {
+    parseLab(file, text);
+  } catch (e) {
+    if (e instanceof LabError) return e.issues.map((i) => `${i.path}: ${i.message}${hints && i.hint ? ` (${i.hint})` : ''}`);
+    throw e;
+  }
+  return [];
+}
+
 /** The LabError thrown for `text`, or a failure if it was valid. */
 export function labErrorOf(text: string, file = 'test.yaml'): LabError {
   try {

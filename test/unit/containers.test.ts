@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import YAML from 'yaml';
-import { LabError } from '../../src/errors.js';
 import { nspawnArgs } from '../../src/container/nspawn.js';
 import { domainWithLink, readDomainXml } from '../../src/libvirt/xml-read.js';
 import { upLab } from '../../src/lab-ops/up.js';
@@ -9,19 +8,11 @@ import { admit, classCopies, CONTAINER_COST, copyNeeds } from '../../src/plan/cl
 import type { ClassModel } from '../../src/lab/class-file.js';
 import { renderLab } from '../../src/render/index.js';
 import { fakeRuntime } from '../helpers/fake-runtime.js';
-import { GOLDEN_PLAN_OPTS, modelFromText, planFromText, readLab } from '../helpers/lab.js';
+import { GOLDEN_PLAN_OPTS, modelFromText, planFromText, readLab, labIssues } from '../helpers/lab.js';
 
 const LAB = readLab('labs/three-ways.yaml');
 
-function issues(text: string): string[] {
-  try {
-    modelFromText(text, '/labs/x.yaml');
-  } catch (e) {
-    if (e instanceof LabError) return e.issues.map((i) => `${i.path}: ${i.message}`);
-    throw e;
-  }
-  return [];
-}
+const issues = (text: string) => labIssues(text, '/labs/x.yaml');
 
 /** The three-ways lab with `extra` lines added to its container. */
 const withCt = (extra: string) => LAB.replace('    kind: container', `    kind: container\n${extra}`);

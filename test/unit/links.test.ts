@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { LabError, type VmlabError } from '../../src/errors.js';
+import type { VmlabError } from '../../src/errors.js';
 import { parseQdiscs, tcCommands } from '../../src/host/traffic-control.js';
 import { formatImpairment, linkFrom, parseLinkFields } from '../../src/lab/link.js';
 import { bridgeNameFor, tapNameFor } from '../../src/lab/names.js';
@@ -9,20 +9,12 @@ import { upLab } from '../../src/lab-ops/up.js';
 import { downLab } from '../../src/lab-ops/down.js';
 import { PcapCounter } from '../../src/util/pcap.js';
 import { fakeRuntime } from '../helpers/fake-runtime.js';
-import { modelFromText, planFromText, readLab } from '../helpers/lab.js';
+import { planFromText, readLab, labIssues } from '../helpers/lab.js';
 
 const QUICKSTART = readLab('labs/quickstart.yaml');
 const withLink = (link: string) => QUICKSTART.replace('        ip: 10.10.0.12/24', `        ip: 10.10.0.12/24\n        link: ${link}`);
 
-function issues(text: string): string[] {
-  try {
-    modelFromText(text, 'x.yaml');
-  } catch (e) {
-    if (e instanceof LabError) return e.issues.map((i) => `${i.path}: ${i.message}${i.hint ? ` (${i.hint})` : ''}`);
-    throw e;
-  }
-  return [];
-}
+const issues = (text: string) => labIssues(text, 'x.yaml', true);
 
 describe('links: values', () => {
   it('parses delay, jitter, loss, rate and state with units', () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { importImage } from '../../src/host/image-import.js';
 import { ImageStore } from '../../src/host/image-store.js';
 import { parseStringPromise } from 'xml2js';
-import { LabError, type VmlabError } from '../../src/errors.js';
+import type { VmlabError } from '../../src/errors.js';
 import { createRuntime } from '../../src/lab-ops/runtime.js';
 import { isoBytesProblem } from '../../src/host/iso-check.js';
 import { upLab } from '../../src/lab-ops/up.js';
@@ -15,19 +15,11 @@ import { loadRecipe } from '../../src/images/recipe.js';
 import { deviceProfiles, rootDiskMissing } from '../../src/profiles/index.js';
 import { renderLab } from '../../src/render/index.js';
 import { fakeRuntime } from '../helpers/fake-runtime.js';
-import { modelFromText, planFromText, readLab } from '../helpers/lab.js';
+import { planFromText, readLab, labIssues } from '../helpers/lab.js';
 
 const LAB = readLab('labs/install-media.yaml');
 
-function issues(text: string): string[] {
-  try {
-    modelFromText(text, '/labs/x.yaml');
-  } catch (e) {
-    if (e instanceof LabError) return e.issues.map((i) => `${i.path}: ${i.message}`);
-    throw e;
-  }
-  return [];
-}
+const issues = (text: string) => labIssues(text, '/labs/x.yaml');
 
 describe('unmodified OSes: install media and guests vmlab does not provision', () => {
   const plan = planFromText(LAB, '/work/labs/install-media.yaml');
