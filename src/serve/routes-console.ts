@@ -44,6 +44,8 @@ export function consoleRoutes(deps: ServeDeps) {
         let pending = hubs.get(vm.domainName);
         if (!pending) {
           pending = (async () => {
+            // A container has no serial line to share (vmlab console gives a root shell in it, as root on the host).
+            if (vm.kind === 'container') return { why: `${vm.name} is a container: it has no serial console; use vmlab exec (or your checks)`, code: 1011 };
             const info = await deps.rt.hypervisor.domain(vm.domainName);
             const pty = info?.state === 'running' ? (await readDomainXml(await deps.rt.hypervisor.domainXml(vm.domainName))).serials.find((s) => s.type === 'pty')?.sourcePath : undefined;
             if (!pty) return { why: `${vm.name} is ${info ? info.state : 'not defined'}: no console`, code: 1011 };
