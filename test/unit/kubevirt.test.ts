@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import YAML from 'yaml';
 import type { VmlabError } from '../../src/errors.js';
 import { loadClass } from '../../src/lab/class-file.js';
@@ -31,7 +31,9 @@ const yamlOf = (o: KubeObject) => YAML.stringify(o, { lineWidth: 0, aliasDuplica
 
 function classPlans(): Plan[] {
   const cls = loadClass(join(root, 'classes', 'pair.yaml'));
-  const lab = cls.source.kind === 'assignment' ? loadAssignment(cls.source.file).lab : assert.fail('pair is an assignment class');
+  const loaded = cls.source.kind === 'assignment' ? loadAssignment(cls.source.file).lab : assert.fail('pair is an assignment class');
+  // Named as from the checkout's root, so the goldens do not depend on where the checkout is.
+  const lab = { ...loaded, file: relative(root, loaded.file) };
   return classCopies(cls, lab).map((c) => planLab(c.lab, GOLDEN_PLAN_OPTS));
 }
 
