@@ -90,7 +90,7 @@ export class NspawnContainers {
 
   async startDomain(name: string): Promise<void> {
     if (this.info(name).active) throw new VmlabError('ERR_VMLAB_CONTAINER_RUNNING', `container ${name} is already running`);
-    const d = await readDomainXml(await this.domainXml(name));
+    const d = await readDomainXml(await this.domainXml(name, true));
     const c = d.container!;
     if (!c.lower || !existsSync(join(c.lower, ROOTFS_COMPLETE))) {
       throw new VmlabError('ERR_VMLAB_ROOTFS', `${name}: its image's root file system is not unpacked (${c.lower ?? 'no lower layer'})`, { hint: 'vmlab up unpacks it; run up again' });
@@ -145,7 +145,7 @@ export class NspawnContainers {
       if (!(await exited(st.pid, 10_000))) kill(st.pid, 'SIGKILL');
       await exited(st.pid, 5_000);
     }
-    await this.cleanup(name, await readDomainXml(await this.domainXml(name)));
+    await this.cleanup(name, await readDomainXml(await this.domainXml(name, true)));
   }
 
   /** Asks for an orderly power-off (nspawn passes SIGTERM on to the container's systemd); returns at once. */
@@ -156,7 +156,7 @@ export class NspawnContainers {
 
   async undefineDomain(name: string): Promise<void> {
     if (this.info(name).active) throw new VmlabError('ERR_VMLAB_CONTAINER_RUNNING', `container ${name} is running: destroy it first`);
-    await this.cleanup(name, await readDomainXml(await this.domainXml(name)));
+    await this.cleanup(name, await readDomainXml(await this.domainXml(name, true)));
     this.snapshots.removeAll(name);
     rmSync(this.defFile(name), { force: true });
   }
@@ -165,7 +165,8 @@ export class NspawnContainers {
   async updateDevice(name: string, ifaceXml: string, scope: { live?: boolean; config?: boolean }): Promise<void> {
     const mac = /<mac\s+address=['"]([^'"]+)['"]/.exec(ifaceXml)?.[1];
     const state = /<link\s+state=['"]down['"]/.test(ifaceXml) ? 'down' : 'up';
-    const xml = await this.domainXml(name);
+    // The definition, not the live view: a config change must not write the live link states into it.
+    const xml = await this.domainXml(name, true);
     const iface = (await readDomainXml(xml)).interfaces.find((i) => i.mac === mac);
     if (!iface?.tap) throw new VmlabError('ERR_VMLAB_CONTAINER_XML', `${name} has no interface with MAC ${mac ?? '?'}`);
     if (scope.live && this.info(name).active) await setHostEnd(iface.tap, state);

@@ -8,7 +8,7 @@ import type { SnapshotInfo } from '../libvirt/types.js';
 /** What snapshots need of the runtime that owns the containers. */
 export interface SnapshotHost {
   domain(name: string): Promise<{ active: boolean } | undefined>;
-  domainXml(name: string): Promise<string>;
+  domainXml(name: string, inactive?: boolean): Promise<string>;
   destroyDomain(name: string): Promise<void>;
   startDomain(name: string): Promise<void>;
   guest(name: string, vm: string): { exec(path: string, args?: string[], opts?: { timeoutMs?: number }): Promise<{ exitCode: number; stdout: string }> };
@@ -62,7 +62,7 @@ export class ContainerSnapshots {
     const src = join(this.base(name), snap);
     if (!existsSync(join(src, 'info.json'))) throw new VmlabError('ERR_VMLAB_NO_SNAPSHOT', `${name} has no snapshot "${snap}"`);
     const info = JSON.parse(readFileSync(join(src, 'info.json'), 'utf8')) as SnapshotInfo;
-    const d = await readDomainXml(await this.host.domainXml(name));
+    const d = await readDomainXml(await this.host.domainXml(name, true));
     if ((await this.host.domain(name))?.active) await this.host.destroyDomain(name);
     const upper = d.container!.upper!;
     rmSync(upper, { recursive: true, force: true });
@@ -101,7 +101,7 @@ export class ContainerSnapshots {
   }
 
   private async upper(name: string): Promise<string> {
-    const upper = (await readDomainXml(await this.host.domainXml(name))).container?.upper;
+    const upper = (await readDomainXml(await this.host.domainXml(name, true))).container?.upper;
     if (!upper) throw new VmlabError('ERR_VMLAB_CONTAINER_XML', `${name}: no writable layer in its definition`);
     return upper;
   }
