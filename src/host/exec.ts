@@ -24,6 +24,7 @@ const PROVIDERS: Record<string, string> = {
   tcpdump: 'tcpdump',
   'systemd-nspawn': 'systemd-container',
   nsenter: 'util-linux',
+  nc: 'netcat-openbsd',
   mount: 'mount',
   cp: 'coreutils',
 };

@@ -71,6 +71,13 @@ export function kvmUnusable(vmName: string, line: string): VmlabError {
   });
 }
 
+/** ready: { tcp: PORT } of a guest vmlab does not provision: the host connects to it. */
+export interface TcpWait {
+  address: string;
+  port: number;
+  answers: (timeoutMs: number) => Promise<boolean>;
+}
+
 export interface WaitReadyOptions {
   hypervisor: Hypervisor;
   domain: string;
@@ -87,7 +94,7 @@ export interface WaitReadyOptions {
    * runs, or once its serial console prints `pattern` after byte `from` of
    * the console log (0 for a guest already running: it matched back then).
    */
-  agentless?: { console?: RegExp };
+  agentless?: { console?: RegExp; tcp?: TcpWait };
   /** Where this boot's output begins in the console log (0 for a guest already running). */
   consoleFrom?: number;
   /** What to say when the guest's initramfs gives up on its root disk (the profile knows: profiles/rootDiskMissing). */
@@ -133,7 +140,12 @@ export async function waitReady(o: WaitReadyOptions): Promise<ReadyTimes> {
   try {
     for (;;) {
       if (failure) throw failure;
-      if (Date.now() > deadline) throw diagnose(`not ready after ${Math.round(o.timeoutMs / 1000)} s`);
+      if (Date.now() > deadline) {
+        if (o.agentless?.tcp && (phase as ReadyPhase) === 'running' && (!o.agentless.console || o.agentless.console.test(consoleSince(o.consoleLog, o.consoleFrom ?? 0)))) {
+          throw tcpSilent(o.vmName, o.agentless.tcp, o.timeoutMs);
+        }
+        throw diagnose(`not ready after ${Math.round(o.timeoutMs / 1000)} s`);
+      }
       if (phase === 'starting') {
         const info = await o.hypervisor.domain(o.domain);
         if (info?.state === 'running') {
@@ -157,9 +169,13 @@ export async function waitReady(o: WaitReadyOptions): Promise<ReadyTimes> {
         });
       }
       if (o.agentless) {
+        const tcp = o.agentless.tcp;
         if (!o.agentless.console || o.agentless.console.test(printed)) {
-          setPhase('ready', o.agentless.console ? `the console printed ${String(o.agentless.console)}` : 'running (no agent, no console pattern)');
-          return times;
+          if (!tcp || (await tcp.answers(1000))) {
+            const said = [o.agentless.console ? `the console printed ${String(o.agentless.console)}` : '', tcp ? `port ${tcp.port} of ${tcp.address} answered` : ''].filter(Boolean);
+            setPhase('ready', said.length ? said.join('; ') : 'running (no agent, no console pattern)');
+            return times;
+          }
         }
         await sleep(500);
         continue;
@@ -228,6 +244,13 @@ export function consoleSince(path: string | undefined, from: number): string {
 /** The console log's size now: where a boot that starts now begins. */
 export function consoleSize(path: string | undefined): number {
   return path && existsSync(path) ? statSync(path).size : 0;
+}
+
+function tcpSilent(vmName: string, tcp: TcpWait, timeoutMs: number): VmlabError {
+  return new VmlabError('ERR_VMLAB_TCP_NOT_READY', `${vmName}: port ${tcp.port} of ${tcp.address} did not answer the host within ${Math.round(timeoutMs / 1000)} s (the guest runs)`, {
+    hint: `is the guest's address ${tcp.address} and does something listen on port ${tcp.port}? Look on its serial console: vmlab console LAB ${vmName}`,
+    details: { address: tcp.address, port: tcp.port },
+  });
 }
 
 /** Runs one probe once; what it saw and what is wrong with it (nothing when it passed). */

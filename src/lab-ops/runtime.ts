@@ -6,6 +6,7 @@ import { SocketTransport } from '../guest/socket-transport.js';
 import { VirshTransport } from '../guest/virsh-transport.js';
 import { VmlabError } from '../errors.js';
 import { ImageStore } from '../host/image-store.js';
+import { hostTcpProbe, type TcpProbe } from '../host/tcp-probe.js';
 import { hostTrafficControl, type TrafficControl } from '../host/traffic-control.js';
 import type { HostPaths } from '../paths.js';
 import type { Hypervisor } from '../libvirt/types.js';
@@ -19,6 +20,8 @@ export interface LabRuntime {
   images: Pick<ImageStore, 'resolve'>;
   /** Impairment on the host side of VMs' taps (tc where libvirtd runs). */
   tc: TrafficControl;
+  /** Whether a guest's TCP port answers the host (nc where libvirtd runs). */
+  tcp: TcpProbe;
   /** The way into a running guest: its guest agent on whichever channel its XML declares, or nsenter into a container. */
   agentFor(domain: string, vmName: string): Promise<GuestChannel>;
   /** For a running container: the command that enters it with an interactive root shell (it has no serial line). */
@@ -33,6 +36,7 @@ export function createRuntime(libvirt: Hypervisor, paths: HostPaths): LabRuntime
     paths,
     images: new ImageStore(join(paths.dataDir, 'images')),
     tc: hostTrafficControl,
+    tcp: hostTcpProbe,
     async containerShell(domain) {
       if (!hypervisor.containers.has(domain)) return undefined;
       return [

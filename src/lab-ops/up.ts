@@ -1,4 +1,5 @@
 import { errorReport, VmlabError, type ErrorReport } from '../errors.js';
+import { formatIpv4 } from '../util/ipv4.js';
 import type { Plan, VmPlan } from '../plan/plan.js';
 import { rootDiskMissing } from '../profiles/index.js';
 import { renderLab } from '../render/index.js';
@@ -7,7 +8,7 @@ import { applyLabLinks, recordLinks } from './links.js';
 import { lockLab } from './lock.js';
 import { startDomain } from './start.js';
 import { parseDomainXml, parseNetworkMeta } from './metadata.js';
-import { consoleSize, kvmFailure, kvmUnusable, waitReady, type ReadyPhase, type ReadyTimes } from './readiness.js';
+import { consoleSize, kvmFailure, kvmUnusable, waitReady, type ReadyPhase, type ReadyTimes, type WaitReadyOptions } from './readiness.js';
 import type { LabRuntime } from './runtime.js';
 
 export type VmAction = 'created' | 'started' | 'unchanged' | 'changed' | 'recreated';
@@ -180,11 +181,7 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
             startedAt,
             probes,
             consoleFrom,
-            ...(vm.agent.transport === 'none'
-              ? { agentless: vm.consoleReady !== undefined ? { console: new RegExp(vm.consoleReady) } : {} }
-              : vm.profile.family === 'container'
-                ? {}
-                : { rootMissing: rootDiskMissing(vm.profile) }),
+            ...(vm.agent.transport === 'none' ? { agentless: agentlessReady(rt, vm) } : vm.profile.family === 'container' ? {} : { rootMissing: rootDiskMissing(vm.profile) }),
             onPhase: (p, d) => opts.onVm?.(vm.name, p, d),
           });
           const readyAt = Date.now() - t0;
@@ -207,6 +204,15 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
   } finally {
     unlock();
   }
+}
+
+/** What says a guest vmlab does not provision is ready: its console pattern, its TCP port (both, when both are given). */
+function agentlessReady(rt: LabRuntime, vm: VmPlan): NonNullable<WaitReadyOptions['agentless']> {
+  const t = vm.tcpReady;
+  return {
+    ...(vm.consoleReady !== undefined ? { console: new RegExp(vm.consoleReady) } : {}),
+    ...(t ? { tcp: { address: formatIpv4(t.address), port: t.port, answers: (ms: number) => rt.tcp.answers(formatIpv4(t.address), t.port, ms) } } : {}),
+  };
 }
 
 async function createVm(rt: LabRuntime, vm: VmPlan, files: Record<string, string>, opts: UpOptions, times: { define?: number; disks?: number }): Promise<void> {

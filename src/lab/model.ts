@@ -1,7 +1,7 @@
 import type { AccelRequest, DiskBus, NicModel } from '../profiles/types.js';
 import type { Cidr } from '../util/ipv4.js';
 import type { LinkSpec } from './link.js';
-import type { BootSpec } from './validate-boot.js';
+import type { BootSpec, TcpReady } from './validate-boot.js';
 import type { ReadyProbe } from './ready.js';
 
 /** A validated lab with defaults applied and `count` expanded. Pure data. */
@@ -116,4 +116,6 @@ export interface VmModel {
   services: ServiceUse[];
   /** The lab's own readiness probes for this VM, besides its services' (ready.ts). */
   ready: ReadyProbe[];
+  /** provision none: ready when this port answers the host (validate-boot.ts). */
+  tcpReady?: TcpReady;
 }

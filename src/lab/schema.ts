@@ -146,7 +146,14 @@ export function labSchema(catalog: ServiceCatalog = defaultServiceCatalog()): Sc
         oneOf: [
           probe,
           list(probe, "more readiness probes besides the services' own"),
-          obj({ console: str('a regular expression the serial console prints when the guest is ready (provision: none), e.g. "login:"', { format: 'regex' }) }, { required: ['console'] }),
+          obj(
+            {
+              console: str('a regular expression the serial console prints when the guest is ready (provision: none), e.g. "login:"', { format: 'regex' }),
+              tcp: { type: 'integer', minimum: 1, maximum: 65535, description: 'ready when this TCP port of the guest answers the host (provision: none; the network needs a host-address)' },
+              address: str("the guest's address to connect to (default: its NIC's ip: on a network with a host-address)", { title: 'IPv4 address', pattern: IPV4 }),
+            },
+            { anyOf: [{ required: ['console'] }, { required: ['tcp'] }], dependentRequired: { address: ['tcp'] } },
+          ),
         ],
       },
       boot: { title: 'boot device', enum: ['disk', 'cdrom'], description: 'disk (default) or cdrom: the install media of cdrom:' },

@@ -11,7 +11,7 @@ import { linkFrom, parseLinkFields, type LinkSpec } from './link.js';
 import { labSchema } from './schema.js';
 import { StructureChecker } from './structure.js';
 import { parseReady } from './ready.js';
-import { parseBoot } from './validate-boot.js';
+import { isAgentlessReady, parseBoot, resolveTcpReady } from './validate-boot.js';
 import { refuseVmOnly } from './validate-container.js';
 import type { PathSeg } from './source.js';
 import { parseCloudInit } from './validate-cloud-init.js';
@@ -202,10 +202,17 @@ function parseVms(c: Checker, vms: RawLab['vms'], d: Defaults, networks: Map<str
     const nics = parseNics(c, [...segs, 'nics'], o.nics ?? [], networks, count);
     const cloudInit = parseCloudInit(c, [...segs, 'cloud-init'], o['cloud-init']);
     const services = parseServices(c, [...segs, 'services'], o.services, { networks, nics }, opts);
-    const ready = boot.consoleReady !== undefined ? [] : parseReady(c, [...segs, 'ready'], o.ready);
+    const ready = isAgentlessReady(o.ready) ? [] : parseReady(c, [...segs, 'ready'], o.ready);
     if (img === undefined || mem === undefined || !cloudInit || !services || !ready) continue;
     if (count > 1 && key.length + String(count).length > 63) c.fail(segs, 'name plus copy number would exceed 63 characters', { atKey: true });
+    if (boot.tcpReady?.address !== undefined && count > 1)
+      c.fail([...segs, 'ready', 'address'], 'cannot be fixed on a VM with count > 1 (every copy would share it)', { hint: "remove it: each copy's NIC address is used" });
+    let tcpOk = true;
     for (let i = 1; i <= count; i++) {
+      const copyNics = nics.map((n) => copyNic(n, i - 1));
+      // Every copy resolves like the first: its error is said once.
+      const tcpReady = boot.tcpReady && tcpOk ? resolveTcpReady(c, segs, boot, copyNics, networks) : undefined;
+      if (boot.tcpReady && !tcpReady) tcpOk = false;
       out.push({
         segs,
         nicSegs: nics.map((_, n) => [...segs, 'nics', n]),
@@ -222,7 +229,8 @@ function parseVms(c: Checker, vms: RawLab['vms'], d: Defaults, networks: Map<str
           profile,
           accel: kind === 'container' ? 'auto' : ((o.accel as AccelRequest | undefined) ?? d.accel),
           disks,
-          nics: nics.map((n) => copyNic(n, i - 1)),
+          nics: copyNics,
+          ...(tcpReady ? { tcpReady } : {}),
           cloudInit,
           services,
           ready,

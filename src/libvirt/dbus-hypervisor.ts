@@ -49,6 +49,14 @@ function unreachable(e: unknown, uri: string): VmlabError {
       cause: e,
     });
   }
+  // libvirt keeps the MACs of a network with an address there, but makes the folder only when it starts dnsmasq (a network with DHCP or DNS).
+  const macs = /Failed to create file '(\/[^']*\/dnsmasq)\/[^']*\.macs\.new'/.exec(text);
+  if (macs) {
+    return new VmlabError('ERR_VMLAB_LIBVIRT', `libvirt (${uri}): ${text}`, {
+      hint: `create the folder libvirt expects: mkdir -p ${macs[1]} (libvirt makes it only once it has started dnsmasq for some network)`,
+      cause: e,
+    });
+  }
   return new VmlabError('ERR_VMLAB_LIBVIRT', `libvirt (${uri}): ${text}`, { cause: e });
 }
 

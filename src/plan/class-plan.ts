@@ -73,6 +73,14 @@ export function classCopies(cls: ClassModel, lab: LabModel, only?: string): Stud
       },
     );
   }
+  const hosted = lab.networks.filter((n) => n.hostAddress !== undefined);
+  if (hosted.length) {
+    throw new VmlabError(
+      'ERR_VMLAB_CLASS_NETWORK',
+      `lab "${lab.name}" gives the host an address on ${hosted.map((n) => n.name).join(', ')} (host-address): every student's copy would put the same address and route on the host, and libvirt starts only the first`,
+      { kind: 'user', hint: "remove host-address from the class's lab (a guest's ready: { tcp } needs it: use ready: { console } there)" },
+    );
+  }
   return only === undefined ? copies : copies.filter((c) => c.student.id === only);
 }
 

@@ -5,6 +5,7 @@ import { accelProfiles, BUS_DISCARD, deviceProfiles, type Accel, type AccelProfi
 import type { HostPaths } from '../paths.js';
 import { sha256Hex, stableStringify } from '../util/hash.js';
 import type { ReadyProbe } from '../lab/ready.js';
+import type { TcpReady } from '../lab/validate-boot.js';
 import { formatCidr, formatIpv4, type Cidr } from '../util/ipv4.js';
 import { bridgeNameFor, domainName, networkName } from '../lab/names.js';
 import type { LinkSpec } from '../lab/link.js';
@@ -124,6 +125,8 @@ export interface VmPlan {
   provision: 'cloud-init' | 'none';
   /** provision none: ready when the serial console prints a match (not part of the hash). */
   consoleReady?: string;
+  /** provision none: ready when this port of the guest answers the host (not part of the hash). */
+  tcpReady?: TcpReady;
   dir: string;
   disks: DiskPlan[];
   nics: NicPlan[];
@@ -215,6 +218,7 @@ export function planLab(lab: LabModel, opts: PlanOptions): Plan {
       ...body,
       ready: vm.ready,
       ...(vm.boot.consoleReady !== undefined ? { consoleReady: vm.boot.consoleReady } : {}),
+      ...(vm.tcpReady ? { tcpReady: vm.tcpReady } : {}),
       hash,
       instanceId: `${dn}-${hash.slice(0, 12)}`,
     } satisfies VmPlan;

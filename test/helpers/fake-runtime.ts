@@ -5,6 +5,7 @@ import { GuestAgent, type AgentTransport } from '../../src/guest/agent.js';
 import type { DiskOps } from '../../src/lab-ops/disks.js';
 import type { LabRuntime } from '../../src/lab-ops/runtime.js';
 import type { TapQdisc, TrafficControl } from '../../src/host/traffic-control.js';
+import type { TcpProbe } from '../../src/host/tcp-probe.js';
 import { formatImpairment, hasImpairment, type Impairment } from '../../src/lab/link.js';
 import { FakeHypervisor } from './fake-hypervisor.js';
 
@@ -137,8 +138,19 @@ export class FakeTrafficControl implements TrafficControl {
   }
 }
 
+/** Guest ports in memory: `open` holds "address:port" that answer; `calls` logs every try. */
+export class FakeTcpProbe implements TcpProbe {
+  readonly open = new Set<string>();
+  readonly calls: string[] = [];
+  async answers(address: string, port: number): Promise<boolean> {
+    this.calls.push(`${address}:${port}`);
+    return this.open.has(`${address}:${port}`);
+  }
+}
+
 export interface FakeLab {
   tc: FakeTrafficControl;
+  tcp: FakeTcpProbe;
   h: FakeHypervisor;
   rt: LabRuntime;
   disks: FakeDisks;
@@ -151,9 +163,11 @@ export function fakeRuntime(): FakeLab {
   const guests = new FakeGuests();
   const disks = new FakeDisks();
   const tc = new FakeTrafficControl();
+  const tcp = new FakeTcpProbe();
   const rt: LabRuntime = {
     hypervisor: h,
     tc,
+    tcp,
     paths: { dataDir: mkdtempSync(join(tmpdir(), 'vmlab-fake-')), runDir: '/tmp' },
     images: { resolve: (name: string) => `/fake/images/${name}@0000.qcow2` },
     async agentFor(domain: string, vm: string) {
@@ -164,5 +178,5 @@ export function fakeRuntime(): FakeLab {
       return h.domains.get(domain)?.xml.includes("type='lxc'") ? ['fake-shell', domain] : undefined;
     },
   };
-  return { h, rt, disks, guests, tc };
+  return { h, rt, disks, guests, tc, tcp };
 }

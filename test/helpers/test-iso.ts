@@ -1,6 +1,8 @@
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { ensureRootfs } from '../../src/host/rootfs.js';
+import { rootfsDir } from '../../src/plan/container-plan.js';
 
 /**
  * A bootable ISO built from Debian packages for the tests: the kernel of
@@ -11,19 +13,46 @@ import { execa } from 'execa';
  */
 export const TEST_OS_PROMPT = 'vmlab-test login:';
 
-const INIT = `#!/bin/busybox sh
+/**
+ * A web server the test OS starts `afterS` seconds after its prompt, on its
+ * first NIC (an Intel e1000: the kernel's own module, loaded by busybox), so
+ * that a readiness test can tell "the console printed" from "the port answers".
+ */
+export interface TestIsoNet {
+  /** e1000.ko of the image's kernel. */
+  e1000: string;
+  /** CIDR the guest sets on eth0 itself (vmlab does not provision it). */
+  address: string;
+  port: number;
+  afterS: number;
+}
+
+export const TEST_OS_PAGE = 'vmlab test OS: served by busybox httpd';
+
+function init(net?: TestIsoNet): string {
+  const [ip, prefix] = net ? net.address.split('/') : [];
+  const web = net
+    ? `/bin/busybox insmod /e1000.ko
+/bin/busybox ip link set eth0 up
+/bin/busybox ip addr add ${ip}/${prefix} dev eth0
+( /bin/busybox sleep ${net.afterS}; /bin/busybox httpd -p ${net.port} -h /www && echo "vmlab test OS: httpd listens on ${ip}:${net.port}" ) &
+`
+    : '';
+  return `#!/bin/busybox sh
 /bin/busybox mkdir -p /proc /sys /dev
 /bin/busybox mount -t devtmpfs dev /dev
 /bin/busybox mount -t proc proc /proc
+/bin/busybox mount -t sysfs sys /sys
 exec </dev/ttyS0 >/dev/ttyS0 2>&1
 echo
 echo "vmlab test OS: an unmodified guest (no cloud-init, no agent), kernel $(/bin/busybox uname -r)"
-while true; do
+${web}while true; do
   printf '${TEST_OS_PROMPT} '
   read -r who || /bin/busybox sleep 1
   [ -n "$who" ] && echo "Login incorrect"
 done
 `;
+}
 
 const ISOLINUX_CFG = 'DEFAULT vmlabtest\nPROMPT 0\nTIMEOUT 0\nLABEL vmlabtest\n  KERNEL /vmlinuz\n  INITRD /initrd.gz\n  APPEND console=ttyS0 quiet panic=5\n';
 
@@ -41,13 +70,29 @@ async function imageKernel(image: string, work: string): Promise<string> {
   return kernel;
 }
 
-export async function buildTestIso(image: string, work: string): Promise<string> {
+/** The e1000 module of the image's kernel, from its root file system (unpacked once per image version, as for containers). */
+export async function imageE1000(image: string, dataDir: string): Promise<string> {
+  const root = rootfsDir(dataDir, image);
+  await ensureRootfs(image, root);
+  const kernels = readdirSync(join(root, 'lib', 'modules'));
+  if (kernels.length !== 1) throw new Error(`expected one kernel in ${root}/lib/modules, found ${kernels.join(', ') || 'none'}`);
+  const ko = join(root, 'lib', 'modules', kernels[0]!, 'kernel', 'drivers', 'net', 'ethernet', 'intel', 'e1000', 'e1000.ko');
+  if (!existsSync(ko)) throw new Error(`${ko} is missing`);
+  return ko;
+}
+
+export async function buildTestIso(image: string, work: string, net?: TestIsoNet): Promise<string> {
   const tree = join(work, 'iso');
   const initramfs = join(work, 'initramfs');
   mkdirSync(join(tree, 'isolinux'), { recursive: true });
   mkdirSync(join(initramfs, 'bin'), { recursive: true });
   copyFileSync('/bin/busybox', join(initramfs, 'bin', 'busybox'));
-  writeFileSync(join(initramfs, 'init'), INIT);
+  writeFileSync(join(initramfs, 'init'), init(net));
+  if (net) {
+    copyFileSync(net.e1000, join(initramfs, 'e1000.ko'));
+    mkdirSync(join(initramfs, 'www'));
+    writeFileSync(join(initramfs, 'www', 'index.html'), `${TEST_OS_PAGE}\n`);
+  }
   chmodSync(join(initramfs, 'init'), 0o755);
   const files = (await execa('find', ['.', '-mindepth', '1'], { cwd: initramfs })).stdout;
   const cpio = await execa('cpio', ['-o', '-H', 'newc', '--quiet'], { cwd: initramfs, input: files + '\n', encoding: 'buffer' });

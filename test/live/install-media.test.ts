@@ -6,12 +6,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImageStore } from '../../src/host/image-store.js';
 import { defaultHostPaths } from '../../src/paths.js';
-import { buildTestIso, TEST_OS_PROMPT } from '../helpers/test-iso.js';
+import { whereLibvirtd } from '../../src/host/host-net.js';
+import { execa } from 'execa';
+import { buildTestIso, imageE1000, TEST_OS_PAGE, TEST_OS_PROMPT } from '../helpers/test-iso.js';
 import { libvirtObjects, requireLiveHost, vmlab, vmlabJson } from '../helpers/live.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vmlab-media-'));
 const LAB = join(dir, 'media.yaml');
 const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
+/** The test OS sets this address itself and starts a web server on PORT a few seconds after its prompt. */
+const GUEST = '10.30.0.30';
+const PORT = 8080;
+
+/** An HTTP GET from where libvirtd runs (the lab's bridge and the host's address on it exist only there). */
+async function httpGet(address: string, port: number): Promise<string> {
+  const [cmd, args] = whereLibvirtd(['nc', '-w', '5', address, String(port)]);
+  const r = await execa(cmd, args, { input: 'GET / HTTP/1.0\r\n\r\n', reject: false, timeout: 20_000 });
+  assert.equal(r.exitCode, 0, `nc ${address} ${port}: ${String(r.stderr)}`);
+  return String(r.stdout);
+}
 
 /**
  * Hardware emulation runs an OS vmlab knows nothing about: a bootable ISO built
@@ -26,14 +39,15 @@ describe('live: an unmodified OS from install media (boot: cdrom, provision: non
   before(async () => {
     await requireLiveHost();
     await vmlab(['down', 'media']);
-    iso = await buildTestIso(new ImageStore(join(defaultHostPaths().dataDir, 'images')).resolve('debian-12'), dir);
+    const image = new ImageStore(join(defaultHostPaths().dataDir, 'images')).resolve('debian-12');
+    iso = await buildTestIso(image, dir, { e1000: await imageE1000(image, defaultHostPaths().dataDir), address: `${GUEST}/24`, port: PORT, afterS: 6 });
     isoSum = sha(iso);
     writeFileSync(
       LAB,
       [
         'name: media',
         'networks:',
-        '  lan: { subnet: 10.30.0.0/24 }',
+        '  lan: { subnet: 10.30.0.0/24, host-address: 10.30.0.1 }',
         'vms:',
         '  legacy:',
         '    profile: emulated',
@@ -41,9 +55,9 @@ describe('live: an unmodified OS from install media (boot: cdrom, provision: non
         '    cdrom: test-os.iso',
         '    disks: [{ size: 1GiB }]',
         '    provision: none',
-        `    ready: { console: "${TEST_OS_PROMPT}" }`,
+        `    ready: { console: "${TEST_OS_PROMPT}", tcp: ${PORT} }`,
         '    memory: 256MiB',
-        '    nics: [{ network: lan }]',
+        `    nics: [{ network: lan, ip: ${GUEST}/24 }]`,
         '',
       ].join('\n'),
     );
@@ -59,7 +73,7 @@ describe('live: an unmodified OS from install media (boot: cdrom, provision: non
     await vmlab(['down', 'media']);
   });
 
-  it('up: boots the ISO and is ready when the serial console prints the login prompt; nothing was seeded', async () => {
+  it('up: boots the ISO and is ready when the serial console prints the login prompt and its port answers the host; nothing was seeded', async () => {
     const t0 = Date.now();
     const r = await vmlabJson(['up', '--json', LAB]);
     assert.equal(r.exitCode, 0, r.stderr);
@@ -70,6 +84,9 @@ describe('live: an unmodified OS from install media (boot: cdrom, provision: non
     process.stdout.write(`      [live] unmodified OS from an ISO ready (console prompt) in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
     const log = readFileSync(join(defaultHostPaths().dataDir, 'labs', 'media', 'legacy', 'console.log'), 'utf8');
     assert.match(log, /vmlab test OS: an unmodified guest/);
+    // The prompt comes 6 s before the web server: up waited for the port, not only for the console.
+    assert.match(log, new RegExp(`httpd listens on ${GUEST.replace(/\./g, '\\.')}:${PORT}`));
+    assert.match(await httpGet(GUEST, PORT), new RegExp(TEST_OS_PAGE));
     assert.ok(!existsSync(join(defaultHostPaths().dataDir, 'labs', 'media', 'legacy', 'seed.iso')), 'no cloud-init seed');
     const status = await vmlabJson(['status', '--json', LAB]);
     assert.deepEqual(
@@ -94,6 +111,28 @@ describe('live: an unmodified OS from install media (boot: cdrom, provision: non
     assert.equal(back.exitCode, 0, back.stderr);
     const status = await vmlabJson(['status', '--json', LAB]);
     assert.equal(status.json.vms[0].state, 'running');
+  });
+
+  it('a port that never answers: up fails within its timeout, naming the port and the address (exit 1)', async () => {
+    const shut = join(dir, 'shut.yaml');
+    writeFileSync(
+      shut,
+      readFileSync(LAB, 'utf8')
+        .replace('name: media', 'name: media-shut')
+        .replace(`tcp: ${PORT}`, 'tcp: 8081')
+        .replace(/10\.30\./g, '10.31.'),
+    );
+    try {
+      const t0 = Date.now();
+      const r = await vmlab(['up', '--timeout', '45', shut]);
+      assert.equal(r.exitCode, 1, String(r.stderr));
+      // Its own bridge and subnet (the host cannot have one subnet on two bridges); nothing listens at 10.31.0.30.
+      assert.match(`${String(r.stdout)}${String(r.stderr)}`, /legacy: port 8081 of 10\.31\.0\.30 did not answer the host within 45 s/);
+      assert.ok(Date.now() - t0 < 120_000, `gave up after ${Date.now() - t0} ms`);
+    } finally {
+      assert.equal((await vmlab(['down', 'media-shut'])).exitCode, 0);
+    }
+    assert.deepEqual(await libvirtObjects('vmlab-media-shut-'), []);
   });
 
   it('down leaves nothing, and the ISO is untouched', async () => {

@@ -106,6 +106,11 @@ describe('class plan: a copy per student', () => {
       () => classCopies(ctx.cls, nat),
       (e: VmlabError) => e.code === 'ERR_VMLAB_CLASS_NETWORK' && e.exitCode === 2,
     );
+    const hosted = modelFromText(MINIMAL.replace('    subnet: 10.0.0.0/24', '    subnet: 10.0.0.0/24\n    host-address: 10.0.0.1'));
+    assert.throws(
+      () => classCopies(ctx.cls, hosted),
+      (e: VmlabError) => e.code === 'ERR_VMLAB_CLASS_NETWORK' && e.exitCode === 2 && /host-address/.test(e.message),
+    );
   });
 
   it('admission: how many students fit, by memory, disk and the class limits', () => {

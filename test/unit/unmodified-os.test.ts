@@ -87,6 +87,58 @@ describe('unmodified OSes: install media and guests vmlab does not provision', (
     await assert.rejects(real.agentFor('vmlab-install-media-legacy', 'legacy'), (e: VmlabError) => e.exitCode === 2 && /provision: none/.test(e.message) && /vmlab console/.test(e.hint!));
   });
 
+  describe('ready: { tcp: PORT }: the host connects to a port of the guest', () => {
+    const tcpLab = (ready: string, net = '  lan: { subnet: 10.20.0.0/24, host-address: 10.20.0.1 }', nic = '      - { network: lan, ip: 10.20.0.30/24 }') =>
+      LAB.replace('    ready: { console: "login:" }\n', `    ready: ${ready}\n`)
+        .replace('  lan: { subnet: 10.20.0.0/24 }', net)
+        .replace('    nics:\n      - network: lan\n  helper:', `    nics:\n${nic}\n  helper:`);
+
+    it("validation: the guest's address on a network the host has an address on; else a hint that says what to add", () => {
+      assert.deepEqual(issues(tcpLab('{ tcp: 8080 }')), []);
+      assert.deepEqual(issues(tcpLab('{ console: "login:", tcp: 8080 }')), []);
+      assert.deepEqual(issues(tcpLab('{ tcp: 8080, address: 10.20.0.40 }', undefined, '      - network: lan')), []);
+      assert.deepEqual(issues(tcpLab('{ tcp: 8080 }', '  lan: { subnet: 10.20.0.0/24 }')), [
+        'vms.legacy.ready.tcp: the host has no address on any network of this VM, so it cannot connect to the port',
+      ]);
+      assert.match(labIssues(tcpLab('{ tcp: 8080 }', '  lan: { subnet: 10.20.0.0/24 }'), '/labs/x.yaml', true)[0]!, /host-address: 10\.20\.0\.1/);
+      assert.deepEqual(issues(tcpLab('{ tcp: 8080 }', undefined, '      - network: lan')), [
+        'vms.legacy.ready.tcp: vmlab does not know the guest\'s address on network "lan": it does not provision this guest',
+      ]);
+      assert.deepEqual(issues(tcpLab('{ tcp: 8080, address: 10.99.0.4 }')), ["vms.legacy.ready.address: is on none of this VM's networks the host has an address on (lan 10.20.0.0/24)"]);
+      assert.deepEqual(issues(tcpLab('{ tcp: 8080, address: 10.20.0.1 }')), ['vms.legacy.ready.address: is the host\'s own address on network "lan", not the guest\'s']);
+      assert.equal(issues(tcpLab('{ tcp: 70000 }'))[0]?.split(':')[0], 'vms.legacy.ready.tcp');
+      assert.deepEqual(issues(tcpLab('{ address: 10.20.0.30 }')), ['vms.legacy.ready.address: is the address to connect to for tcp:, which is missing']);
+      const provisioned = readLab('labs/quickstart.yaml').replace('    profile: virtio ', '    ready: { tcp: 22 }\n    profile: virtio ');
+      assert.ok(
+        issues(provisioned).some((i) => i.includes('a console pattern or a TCP port is for guests vmlab does not provision')),
+        issues(provisioned).join('\n'),
+      );
+    });
+
+    it('up: ready once the port answers (after the console pattern when both are given); a port that stays shut is named, not a bare timeout', async () => {
+      const p = planFromText(tcpLab('{ console: "login:", tcp: 8080 }'), '/work/labs/install-media.yaml');
+      const vm = p.vms.find((v) => v.name === 'legacy')!;
+      assert.deepEqual(vm.tcpReady, { address: (10 << 24) + (20 << 16) + 30, port: 8080, network: 'lan' });
+      const consoleOnly = planFromText(tcpLab('{ console: "other" }'), '/work/labs/install-media.yaml').vms.find((v) => v.name === 'legacy')!;
+      assert.equal(vm.hash, consoleOnly.hash, 'readiness is not part of the hash');
+      const fake = fakeRuntime();
+      const agentOnly = { ...p, vms: p.vms.filter((v) => v.name === 'legacy').map((v) => ({ ...v, consoleReady: undefined })) };
+      fake.tcp.open.add('10.20.0.30:8080');
+      const ok = await upLab(fake.rt, agentOnly, { disks: fake.disks, bridgeExists: async () => true, timeoutMs: 3000 });
+      assert.deepEqual(
+        ok.vms.map((v) => [v.name, v.ready]),
+        [['legacy', true]],
+      );
+      assert.deepEqual(fake.tcp.calls, ['10.20.0.30:8080']);
+      const shut = fakeRuntime();
+      const r = await upLab(shut.rt, agentOnly, { disks: shut.disks, bridgeExists: async () => true, timeoutMs: 1500 });
+      assert.equal(r.vms[0]!.ready, false);
+      assert.equal(r.vms[0]!.error?.code, 'ERR_VMLAB_TCP_NOT_READY');
+      assert.match(r.vms[0]!.error!.message, /legacy: port 8080 of 10\.20\.0\.30 did not answer the host within 2 s/);
+      assert.ok(shut.tcp.calls.length >= 2, 'tried again until the deadline');
+    });
+  });
+
   it('ISO check: ISO 9660 with an El Torito boot record', () => {
     const iso = Buffer.alloc(0x8800 + 64);
     assert.match(isoBytesProblem(iso)!, /not an ISO 9660/);
