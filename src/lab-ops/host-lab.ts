@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { VmlabError } from '../errors.js';
 import { probeAutoAccel } from '../host/accel-probe.js';
 import { ImageStore } from '../host/image-store.js';
 import { loadCatalog } from '../images/catalog.js';
@@ -27,8 +28,25 @@ export function loadLabForHost(file: string, paths: HostPaths): LabModel {
   return loadLab(file, { knownImages: knownImages(paths) });
 }
 
+const DISK_CACHES = ['unsafe', 'writeback', 'none'] as const;
+
+/**
+ * The host's choice of lab disk cache (VMLAB_DISK_CACHE): unsafe by default (fast snapshots;
+ * a host crash can lose the last writes), writeback for a host whose labs must survive a power cut.
+ */
+export function hostDiskCache(env: NodeJS.ProcessEnv = process.env): PlanOptions['diskCache'] {
+  const v = env.VMLAB_DISK_CACHE;
+  if (v === undefined || v === '') return undefined;
+  if (!(DISK_CACHES as readonly string[]).includes(v)) {
+    throw new VmlabError('ERR_VMLAB_DISK_CACHE', `VMLAB_DISK_CACHE=${v} is not a disk cache mode vmlab uses`, { kind: 'user', hint: `one of ${DISK_CACHES.join(', ')} (unset: unsafe)` });
+  }
+  return v as PlanOptions['diskCache'];
+}
+
 export function planForHost(lab: LabModel, paths: HostPaths, auto: AutoAccel = probeAutoAccel(), tuning: Pick<PlanOptions, 'diskCache' | 'diskIo'> & { vhostNet?: boolean } = {}): Plan {
-  const { vhostNet = true, ...disk } = tuning;
+  const { vhostNet = true, ...given } = tuning;
+  const cache = given.diskCache ?? hostDiskCache();
+  const disk = { ...given, ...(cache ? { diskCache: cache } : {}) };
   return planLab(lab, { paths, autoAccel: auto, host: { vhostNet: vhostNet && existsSync('/dev/vhost-net') }, imageFiles: resolvedImages(lab, paths), mediaFiles: resolvedMedia(lab, paths), ...disk });
 }
 
