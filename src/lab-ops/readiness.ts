@@ -92,7 +92,8 @@ export interface WaitReadyOptions {
   /**
    * A guest vmlab does not provision (no agent, no cloud-init): ready once it
    * runs, or once its serial console prints `pattern` after byte `from` of
-   * the console log (0 for a guest already running: it matched back then).
+   * the console log (0 for a guest already running: it matched back then),
+   * and, with `tcp`, once its port answers the host (after the console, when both).
    */
   agentless?: { console?: RegExp; tcp?: TcpWait };
   /** Where this boot's output begins in the console log (0 for a guest already running). */

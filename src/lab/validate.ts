@@ -211,8 +211,8 @@ function parseVms(c: Checker, vms: RawLab['vms'], d: Defaults, networks: Map<str
     for (let i = 1; i <= count; i++) {
       const copyNics = nics.map((n) => copyNic(n, i - 1));
       // Every copy resolves like the first: its error is said once.
-      const tcpReady = boot.tcpReady && tcpOk ? resolveTcpReady(c, segs, boot, copyNics, networks) : undefined;
-      if (boot.tcpReady && !tcpReady) tcpOk = false;
+      const tcpReady = boot.tcpReady && boot.provision === 'none' && tcpOk ? resolveTcpReady(c, segs, boot, copyNics, networks) : undefined;
+      if (boot.tcpReady && boot.provision === 'none' && !tcpReady) tcpOk = false;
       out.push({
         segs,
         nicSegs: nics.map((_, n) => [...segs, 'nics', n]),
