@@ -209,9 +209,10 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
 /** What says a guest vmlab does not provision is ready: its console pattern, its TCP port (both, when both are given). */
 function agentlessReady(rt: LabRuntime, vm: VmPlan): NonNullable<WaitReadyOptions['agentless']> {
   const t = vm.tcpReady;
+  const address = t ? formatIpv4(t.address) : '';
   return {
     ...(vm.consoleReady !== undefined ? { console: new RegExp(vm.consoleReady) } : {}),
-    ...(t ? { tcp: { address: formatIpv4(t.address), port: t.port, answers: (ms: number) => rt.tcp.answers(formatIpv4(t.address), t.port, ms) } } : {}),
+    ...(t ? { tcp: { address, port: t.port, answers: (ms: number) => rt.tcp.answers(address, t.port, ms) } } : {}),
   };
 }
 

@@ -207,12 +207,12 @@ function parseVms(c: Checker, vms: RawLab['vms'], d: Defaults, networks: Map<str
     if (count > 1 && key.length + String(count).length > 63) c.fail(segs, 'name plus copy number would exceed 63 characters', { atKey: true });
     if (boot.tcpReady?.address !== undefined && count > 1)
       c.fail([...segs, 'ready', 'address'], 'cannot be fixed on a VM with count > 1 (every copy would share it)', { hint: "remove it: each copy's NIC address is used" });
-    let tcpOk = true;
+    // A provisioned guest's tcp: is refused by parseBoot; every copy resolves like the first, so its error is said once.
+    let resolveTcp = boot.tcpReady !== undefined && boot.provision === 'none';
     for (let i = 1; i <= count; i++) {
       const copyNics = nics.map((n) => copyNic(n, i - 1));
-      // Every copy resolves like the first: its error is said once.
-      const tcpReady = boot.tcpReady && boot.provision === 'none' && tcpOk ? resolveTcpReady(c, segs, boot, copyNics, networks) : undefined;
-      if (boot.tcpReady && boot.provision === 'none' && !tcpReady) tcpOk = false;
+      const tcpReady = resolveTcp ? resolveTcpReady(c, segs, boot, copyNics, networks) : undefined;
+      if (!tcpReady) resolveTcp = false;
       out.push({
         segs,
         nicSegs: nics.map((_, n) => [...segs, 'nics', n]),

@@ -29,7 +29,8 @@ export interface PlanOptions {
    * Labs default to the host page cache without flushes (unsafe, threads): a revert reads the
    * guest's memory state from host RAM, and a snapshot taken after a revert is not slowed by
    * qcow2's flush-ordered copy-on-write (one VM here: 0.34 s instead of 2.2 s). The price: a host
-   * crash can lose a lab's last seconds of disk writes (README "Disks and snapshots").
+   * crash can lose a lab's last seconds of disk writes (README "Device models are data"); a host
+   * that must not sets VMLAB_DISK_CACHE (lab-ops/host-lab.ts hostDiskCache).
    * `vmlab bench` sets cache=none io=native, the tuning a performance-minded user picks.
    */
   diskCache?: 'none' | 'writeback' | 'unsafe';

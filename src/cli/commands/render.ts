@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { VmlabError } from '../../errors.js';
 import { probeAutoAccel } from '../../host/accel-probe.js';
 import { loadLab } from '../../lab/load.js';
+import { hostDiskCache } from '../../lab-ops/host-lab.js';
 import { defaultHostPaths } from '../../paths.js';
 import { planLab, type AutoAccel } from '../../plan/plan.js';
 import { renderLab } from '../../render/index.js';
@@ -67,7 +68,9 @@ export function registerRender(program: Command): void {
         }
         if (opts.target !== 'libvirt') throw new VmlabError('ERR_VMLAB_USAGE', `--target must be libvirt or kubevirt, not "${opts.target}"`, { kind: 'user' });
         const lab = loadLab(file);
-        const plan = planLab(lab, { paths, autoAccel: auto });
+        // The disk cache up would use on this host (VMLAB_DISK_CACHE), so the XML shown is the XML defined.
+        const diskCache = hostDiskCache();
+        const plan = planLab(lab, { paths, autoAccel: auto, ...(diskCache ? { diskCache } : {}) });
         const rendered = renderLab(plan);
         const written: string[] = [];
         const write = (path: string, content: string, mode = 0o644) => {
