@@ -21,8 +21,20 @@ interface SfdiskJson {
  * layer. Under a temporary name until complete, so an interrupted unpacking is
  * never used.
  */
-export async function ensureRootfs(imageFile: string, dir: string, onStep?: (what: string) => void): Promise<void> {
-  if (existsSync(join(dir, COMPLETE))) return;
+export function ensureRootfs(imageFile: string, dir: string, onStep?: (what: string) => void): Promise<void> {
+  if (existsSync(join(dir, COMPLETE))) return Promise.resolve();
+  // The containers of one lab come up together: one unpacking per folder, the others wait for it.
+  let pending = unpacking.get(dir);
+  if (!pending) {
+    pending = unpack(imageFile, dir, onStep).finally(() => unpacking.delete(dir));
+    unpacking.set(dir, pending);
+  } else onStep?.(`waiting for the image's root file system to be unpacked into ${dir}`);
+  return pending;
+}
+
+const unpacking = new Map<string, Promise<void>>();
+
+async function unpack(imageFile: string, dir: string, onStep?: (what: string) => void): Promise<void> {
   const parent = dirname(dir);
   mkdirSync(parent, { recursive: true, mode: 0o755 });
   const tmp = `${dir}.partial-${process.pid}`;
@@ -46,8 +58,11 @@ export async function ensureRootfs(imageFile: string, dir: string, onStep?: (wha
       await run('umount', [mnt]);
     }
     writeFileSync(join(tmp, COMPLETE), `${imageFile}\n`);
-    rmSync(dir, { recursive: true, force: true });
-    renameSync(tmp, dir);
+    // Another vmlab may have finished the same unpacking meanwhile, and its containers may use it already: keep that one.
+    if (!existsSync(join(dir, COMPLETE))) {
+      rmSync(dir, { recursive: true, force: true });
+      renameSync(tmp, dir);
+    }
   } finally {
     rmSync(raw, { force: true });
     rmSync(mnt, { recursive: true, force: true });
