@@ -7,6 +7,7 @@ import { mountsUnder } from '../host/mounts.js';
 import { domainWithLink, readDomainXml, type DomainXml } from '../libvirt/xml-read.js';
 import type { DomainInfo, SnapshotInfo } from '../libvirt/types.js';
 import type { HostPaths } from '../paths.js';
+import { removeContainerCgroups, spawnInContainerCgroup } from './cgroups.js';
 import { NsenterGuest } from './nsenter-guest.js';
 import { ContainerSnapshots } from './snapshots.js';
 import { createContainerNet, hostEndState, removeContainerNet, setHostEnd } from './veth.js';
@@ -107,7 +108,7 @@ export class NspawnContainers {
     const log = openSync(c.consoleLog ?? '/dev/null', 'a');
     try {
       // Node's own spawn, not execa: a daemon that outlives vmlab, with a file descriptor as its output (execa's types take none).
-      const child = spawn('systemd-nspawn', nspawnArgs(name, d), { detached: true, stdio: ['ignore', log, log] });
+      const child = spawnInContainerCgroup(name, () => spawn('systemd-nspawn', nspawnArgs(name, d), { detached: true, stdio: ['ignore', log, log] }));
       child.on('error', () => undefined); // a missing program is reported just below; its end is seen through /proc
       child.unref();
       if (!child.pid) throw new VmlabError('ERR_VMLAB_TOOL_MISSING', 'systemd-nspawn is not installed', { hint: 'install it: apt-get install systemd-container' });
@@ -196,7 +197,7 @@ export class NspawnContainers {
     }
   }
 
-  /** What a stopped container leaves: its overlay mount, its network namespace and veth pairs, its run file. */
+  /** What a stopped container leaves: its overlay mount, its network namespace and veth pairs, its cgroups, its run file. */
   private async cleanup(name: string, d: DomainXml): Promise<void> {
     const root = d.container?.root;
     if (root) for (const mp of mountsUnder(root)) await run('umount', [mp]).catch(() => run('umount', ['--lazy', mp]));
@@ -204,6 +205,7 @@ export class NspawnContainers {
       name,
       d.interfaces.flatMap((i) => (i.tap ? [i.tap] : [])),
     );
+    await removeContainerCgroups(name);
     rmSync(this.runFile(name), { force: true });
   }
 
@@ -234,8 +236,8 @@ export async function containerLowers(dataDir: string): Promise<Map<string, stri
 
 /**
  * systemd-nspawn for a whole system (its own systemd as PID 1) on a host
- * without systemd: not registered with machined and kept in our own cgroup
- * (--register=no --keep-unit); the network namespace vmlab made; nothing
+ * without systemd: not registered with machined and kept in the cgroup it is
+ * started in, one of its own (--register=no --keep-unit; see cgroups.ts); the network namespace vmlab made; nothing
  * copied in from the host (resolv.conf, timezone, journal, .nspawn files).
  */
 export function nspawnArgs(name: string, d: DomainXml): string[] {

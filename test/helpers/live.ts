@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync, readlinkSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { containerCgroups } from '../../src/container/cgroups.js';
 import { probeAutoAccel } from '../../src/host/accel-probe.js';
 import { libvirtdPid } from '../../src/host/host-net.js';
 import { DbusHypervisor } from '../../src/libvirt/dbus-hypervisor.js';
@@ -121,7 +122,7 @@ export function readText(path: string): string {
 /**
  * What containers whose names start with `prefix` leave on the host: systemd-nspawn
  * processes, network namespaces, host ends of veth pairs (`taps`, where libvirtd
- * runs), mounts under the data directory, definitions. A listing that fails throws.
+ * runs), mounts under the data directory, cgroups, definitions. A listing that fails throws.
  */
 export async function containerTraces(prefix: string, taps: readonly string[], dataDir = '/var/lib/vmlab'): Promise<string[]> {
   const out: string[] = [];
@@ -144,6 +145,7 @@ export async function containerTraces(prefix: string, taps: readonly string[], d
     const mp = line.split(' ')[4];
     if (mp?.startsWith(`${dataDir}/labs/`) && mp.includes(`/${prefix.replace(/^vmlab-/, '').replace(/-$/, '')}/`)) out.push(`mount ${mp}`);
   }
+  for (const dir of containerCgroups('')) if (existsSync(dir)) for (const c of readdirSync(dir)) if (c.startsWith(prefix)) out.push(`cgroup ${join(dir, c)}`);
   const defs = join(dataDir, 'containers');
   if (existsSync(defs)) for (const f of readdirSync(defs)) if (f.startsWith(prefix)) out.push(`definition ${f}`);
   return out;

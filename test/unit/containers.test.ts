@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import YAML from 'yaml';
+import { nspawnHierarchies } from '../../src/container/cgroups.js';
 import { nspawnArgs } from '../../src/container/nspawn.js';
 import { domainWithLink, readDomainXml } from '../../src/libvirt/xml-read.js';
 import { upLab } from '../../src/lab-ops/up.js';
@@ -156,6 +157,32 @@ describe('containers: up on fakes', () => {
     const mine = lab.disks.calls.filter((c) => c.includes(ct.dir) || c.includes('rootfs'));
     assert.deepEqual(mine, [`rootfs ${ct.container!.lower}`, `seed-dir ${ct.container!.seedDir}`]);
     assert.match(lab.h.domains.get(ct.domainName)!.xml, /<domain type='lxc'>/);
+  });
+});
+
+describe('containers: their own cgroups', () => {
+  const hybrid = [
+    '31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755',
+    '35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory',
+    '40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd',
+    '41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw',
+    '50 23 0:40 / /data rw,relatime - ext4 /dev/sda1 rw',
+  ].join('\n');
+
+  it("a hybrid host: systemd's named v1 hierarchy and the unified one, each with this process's cgroup; no resource controller", () => {
+    assert.deepEqual(nspawnHierarchies(hybrid, '9:name=systemd:/\n4:memory:/job/1\n0::/\n'), [
+      { mount: '/sys/fs/cgroup/systemd', current: '/' },
+      { mount: '/sys/fs/cgroup/unified', current: '/' },
+    ]);
+  });
+
+  it('a cgroup v2 host: the one hierarchy, with the session this process runs in', () => {
+    const v2 = '30 23 0:27 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n';
+    assert.deepEqual(nspawnHierarchies(v2, '0::/user.slice/user-0.slice/session-3.scope\n'), [{ mount: '/sys/fs/cgroup', current: '/user.slice/user-0.slice/session-3.scope' }]);
+  });
+
+  it('a hierarchy this process has no cgroup in is not one to use', () => {
+    assert.deepEqual(nspawnHierarchies(hybrid, '0::/\n'), [{ mount: '/sys/fs/cgroup/unified', current: '/' }]);
   });
 });
 
