@@ -8,6 +8,8 @@ const SECTOR = 512;
 /** Written last: a folder without it is an unpacking that did not finish. */
 const COMPLETE = '.vmlab-rootfs-complete';
 
+const CONTAINER_FSTAB = "# vmlab: a container's root is an overlay vmlab mounts before it starts; nothing to mount here\n";
+
 interface SfdiskJson {
   partitiontable?: { partitions?: Array<{ start: number; size: number; type: string }> };
 }
@@ -18,7 +20,7 @@ interface SfdiskJson {
  * the whole disk when it has no partition table — mounted read-only through a
  * loop device and copied with owners, modes, capabilities and ACLs), then
  * shared read-only by every container of that version as overlayfs's lower
- * layer. Under a temporary name until complete, so an interrupted unpacking is
+ * layer. Its fstab is emptied (the root it names is the VM's disk). Under a temporary name until complete, so an interrupted unpacking is
  * never used.
  */
 export function ensureRootfs(imageFile: string, dir: string, onStep?: (what: string) => void): Promise<void> {
@@ -57,6 +59,8 @@ async function unpack(imageFile: string, dir: string, onStep?: (what: string) =>
     } finally {
       await run('umount', [mnt]);
     }
+    // The VM's fstab names a disk a container does not have (systemd-remount-fs then fails at every boot): its root is the overlay vmlab mounts.
+    writeFileSync(join(tmp, 'etc/fstab'), CONTAINER_FSTAB);
     writeFileSync(join(tmp, COMPLETE), `${imageFile}\n`);
     // Another vmlab may have finished the same unpacking meanwhile, and its containers may use it already: keep that one.
     if (!existsSync(join(dir, COMPLETE))) {
