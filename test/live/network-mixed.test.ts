@@ -1,11 +1,27 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { planFromText, root } from '../helpers/lab.js';
 import { containerTraces, libvirtObjects, requireLiveHost, vmlab, vmlabJson } from '../helpers/live.js';
 
 const LAB = 'labs/linux-network-mixed.yaml';
 const plan = planFromText(readFileSync(join(root, LAB), 'utf8'), LAB);
+/** The host's PID of a running container's init: the first child of the systemd-nspawn naming it. */
+function containerInit(machine: string): number {
+  for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue; // gone meanwhile
+    }
+    if (argv[0]?.endsWith('systemd-nspawn') && argv.includes(`--machine=${machine}`)) return Number(readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim().split(/\s+/)[0]);
+  }
+  throw new Error(`no systemd-nspawn runs ${machine}`);
+}
+
+/** Where vmlab unpacks images for containers (every version; no other lab of the suite runs now). */
+const ROOTFS = '/var/lib/vmlab/rootfs';
 const taps = plan.vms.flatMap((v) => v.nics.map((n) => n.tap));
 
 /**
@@ -20,15 +36,18 @@ describe('live: the mixed network lab (routers and servers as containers, client
   before(async () => {
     await requireLiveHost();
     await vmlab(['down', 'linux-network-mixed']);
+    // As on a fresh host: no image unpacked yet for containers, so up's four containers all ask for the same root file system at once.
+    rmSync(ROOTFS, { recursive: true, force: true });
   });
 
   after(async () => {
     await vmlab(['down', 'linux-network-mixed']);
   });
 
-  it('up: four containers and two VMs, every service working (OSPF, DHCP through the relay, DNS, NAT, firewall, web)', async () => {
+  it('up on a host with no image unpacked: the four containers share one unpacking; four containers and two VMs, every service working (OSPF, DHCP through the relay, DNS, NAT, firewall, web)', async () => {
     const r = await vmlabJson(['up', LAB]);
     assert.equal(r.exitCode, 0, r.stderr);
+    assert.equal(r.stderr.match(/unpacking the image's root file system/g)?.length, 1, r.stderr);
     assert.deepEqual(r.json.vms.map((v: { name: string; ready: boolean; profile: string }) => `${v.name} ${v.profile} ${v.ready}`).sort(), [
       'client1 emulated true',
       'client2 virtio true',
@@ -51,6 +70,16 @@ describe('live: the mixed network lab (routers and servers as containers, client
       process.stdout.write(`      [live] ${a} verified on the mixed lab in ${(r.json.seconds as number).toFixed(0)} s\n`);
     });
   }
+
+  it("every container runs in a cgroup of its own; after the verifies' restarts (all four at once, each time) no unit has failed in any", async () => {
+    for (const ct of plan.vms.filter((v) => v.kind === 'container')) {
+      const cgroup = readFileSync(`/proc/${containerInit(ct.domainName)}/cgroup`, 'utf8');
+      assert.match(cgroup, new RegExp(`^0::/vmlab\\.containers/${ct.domainName}/payload/`, 'm'), `${ct.name}: ${cgroup}`);
+      const r = await vmlab(['exec', LAB, ct.name, '--', 'systemctl', '--failed', '--no-legend', '--plain']);
+      assert.equal(r.exitCode, 0, String(r.stderr));
+      assert.equal(String(r.stdout).trim(), '', `${ct.name}: failed units`);
+    }
+  });
 
   it('down leaves nothing of the containers or the VMs', async () => {
     assert.equal((await vmlab(['down', LAB])).exitCode, 0);
