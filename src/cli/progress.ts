@@ -28,6 +28,11 @@ export class Progress {
     }
   }
 
+  /** A VM's phase during up: a failure is said when it happens (its first line; the whole error is in the summary), since the others may wait minutes more. */
+  vm(vm: string, phase: string, detail?: string): void {
+    this.step(vm, phase === 'failed' ? `failed: ${detail?.split('\n')[0] ?? ''}` : phase + (detail ? ` (${detail})` : ''));
+  }
+
   done(): void {
     if (this.tty && !this.quiet) process.stderr.write('\r\x1b[K');
   }

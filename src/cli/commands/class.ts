@@ -52,7 +52,7 @@ export function registerClass(program: Command): void {
             disks: hostDisks,
             bridgeExists,
             onStudent: (s, what) => progress.step(s, what),
-            onVm: (vm, phase, detail) => progress.step(vm, phase + (detail && phase !== 'failed' ? ` (${detail})` : '')),
+            onVm: (vm, phase, detail) => progress.vm(vm, phase, detail),
           });
           const a = r.admission;
           emit(opts, { ok: r.students.every((s) => s.ok), ...r }, () =>

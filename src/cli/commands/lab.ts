@@ -40,8 +40,7 @@ export function registerLab(program: Command): void {
             bridgeExists,
             recreate: opts.recreate,
             ...(opts.timeout ? { timeoutMs: opts.timeout * 1000 } : {}),
-            // A failure is said when it happens (its first line; the whole error is in the summary): the others may wait minutes more.
-            onVm: (vm, phase, detail) => progress.step(vm, phase === 'failed' ? `failed: ${detail?.split('\n')[0] ?? ''}` : phase + (detail ? ` (${detail})` : '')),
+            onVm: (vm, phase, detail) => progress.vm(vm, phase, detail),
           });
           emit(opts, { ok: r.vms.every((v) => v.ready || v.action === 'changed'), ...r }, () => {
             const lines = [r.upToDate ? `lab "${r.lab}" is up to date: nothing to do` : `lab "${r.lab}" up in ${r.seconds.toFixed(1)} s`];
