@@ -95,8 +95,7 @@ export async function takeCheckpoints(rt: LabRuntime, a: Assignment, plan: Plan,
   if (first.index === 1) await take(first);
   else {
     onStep?.(`back to ${a.stages[first.index - 2]!.checkpoint} to build stage ${first.index}`);
-    await revertLabSnapshot(rt, plan.lab.name, targets, a.stages[first.index - 2]!.checkpoint);
-    await waitLabWorking(rt, plan);
+    await waitLabWorking(rt, plan, { after: await revertLabSnapshot(rt, plan.lab.name, targets, a.stages[first.index - 2]!.checkpoint) });
   }
   for (let i = Math.max(first.index, 2); i <= a.stages.length; i++) {
     const prev = a.stages[i - 2]!;
@@ -111,8 +110,7 @@ export async function takeCheckpoints(rt: LabRuntime, a: Assignment, plan: Plan,
   }
   if (a.stages.length > 1) {
     onStep?.(`back to ${a.checkpoint}: the start of stage 1`);
-    await revertLabSnapshot(rt, plan.lab.name, targets, a.checkpoint);
-    await waitLabWorking(rt, plan);
+    await waitLabWorking(rt, plan, { after: await revertLabSnapshot(rt, plan.lab.name, targets, a.checkpoint) });
   }
   await enterStage(rt, a, plan, a.stages[0]!, onStep);
   return taken;
