@@ -20,7 +20,7 @@ import { bridgeExists } from '../host/host-net.js';
 import { hostDisks } from '../lab-ops/disks.js';
 import { downLab } from '../lab-ops/down.js';
 import { rebootUntilReady } from '../lab-ops/reboot.js';
-import { createLabSnapshot, deleteLabSnapshot, revertLabSnapshot, snapshotTargets } from '../lab-ops/snapshots.js';
+import { createLabSnapshot, deleteLabSnapshot, listLabSnapshots, revertLabSnapshot, snapshotTargets } from '../lab-ops/snapshots.js';
 import { upLab } from '../lab-ops/up.js';
 import { waitLabWorking } from '../lab-ops/working.js';
 import { defaultHostPaths } from '../paths.js';
@@ -31,6 +31,7 @@ const REBOOTS = Number(process.env.VMLAB_BENCH_REBOOTS ?? 3);
 const FILE = process.env.VMLAB_BENCH_LAB ?? 'labs/bench-3vm.yaml';
 const METHOD = process.env.VMLAB_BENCH_REVERT === 'restart' ? 'restart' : 'live';
 /** Seconds the guests idle before each autosave, as a student's lab does between resets (0: straight after the last revert). */
+const REUSE = process.env.VMLAB_BENCH_REUSE === '1';
 const IDLE_S = Number(process.env.VMLAB_BENCH_IDLE ?? 0);
 const s = (x: Summary) => `${(x.median / 1000).toFixed(2)} s (${(x.min / 1000).toFixed(2)}–${(x.max / 1000).toFixed(2)})`;
 
@@ -44,10 +45,12 @@ async function main(): Promise<void> {
   const rt = await openRuntime(paths);
   process.stdout.write(`bench:snapshot on ${FILE} (${plan.vms.length} VMs, accel ${auto.accel}: ${auto.reason}); ${REPS} snapshot runs, ${REBOOTS} reboots\n`);
   try {
-    await downLab(rt, lab.name, { disks: hostDisks });
+    // VMLAB_BENCH_REUSE=1: a lab that is up already (from an earlier run) is used as it is, and left up.
+    if (!REUSE) await downLab(rt, lab.name, { disks: hostDisks });
     const up = await upLab(rt, plan, { disks: hostDisks, bridgeExists });
     if (!up.vms.every((v) => v.ready)) throw new Error(`lab not ready: ${JSON.stringify(up.vms.map((v) => v.error?.message))}`);
     const targets = await snapshotTargets(rt, lab.name, plan);
+    for (const old of await listLabSnapshots(rt, targets)) if (old.name === 'start' || old.name.startsWith('bench-')) await deleteLabSnapshot(rt, lab.name, targets, old.name);
     const create: number[] = [];
     const revert: number[] = [];
     const del: number[] = [];
@@ -84,7 +87,8 @@ async function main(): Promise<void> {
       reboot.push(Date.now() - t0);
       process.stdout.write(`  reboot ${i + 1}: all ${plan.vms.length} ready again in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
     }
-    await downLab(rt, lab.name, { disks: hostDisks });
+    if (REUSE) await deleteLabSnapshot(rt, lab.name, targets, 'start');
+    else await downLab(rt, lab.name, { disks: hostDisks });
     const results = {
       lab: lab.name,
       vms: plan.vms.length,
@@ -105,7 +109,7 @@ async function main(): Promise<void> {
     };
     const rows = [
       ['snapshot create (lab)', s(results.createMs)],
-      ['snapshot revert = reset (lab)', s(results.revertMs)],
+      ['snapshot revert (lab)', s(results.revertMs)],
       ['snapshot delete (lab)', s(results.deleteMs)],
       ['working after revert', s(results.workingMs)],
       ['reset = autosave + revert + working', s(results.resetMs)],

@@ -1,4 +1,5 @@
 import { VmlabError } from '../errors.js';
+import type { GuestChannel } from '../guest/agent.js';
 import type { Plan } from '../plan/plan.js';
 import { renderProbes } from '../render/probes.js';
 import { waitProbes } from './readiness.js';
@@ -44,12 +45,7 @@ export async function waitLabWorking(rt: LabRuntime, plan: Plan, opts: WorkingOp
       try {
         if (resumed.has(vm.name)) {
           answered.push(vm.name);
-          return await agent.ping(Math.max(1000, deadline - Date.now())).catch((e: Error) => {
-            throw new VmlabError('ERR_VMLAB_AGENT_SILENT', `${vm.name}: resumed from its snapshot, but its guest agent does not answer (${e.message})`, {
-              hint: `look at its console: vmlab console LAB ${vm.name}; a reset or a revert puts it back again`,
-              cause: e,
-            });
-          });
+          return await answers(agent, deadline);
         }
         probed.push(vm.name);
         await waitProbes(agent, vm.name, probes, deadline, timeoutMs);
@@ -67,4 +63,21 @@ export async function waitLabWorking(rt: LabRuntime, plan: Plan, opts: WorkingOp
   }
   const inOrder = (names: string[]) => plan.vms.map((v) => v.name).filter((n) => names.includes(n));
   return { ms: Date.now() - t0, probed: inOrder(probed), resumed: inOrder(answered) };
+}
+
+/** Until the guest agent answers a ping: right after a loadvm libvirt may not have seen its channel connect again yet. */
+async function answers(agent: GuestChannel, deadline: number): Promise<void> {
+  for (;;) {
+    try {
+      return await agent.ping(Math.min(3000, Math.max(500, deadline - Date.now())));
+    } catch (e) {
+      if (Date.now() + 100 >= deadline) {
+        throw new VmlabError('ERR_VMLAB_AGENT_SILENT', `${agent.vmName}: resumed from its snapshot, but its guest agent does not answer (${(e as Error).message})`, {
+          hint: `look at its console: vmlab console LAB ${agent.vmName}; a reset or a revert puts it back again`,
+          cause: e,
+        });
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 }
