@@ -95,7 +95,8 @@ export async function takeCheckpoints(rt: LabRuntime, a: Assignment, plan: Plan,
   if (first.index === 1) await take(first);
   else {
     onStep?.(`back to ${a.stages[first.index - 2]!.checkpoint} to build stage ${first.index}`);
-    await waitLabWorking(rt, plan, { after: await revertLabSnapshot(rt, plan.lab.name, targets, a.stages[first.index - 2]!.checkpoint) });
+    await revertLabSnapshot(rt, plan.lab.name, targets, a.stages[first.index - 2]!.checkpoint);
+    await waitLabWorking(rt, plan);
   }
   for (let i = Math.max(first.index, 2); i <= a.stages.length; i++) {
     const prev = a.stages[i - 2]!;
@@ -110,7 +111,8 @@ export async function takeCheckpoints(rt: LabRuntime, a: Assignment, plan: Plan,
   }
   if (a.stages.length > 1) {
     onStep?.(`back to ${a.checkpoint}: the start of stage 1`);
-    await waitLabWorking(rt, plan, { after: await revertLabSnapshot(rt, plan.lab.name, targets, a.checkpoint) });
+    await revertLabSnapshot(rt, plan.lab.name, targets, a.checkpoint);
+    await waitLabWorking(rt, plan);
   }
   await enterStage(rt, a, plan, a.stages[0]!, onStep);
   return taken;

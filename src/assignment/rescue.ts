@@ -19,11 +19,8 @@ export interface RescueResult {
   checkpoint: string;
   autosave?: SnapshotOpResult;
   revert: SnapshotOpResult;
-  /** From the end of the revert until every VM answered, and every one that did not resume from memory passed its readiness probes. */
+  /** From the end of the revert until every readiness probe passed. */
   workingMs: number;
-  /** The VMs whose probes were run after the revert, and those resumed from memory only asked to answer (see waitLabWorking). */
-  probed: string[];
-  resumed: string[];
   /** The stage's setup, applied after the lab worked again. */
   setupMs: number;
 }
@@ -32,8 +29,7 @@ export interface RescueResult {
  * Back to the start of a stage (reset: stage 1). By default the current state
  * is kept first as autosave-<time>, and a revert that fails on some VMs puts
  * every VM back to it: all or nothing. Returns once the lab works again
- * (waitLabWorking: VMs resumed from memory answer, the others pass their
- * readiness probes) and the stage's setup is applied, so a
+ * (every readiness probe passes) and the stage's setup is applied, so a
  * student's first check after it judges their own work.
  */
 export async function rescueAssignment(rt: LabRuntime, a: Assignment, plan: Plan, opts: { stage?: number; discard?: boolean } = {}, onStep?: OnStep): Promise<RescueResult> {
@@ -66,8 +62,8 @@ export async function rescueAssignment(rt: LabRuntime, a: Assignment, plan: Plan
     onStep?.(`back to ${stage.checkpoint}`);
     revert = await revertLabSnapshot(rt, plan.lab.name, targets, stage.checkpoint, autosave ? { rollbackTo: autosave.snapshot } : {});
   }
-  const working = await waitLabWorking(rt, plan, { after: revert });
+  const working = await waitLabWorking(rt, plan);
   const t0 = Date.now();
   await enterStage(rt, a, plan, stage, onStep);
-  return { stage: index, checkpoint: stage.checkpoint, ...(autosave ? { autosave } : {}), revert, workingMs: working.ms, probed: working.probed, resumed: working.resumed, setupMs: Date.now() - t0 };
+  return { stage: index, checkpoint: stage.checkpoint, ...(autosave ? { autosave } : {}), revert, workingMs: working.ms, setupMs: Date.now() - t0 };
 }

@@ -85,14 +85,7 @@ export interface SnapshotOpResult {
   snapshot: string;
   /** Wall time of the whole operation (VMs in parallel). */
   ms: number;
-  vms: Array<{
-    vm: string;
-    domain: string;
-    ms: number;
-    method?: string;
-    /** After a revert: the guest went on from the memory it was saved with (no boot, no restart), and no link of it changed since. */
-    resumed?: boolean;
-  }>;
+  vms: Array<{ vm: string; domain: string; ms: number; method?: string }>;
   /** After a revert: links put back to what the lab file says ("r1:eth1: link down → up"). */
   links?: string[];
 }
@@ -218,14 +211,10 @@ export async function revertLabSnapshot(rt: LabRuntime, lab: string, targets: Sn
       lab,
       targets.map((t) => t.vm),
     );
-    const relinked = new Set(links.map((c) => c.vm));
     return {
       snapshot: name,
       ms,
-      vms: settled.map((r) => {
-        const v = (r as PromiseFulfilledResult<SnapshotOpResult['vms'][number]>).value;
-        return v.resumed && relinked.has(v.vm) ? { ...v, resumed: false } : v;
-      }),
+      vms: settled.map((r) => (r as PromiseFulfilledResult<SnapshotOpResult['vms'][number]>).value),
       ...(links.length ? { links: links.map((c) => `${c.vm}:${c.nic}: ${c.change}`) } : {}),
     };
   } finally {
@@ -242,7 +231,7 @@ async function revertOne(h: LabRuntime['hypervisor'], t: SnapshotTarget, name: s
       fallback = e.message;
       return undefined;
     });
-    if (live) return { ...t, ms: live.ms, method: 'internal snapshot with memory: resumed, no boot (loaded in the running QEMU)', resumed: true };
+    if (live) return { ...t, ms: live.ms, method: 'internal snapshot with memory: resumed, no boot (loaded in the running QEMU)' };
   }
   const { ms } = await timed(async () => {
     // Reverting to a running snapshot starts a new QEMU: the same cgroup race as a start (start.ts).
@@ -253,7 +242,6 @@ async function revertOne(h: LabRuntime['hypervisor'], t: SnapshotTarget, name: s
   return {
     ...t,
     ms,
-    resumed: info.memory,
     method: info.memory
       ? `internal snapshot with memory: resumed, no boot (a new QEMU${fallback ? `; loadvm failed: ${fallback}` : ''})`
       : info.containerFiles

@@ -36,8 +36,6 @@ export class FakeGuestTransport implements AgentTransport {
     const w = this.world;
     switch (execute) {
       case 'guest-ping':
-        w.pings.push(this.vm);
-        if (w.silent.has(this.vm)) throw new Error('guest-ping: timed out');
         return {} as T;
       case 'guest-network-get-interfaces':
         return [] as T;
@@ -71,9 +69,6 @@ export class FakeGuestTransport implements AgentTransport {
 /** The guests of a fake runtime: how they answer, and a log of what ran in them. */
 export class FakeGuests {
   readonly execs: string[] = [];
-  /** Every guest-ping, by VM; the agents of `silent` VMs never answer one. */
-  readonly pings: string[] = [];
-  readonly silent = new Set<string>();
   respond: GuestResponder = () => ({ exitCode: 0, stdout: '' });
   cloudInitDone: (vm: string) => boolean = () => true;
 }

@@ -107,7 +107,7 @@ describe('links: on fakes', () => {
     assert.equal(third.upToDate, true, 'nothing left to change');
   });
 
-  it('link set changes one link live; revert puts the lab file back (that VM counts as changed, not resumed); down forgets the record', async () => {
+  it('link set changes one link live; revert puts the lab file back; down forgets the record', async () => {
     const { rt, disks, tc } = fakeRuntime();
     await upLab(rt, plan, { disks, bridgeExists: async () => true, timeoutMs: 5000 });
     const targets = await snapshotTargets(rt, 'quickstart', plan);
@@ -118,14 +118,6 @@ describe('links: on fakes', () => {
     assert.deepEqual(cleared.now, { state: 'down' }, '--clear keeps the state');
     const back = await revertLabSnapshot(rt, 'quickstart', targets, 'start');
     assert.deepEqual(back.links, ['para:eth0: link down → up', 'para:eth0: impairment none → delay 40ms']);
-    assert.deepEqual(
-      back.vms.map((v) => [v.vm, v.resumed]),
-      [
-        ['emu', true],
-        ['para', false],
-      ],
-      'a VM whose link the revert changed is not as it was saved: it is probed, not only asked to answer',
-    );
     assert.deepEqual(tc.taps.get(tap), { kind: 'vmlab', impairment: { delayUs: 40_000 } });
     await downLab(rt, 'quickstart', { disks });
     await assert.rejects(readLinks(rt, 'quickstart'), (e: VmlabError) => e.code === 'ERR_VMLAB_LAB_DOWN' && e.exitCode === 2);
