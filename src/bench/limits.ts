@@ -46,6 +46,11 @@ export function hostLimitErrors(r: BenchResults): LimitError[] {
       // The host row reads and writes with direct I/O: it limits only guests whose disks do too.
       // A guest on the host page cache (the writeback ablation) reads from host RAM, by design.
       if (DISK_METRICS.has(m.key) && c.tuning && c.tuning.diskCache !== 'none') continue;
+      // A container's fio writes a file of its overlayfs layer: how much of that direct I/O the
+      // host's page cache absorbs is overlayfs's business (one CI run saw its sequential write at 8304
+      // MB/s against the host row's 4238 MB/s on the same file system; here 6517 against 6310), so the
+      // host row does not bound it.
+      if (DISK_METRICS.has(m.key) && c.kind === 'container') continue;
       const g = c.metrics[m.key];
       const h = host.metrics[m.key];
       if (!g || !h || g.median <= 0 || h.median <= 0) continue;

@@ -72,6 +72,24 @@ describe('bench: the host row is a limit', () => {
     );
   });
 
+  it("a container's disk figures (through its overlayfs layer) are not bounded by the host's direct-I/O row; its CPU and network are", () => {
+    const r = fixture();
+    const host = r.configs.find((c) => c.kind === 'host')!;
+    const base = r.configs.find((c) => c.name === 'tcg-virtio')!;
+    const ct = { ...base, name: 'container', kind: 'container' as const, tuning: undefined, metrics: { ...base.metrics } };
+    r.configs.push(ct);
+    host.metrics.seqWrite = one(4238);
+    ct.metrics.seqWrite = one(8304);
+    host.metrics.tcp = one(1000);
+    ct.metrics.tcp = one(3000);
+    assert.deepEqual(
+      hostLimitErrors(r)
+        .filter((e) => e.config === ct.name)
+        .map((e) => e.metric),
+      ['tcp'],
+    );
+  });
+
   it('the host page cache ablation reads from host RAM by design: the direct-I/O host row is not its disk limit', () => {
     const r = fixture();
     const wb = r.configs.find((c) => c.name === 'tcg-virtio-writeback')!;
