@@ -55,10 +55,11 @@ export function hostLimitErrors(r: BenchResults): LimitError[] {
       const h = host.metrics[m.key];
       if (!g || !h || g.median <= 0 || h.median <= 0) continue;
       // Compared with the best the host did, in this metric's direction.
-      const beyond = m.higherIsBetter ? g.median / h.max - 1 : h.min / g.median - 1;
+      const best = m.higherIsBetter ? h.max : h.min;
+      const beyond = m.higherIsBetter ? g.median / best - 1 : best / g.median - 1;
       const tolerance = Math.max(NOISE_FLOOR, spread(g) + spread(h));
-      if (m.key === 'cpu' && Math.abs(g.median - (m.higherIsBetter ? h.max : h.min)) < CPU_NOISE_S) continue;
-      if (beyond > tolerance) out.push({ config: c.name, metric: m.key, guest: g.median, host: m.higherIsBetter ? h.max : h.min, beyond, tolerance });
+      if (m.key === 'cpu' && Math.abs(g.median - best) < CPU_NOISE_S) continue;
+      if (beyond > tolerance) out.push({ config: c.name, metric: m.key, guest: g.median, host: best, beyond, tolerance });
     }
   }
   return out;

@@ -28,8 +28,9 @@ const REPS = Number(process.env.VMLAB_BENCH_REPS ?? 5);
 const REBOOTS = Number(process.env.VMLAB_BENCH_REBOOTS ?? 3);
 const FILE = process.env.VMLAB_BENCH_LAB ?? 'labs/bench-3vm.yaml';
 const METHOD = process.env.VMLAB_BENCH_REVERT === 'restart' ? 'restart' : 'live';
-/** Seconds the guests idle before each autosave, as a student's lab does between resets (0: straight after the last revert). */
+/** VMLAB_BENCH_REUSE=1: a lab that is up already (from an earlier run) is used as it is, and left up. */
 const REUSE = process.env.VMLAB_BENCH_REUSE === '1';
+/** Seconds the guests idle before each autosave, as a student's lab does between resets (0: straight after the last revert). */
 const IDLE_S = Number(process.env.VMLAB_BENCH_IDLE ?? 0);
 const s = (x: Summary) => `${(x.median / 1000).toFixed(2)} s (${(x.min / 1000).toFixed(2)}–${(x.max / 1000).toFixed(2)})`;
 
@@ -43,7 +44,6 @@ async function main(): Promise<void> {
   const rt = await openRuntime(paths);
   process.stdout.write(`bench:snapshot on ${FILE} (${plan.vms.length} VMs, accel ${auto.accel}: ${auto.reason}); ${REPS} snapshot runs, ${REBOOTS} reboots\n`);
   try {
-    // VMLAB_BENCH_REUSE=1: a lab that is up already (from an earlier run) is used as it is, and left up.
     if (!REUSE) await downLab(rt, lab.name, { disks: hostDisks });
     const up = await upLab(rt, plan, { disks: hostDisks, bridgeExists });
     if (!up.vms.every((v) => v.ready)) throw new Error(`lab not ready: ${JSON.stringify(up.vms.map((v) => v.error?.message))}`);

@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { VmlabError } from '../errors.js';
 
 /**
@@ -46,9 +46,9 @@ function hostHierarchies(): CgroupHierarchy[] {
   return nspawnHierarchies(readFileSync('/proc/self/mountinfo', 'utf8'), readFileSync('/proc/self/cgroup', 'utf8'));
 }
 
-/** The container's cgroup in each hierarchy. */
-export function containerCgroups(machine: string): string[] {
-  return hostHierarchies().map((h) => join(h.mount, CONTAINERS_CGROUP, machine));
+/** Where containers' cgroups are, in each hierarchy. */
+export function containerCgroupParents(): string[] {
+  return hostHierarchies().map((h) => join(h.mount, CONTAINERS_CGROUP));
 }
 
 /**
@@ -75,7 +75,7 @@ export function spawnInContainerCgroup<T>(machine: string, spawn: () => T): T {
  * a busy one is tried again for up to two seconds.
  */
 export async function removeContainerCgroups(machine: string): Promise<void> {
-  for (const dir of containerCgroups(machine)) {
+  for (const dir of containerCgroupParents().map((p) => join(p, machine))) {
     const deadline = Date.now() + 2000;
     for (;;) {
       try {
@@ -92,7 +92,7 @@ export async function removeContainerCgroups(machine: string): Promise<void> {
       }
     }
     try {
-      rmdirSync(join(dir, '..'));
+      rmdirSync(dirname(dir));
     } catch {
       /* another container's cgroup is still there */
     }

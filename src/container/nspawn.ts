@@ -237,8 +237,9 @@ export async function containerLowers(dataDir: string): Promise<Map<string, stri
 /**
  * systemd-nspawn for a whole system (its own systemd as PID 1) on a host
  * without systemd: not registered with machined and kept in the cgroup it is
- * started in, one of its own (--register=no --keep-unit; see cgroups.ts); the network namespace vmlab made; nothing
- * copied in from the host (resolv.conf, timezone, journal, .nspawn files).
+ * started in, one of its own (--register=no --keep-unit; see cgroups.ts); the
+ * network namespace vmlab made; nothing copied in from the host (resolv.conf,
+ * timezone, journal, .nspawn files).
  */
 export function nspawnArgs(name: string, d: DomainXml): string[] {
   const c = d.container!;

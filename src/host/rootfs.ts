@@ -20,8 +20,8 @@ interface SfdiskJson {
  * the whole disk when it has no partition table — mounted read-only through a
  * loop device and copied with owners, modes, capabilities and ACLs), then
  * shared read-only by every container of that version as overlayfs's lower
- * layer. Its fstab is emptied (the root it names is the VM's disk). Under a temporary name until complete, so an interrupted unpacking is
- * never used.
+ * layer. Its fstab is emptied (the root it names is the VM's disk). Under a
+ * temporary name until complete, so an interrupted unpacking is never used.
  */
 export function ensureRootfs(imageFile: string, dir: string, onStep?: (what: string) => void): Promise<void> {
   if (existsSync(join(dir, COMPLETE))) return Promise.resolve();

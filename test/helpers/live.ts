@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, readlinkSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { containerCgroups } from '../../src/container/cgroups.js';
+import { containerCgroupParents } from '../../src/container/cgroups.js';
 import { probeAutoAccel } from '../../src/host/accel-probe.js';
 import { libvirtdPid } from '../../src/host/host-net.js';
 import { DbusHypervisor } from '../../src/libvirt/dbus-hypervisor.js';
@@ -119,6 +119,29 @@ export function readText(path: string): string {
   return readFileSync(path, 'utf8');
 }
 
+/** The systemd-nspawn processes on this host whose machine name starts with `prefix`. */
+function nspawnProcesses(prefix: string): Array<{ pid: number; machine: string; argv: string[] }> {
+  const out: Array<{ pid: number; machine: string; argv: string[] }> = [];
+  for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue; // gone meanwhile
+    }
+    const machine = argv.find((a) => a.startsWith('--machine='))?.slice('--machine='.length);
+    if (argv[0]?.endsWith('systemd-nspawn') && machine?.startsWith(prefix)) out.push({ pid: Number(p), machine, argv });
+  }
+  return out;
+}
+
+/** The host's PID of a running container's init: the first child of the systemd-nspawn running it. */
+export function containerInit(machine: string): number {
+  const n = nspawnProcesses(machine).find((x) => x.machine === machine);
+  if (!n) throw new Error(`no systemd-nspawn runs ${machine}`);
+  return Number(readFileSync(`/proc/${n.pid}/task/${n.pid}/children`, 'utf8').trim().split(/\s+/)[0]);
+}
+
 /**
  * What containers whose names start with `prefix` leave on the host: systemd-nspawn
  * processes, network namespaces, host ends of veth pairs (`taps`, where libvirtd
@@ -126,15 +149,7 @@ export function readText(path: string): string {
  */
 export async function containerTraces(prefix: string, taps: readonly string[], dataDir = '/var/lib/vmlab'): Promise<string[]> {
   const out: string[] = [];
-  for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
-    let argv: string[];
-    try {
-      argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-    } catch {
-      continue;
-    }
-    if (argv[0]?.endsWith('systemd-nspawn') && argv.some((a) => a.startsWith(`--machine=${prefix}`))) out.push(`process ${p}: ${argv.join(' ')}`);
-  }
+  for (const n of nspawnProcesses(prefix)) out.push(`process ${n.pid}: ${n.argv.join(' ')}`);
   const ns = await execa('ip', ['netns', 'list']);
   for (const l of String(ns.stdout).split('\n')) if (l.startsWith(prefix)) out.push(`netns ${l}`);
   const pid = libvirtdPid();
@@ -145,7 +160,7 @@ export async function containerTraces(prefix: string, taps: readonly string[], d
     const mp = line.split(' ')[4];
     if (mp?.startsWith(`${dataDir}/labs/`) && mp.includes(`/${prefix.replace(/^vmlab-/, '').replace(/-$/, '')}/`)) out.push(`mount ${mp}`);
   }
-  for (const dir of containerCgroups('')) if (existsSync(dir)) for (const c of readdirSync(dir)) if (c.startsWith(prefix)) out.push(`cgroup ${join(dir, c)}`);
+  for (const dir of containerCgroupParents()) if (existsSync(dir)) for (const c of readdirSync(dir)) if (c.startsWith(prefix)) out.push(`cgroup ${join(dir, c)}`);
   const defs = join(dataDir, 'containers');
   if (existsSync(defs)) for (const f of readdirSync(defs)) if (f.startsWith(prefix)) out.push(`definition ${f}`);
   return out;

@@ -1,24 +1,11 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { planFromText, root } from '../helpers/lab.js';
-import { containerTraces, libvirtObjects, requireLiveHost, vmlab, vmlabJson } from '../helpers/live.js';
+import { containerInit, containerTraces, libvirtObjects, requireLiveHost, vmlab, vmlabJson } from '../helpers/live.js';
 
 const LAB = 'labs/linux-network-mixed.yaml';
 const plan = planFromText(readFileSync(join(root, LAB), 'utf8'), LAB);
-/** The host's PID of a running container's init: the first child of the systemd-nspawn naming it. */
-function containerInit(machine: string): number {
-  for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
-    let argv: string[];
-    try {
-      argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-    } catch {
-      continue; // gone meanwhile
-    }
-    if (argv[0]?.endsWith('systemd-nspawn') && argv.includes(`--machine=${machine}`)) return Number(readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim().split(/\s+/)[0]);
-  }
-  throw new Error(`no systemd-nspawn runs ${machine}`);
-}
 
 /** Where vmlab unpacks images for containers (every version; no other lab of the suite runs now). */
 const ROOTFS = '/var/lib/vmlab/rootfs';
