@@ -93,8 +93,9 @@ export async function removeContainerCgroups(machine: string): Promise<void> {
     }
     try {
       rmdirSync(dirname(dir));
-    } catch {
-      /* another container's cgroup is still there */
+    } catch (e) {
+      // Another container's cgroup is still there (a cgroup with children is busy), or it is gone already.
+      if (!['EBUSY', 'ENOTEMPTY', 'ENOENT'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
     }
   }
 }
