@@ -50,4 +50,5 @@ export const nativeRun: AccelProfile = {
   domainType: 'lxc',
   summary: "native: the container's processes run on the host's kernel, nothing is translated or trapped",
   cpu: { value: { mode: 'host-passthrough' }, why: "the host's CPU itself: container processes are host processes" },
+  clocksource: { value: 'guest default', why: "the host's clock: a container has no kernel of its own, and its restart from a snapshot keeps the host's time" },
 };

@@ -6,7 +6,7 @@ import { virtioScsi } from './virtio-scsi.js';
 import { containerProfile, type ContainerProfile } from './container.js';
 
 export * from './types.js';
-export { accelProfiles } from './accel.js';
+export { accelProfiles, CLOCKS_RESTORED_BY_SNAPSHOT } from './accel.js';
 export { containerProfile, nativeRun, type ContainerProfile } from './container.js';
 
 /** Every device model vmlab knows. Adding one is one new file plus one line here. */

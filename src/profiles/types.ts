@@ -72,4 +72,10 @@ export interface AccelProfile {
   domainType: 'kvm' | 'qemu' | 'lxc';
   summary: string;
   cpu: Choice<{ mode: 'host-passthrough' | 'default' }>;
+  /**
+   * The clock the guest's kernel keeps time by: its own choice, or one vmlab
+   * sets at every boot (cloud-init bootcmd) because the default one does not
+   * go back with a snapshot loaded in the running QEMU.
+   */
+  clocksource: Choice<'guest default' | 'acpi_pm'>;
 }

@@ -2,6 +2,7 @@ import YAML from 'yaml';
 import type { Plan, VmPlan } from '../plan/plan.js';
 import { formatIpv4 } from '../util/ipv4.js';
 import { renderServiceFragments, type CloudConfigFragment } from './services.js';
+import { wallClockFragment } from './wall-clock.js';
 
 /**
  * cloud-init NoCloud seed files. Built as objects and serialised by the YAML
@@ -9,6 +10,9 @@ import { renderServiceFragments, type CloudConfigFragment } from './services.js'
  */
 // YAML 1.1, as cloud-init's PyYAML reads it: a string that 1.1 would take for something else is quoted (an all-digit MAC such as 52:54:00:22:23:52 is a base-60 integer there).
 const YAML_OPTS = { lineWidth: 0, aliasDuplicateObjects: false, version: '1.1' } as const;
+
+/** Where Linux takes the clocksource it keeps time by. */
+export const CLOCKSOURCE_FILE = '/sys/devices/system/clocksource/clocksource0/current_clocksource';
 
 /**
  * What the guest image needs from vmlab itself. The image runs no resolver by
@@ -19,11 +23,11 @@ const YAML_OPTS = { lineWidth: 0, aliasDuplicateObjects: false, version: '1.1' }
 export function plumbingFragment(plan: Plan, vm: VmPlan): CloudConfigFragment {
   const servers = [...new Set(vm.nics.flatMap((n) => n.nameservers.map(formatIpv4)))];
   const frag: CloudConfigFragment = {};
+  const bootcmd: NonNullable<CloudConfigFragment['bootcmd']> = [];
+  // The accel's clock (profiles/accel.ts), first: before any daemon starts its timers.
+  if (vm.accel.clocksource.value !== 'guest default') bootcmd.push(['sh', '-c', `echo ${vm.accel.clocksource.value} > ${CLOCKSOURCE_FILE}`]);
   if (vm.nics.some((n) => n.address.kind === 'dhcp')) {
-    frag.bootcmd = [
-      ['systemctl', 'enable', '--now', 'systemd-resolved.service'],
-      ['ln', '-sf', '../run/systemd/resolve/stub-resolv.conf', '/etc/resolv.conf'],
-    ];
+    bootcmd.push(['systemctl', 'enable', '--now', 'systemd-resolved.service'], ['ln', '-sf', '../run/systemd/resolve/stub-resolv.conf', '/etc/resolv.conf']);
   } else if (servers.length) {
     frag.write_files = [
       {
@@ -33,10 +37,15 @@ export function plumbingFragment(plan: Plan, vm: VmPlan): CloudConfigFragment {
       },
     ];
   }
+  if (bootcmd.length) frag.bootcmd = bootcmd;
   return frag;
 }
 
-export function userDataObject(plan: Plan, vm: VmPlan, fragments: CloudConfigFragment[] = [plumbingFragment(plan, vm), ...renderServiceFragments(plan, vm)]): Record<string, unknown> {
+export function userDataObject(
+  plan: Plan,
+  vm: VmPlan,
+  fragments: CloudConfigFragment[] = [plumbingFragment(plan, vm), wallClockFragment(vm), ...renderServiceFragments(plan, vm)],
+): Record<string, unknown> {
   const ci = vm.cloudInit;
   const packages = unique([...fragments.flatMap((f) => f.packages ?? []), ...ci.packages]);
   const writeFiles = uniqueByValue([

@@ -8,10 +8,11 @@ import { GOLDEN_PLAN_OPTS, readLab, root } from './lab.js';
  * its own folder (install media) are moved under /checkout, so the renderings
  * (and the VM hashes over them) do not depend on where the repository is.
  */
-export function renderExample(rel: string): RenderedLab {
+export function renderExample(rel: string, accel: 'kvm' | 'tcg' = 'kvm'): RenderedLab {
   const lab = parseLab(rel, readLab(rel));
   const fixed = { ...lab, vms: lab.vms.map((v) => (v.boot.cdrom ? { ...v, boot: { ...v.boot, cdrom: v.boot.cdrom.replace(root, '/checkout') } } : v)) };
-  return renderLab(planLab(fixed, GOLDEN_PLAN_OPTS));
+  const opts = accel === 'kvm' ? GOLDEN_PLAN_OPTS : { ...GOLDEN_PLAN_OPTS, autoAccel: { accel, reason: 'fixed for tests' } };
+  return renderLab(planLab(fixed, opts));
 }
 
 export function renderedFiles(r: RenderedLab): Map<string, string> {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { parseStringPromise } from 'xml2js';
+import YAML from 'yaml';
 import { deviceProfiles } from '../../src/profiles/index.js';
+import { CLOCKSOURCE_FILE } from '../../src/render/cloud-init.js';
 import { renderExample } from '../helpers/render.js';
 
 describe('device models', () => {
@@ -81,6 +83,30 @@ describe('device models', () => {
       }
       if (p.family === 'emulated') assert.doesNotMatch(JSON.stringify(p), /virtio/i, p.name);
     }
+  });
+});
+
+describe("the guest's clock follows the accel", () => {
+  const userData = (accel: 'kvm' | 'tcg', vm: string, lab = 'labs/quickstart.yaml') =>
+    YAML.parse(renderExample(lab, accel).vms.find((v) => v.name === vm)!.files['user-data']!) as { bootcmd?: unknown[] };
+
+  it('under TCG every VM sets the ACPI PM timer first thing at boot (the TSC runs on across a loadvm); the domain XML says why', () => {
+    for (const vm of ['emu', 'para']) assert.deepEqual(userData('tcg', vm).bootcmd?.[0], ['sh', '-c', `echo acpi_pm > ${CLOCKSOURCE_FILE}`], vm);
+    // Before the resolver a DHCP guest turns on: first of all bootcmds.
+    assert.deepEqual(userData('tcg', 'client1', 'labs/linux-network.yaml').bootcmd?.slice(0, 2), [
+      ['sh', '-c', `echo acpi_pm > ${CLOCKSOURCE_FILE}`],
+      ['systemctl', 'enable', '--now', 'systemd-resolved.service'],
+    ]);
+    assert.match(renderExample('labs/quickstart.yaml', 'tcg').vms[0]!.files['domain.xml'], /<!-- guest clock: the ACPI PM timer, not the TSC[^>]*-->\n {2}<clock /);
+  });
+
+  it('under KVM and in containers the guest keeps its own clock: no clocksource is written', () => {
+    for (const vm of ['emu', 'para']) assert.equal(userData('kvm', vm).bootcmd, undefined, vm);
+    const mixed = renderExample('labs/linux-network-mixed.yaml', 'tcg');
+    const containers = mixed.vms.filter((x) => x.files['domain.xml']?.includes("type='lxc'"));
+    assert.ok(containers.length > 0, 'the mixed lab has containers');
+    for (const v of containers) assert.doesNotMatch(v.files['user-data'] ?? '', /clocksource/, v.name);
+    for (const v of mixed.vms.filter((x) => x.files['domain.xml']?.includes("type='qemu'"))) assert.match(v.files['user-data']!, /clocksource/, v.name);
   });
 });
 

@@ -31,10 +31,12 @@ describe('escaping: hostile strings come out intact', () => {
     assert.ok(ud.startsWith('#cloud-config\n'));
     const parsed = YAML.parse(ud);
     assert.equal(parsed.users[0].ssh_authorized_keys[0], key);
-    assert.equal(parsed.write_files[0].content, HOSTILE + '\n: not a key\n- not a list');
+    assert.equal(parsed.write_files.find((f: { path: string }) => f.path === '/etc/motd').content, HOSTILE + '\n: not a key\n- not a list');
     assert.equal(parsed.runcmd[0], 'set -e', 'runcmd stops at the first failing command');
-    assert.equal(parsed.runcmd[1], HOSTILE);
-    assert.deepEqual(parsed.runcmd[2], ['echo', '#not a comment', '&anchor', '*alias']);
+    // vmlab's own (the wall clock's follower, render/wall-clock.ts) before the lab's, which run as written.
+    assert.deepEqual(parsed.runcmd[1], ['systemctl', 'enable', '--now', 'vmlab-wallclock.service']);
+    assert.equal(parsed.runcmd[2], HOSTILE);
+    assert.deepEqual(parsed.runcmd[3], ['echo', '#not a comment', '&anchor', '*alias']);
     assert.deepEqual(parsed, userDataObject(plan, plan.vms[0]!));
   });
 
@@ -90,7 +92,10 @@ describe('guest plumbing in user-data', () => {
 
   it('no dns: leaves resolv.conf alone', () => {
     const ud = YAML.parse(renderLab(planFromText(MINIMAL)).vms[0]!.files['user-data']!);
-    assert.equal(ud.write_files, undefined);
+    assert.deepEqual(
+      ud.write_files.map((f: { path: string }) => f.path),
+      ['/usr/local/sbin/vmlab-wallclock', '/etc/systemd/system/vmlab-wallclock.service'],
+    );
   });
 });
 
