@@ -90,13 +90,14 @@ export async function takeCheckpoints(rt: LabRuntime, a: Assignment, plan: Plan,
   const taken: SnapshotOpResult[] = [];
   const take = async (s: Stage) => {
     onStep?.(`checkpoint ${s.checkpoint}`);
-    taken.push(await createLabSnapshot(rt, plan.lab.name, targets, s.checkpoint, `vmlab assignment ${a.name}: the start of stage ${s.index} (${s.name})`));
+    // Every stage's checkpoint is taken right after the lab passed its probes (up, or the previous stage's solution).
+    taken.push(await createLabSnapshot(rt, plan.lab.name, targets, s.checkpoint, `vmlab assignment ${a.name}: the start of stage ${s.index} (${s.name})`, { working: true }));
   };
   if (first.index === 1) await take(first);
   else {
     onStep?.(`back to ${a.stages[first.index - 2]!.checkpoint} to build stage ${first.index}`);
-    await revertLabSnapshot(rt, plan.lab.name, targets, a.stages[first.index - 2]!.checkpoint);
-    await waitLabWorking(rt, plan);
+    const back = await revertLabSnapshot(rt, plan.lab.name, targets, a.stages[first.index - 2]!.checkpoint);
+    await waitLabWorking(rt, plan, { after: back });
   }
   for (let i = Math.max(first.index, 2); i <= a.stages.length; i++) {
     const prev = a.stages[i - 2]!;
@@ -111,8 +112,8 @@ export async function takeCheckpoints(rt: LabRuntime, a: Assignment, plan: Plan,
   }
   if (a.stages.length > 1) {
     onStep?.(`back to ${a.checkpoint}: the start of stage 1`);
-    await revertLabSnapshot(rt, plan.lab.name, targets, a.checkpoint);
-    await waitLabWorking(rt, plan);
+    const back = await revertLabSnapshot(rt, plan.lab.name, targets, a.checkpoint);
+    await waitLabWorking(rt, plan, { after: back });
   }
   await enterStage(rt, a, plan, a.stages[0]!, onStep);
   return taken;

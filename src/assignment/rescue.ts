@@ -21,6 +21,8 @@ export interface RescueResult {
   revert: SnapshotOpResult;
   /** From the end of the revert until every readiness probe passed. */
   workingMs: number;
+  /** Whether the probes ran, and why (a working checkpoint resumed in place needs none). */
+  probed: string;
   /** The stage's setup, applied after the lab worked again. */
   setupMs: number;
 }
@@ -62,8 +64,8 @@ export async function rescueAssignment(rt: LabRuntime, a: Assignment, plan: Plan
     onStep?.(`back to ${stage.checkpoint}`);
     revert = await revertLabSnapshot(rt, plan.lab.name, targets, stage.checkpoint, autosave ? { rollbackTo: autosave.snapshot } : {});
   }
-  const working = await waitLabWorking(rt, plan);
+  const working = await waitLabWorking(rt, plan, { after: revert });
   const t0 = Date.now();
   await enterStage(rt, a, plan, stage, onStep);
-  return { stage: index, checkpoint: stage.checkpoint, ...(autosave ? { autosave } : {}), revert, workingMs: working.ms, setupMs: Date.now() - t0 };
+  return { stage: index, checkpoint: stage.checkpoint, ...(autosave ? { autosave } : {}), revert, workingMs: working.ms, probed: working.probed, setupMs: Date.now() - t0 };
 }

@@ -5,6 +5,7 @@ import { agentSocketPath } from '../plan/plan.js';
 import type { DiskOps } from './disks.js';
 import { lockLab } from './lock.js';
 import { parseDomainXml, parseNetworkMeta } from './metadata.js';
+import { checkpointStore } from './checkpoints.js';
 import { linkStore } from './links.js';
 import { progressStore } from './progress.js';
 import type { LabRuntime } from './runtime.js';
@@ -65,6 +66,7 @@ export async function downLab(rt: LabRuntime, lab: string, opts: { disks: DiskOp
     }
     progressStore(rt.paths.dataDir).remove(lab);
     linkStore(rt.paths.dataDir).remove(lab);
+    checkpointStore(rt.paths.dataDir).remove(lab);
     return res;
   } finally {
     unlock();

@@ -3,6 +3,7 @@ import type { SnapshotInfo } from '../libvirt/types.js';
 import { domainName, labPrefix } from '../lab/names.js';
 import type { Plan } from '../plan/plan.js';
 import { SNAPSHOT_NAME } from '../lab/fields.js';
+import { forgetCheckpoint, recordWorkingCheckpoint } from './checkpoints.js';
 import { applyLabLinks } from './links.js';
 import { lockLab } from './lock.js';
 import { parseDomainXml } from './metadata.js';
@@ -85,13 +86,30 @@ export interface SnapshotOpResult {
   snapshot: string;
   /** Wall time of the whole operation (VMs in parallel). */
   ms: number;
-  vms: Array<{ vm: string; domain: string; ms: number; method?: string }>;
+  vms: Array<{
+    vm: string;
+    domain: string;
+    ms: number;
+    method?: string;
+    /** After a revert: the snapshot's creation time (unix seconds). */
+    createdAt?: number;
+    /** After a revert: how the guest came back — its memory loaded in the QEMU it ran in, in a new QEMU, or not resumed (booted, restarted). */
+    resumed?: 'in place' | 'new QEMU' | 'no';
+  }>;
   /** After a revert: links put back to what the lab file says ("r1:eth1: link down → up"). */
   links?: string[];
 }
 
 /** Takes `name` on every target, in parallel; if one fails, the others are deleted again. */
-export async function createLabSnapshot(rt: LabRuntime, lab: string, targets: SnapshotTarget[], name: string, description = ''): Promise<SnapshotOpResult> {
+export async function createLabSnapshot(
+  rt: LabRuntime,
+  lab: string,
+  targets: SnapshotTarget[],
+  name: string,
+  description = '',
+  /** working: the caller has just seen every readiness probe pass (checkpoints.ts). */
+  opts: { working?: boolean } = {},
+): Promise<SnapshotOpResult> {
   checkSnapshotName(name);
   const h = rt.hypervisor;
   const unlock = lockLab(rt.paths.dataDir, lab);
@@ -113,9 +131,11 @@ export async function createLabSnapshot(rt: LabRuntime, lab: string, targets: Sn
         cause: (r as PromiseRejectedResult).reason,
       });
     }
+    const ms = Math.round(performance.now() - t0);
+    if (opts.working) await recordWorkingCheckpoint(rt, lab, targets, name);
     return {
       snapshot: name,
-      ms: Math.round(performance.now() - t0),
+      ms,
       vms: targets.map((t, i) => ({ ...t, ms: (results[i] as PromiseFulfilledResult<{ ms: number }>).value.ms })),
     };
   } finally {
@@ -201,20 +221,24 @@ export async function revertLabSnapshot(rt: LabRuntime, lab: string, targets: Sn
       });
     }
     const t0 = performance.now();
-    const settled = await Promise.allSettled(targets.map((t) => revertOne(h, t, name, infos.get(t.vm)!, opts.method ?? 'live')));
+    const settled = await Promise.allSettled(
+      // A guest resumed from memory has its snapshot's time: it sets its wall clock from the RTC itself (render/wall-clock.ts).
+      targets.map((t) => revertOne(h, t, name, infos.get(t.vm)!, opts.method ?? 'live')),
+    );
     const failed = settled.flatMap((r, i) => (r.status === 'rejected' ? [{ vm: targets[i]!.vm, error: (r.reason as Error).message }] : []));
     if (failed.length) throw await partialRevert(h, lab, targets, name, settled, failed, opts.rollbackTo);
-    const ms = Math.round(performance.now() - t0);
+    const vms = settled.map((r) => (r as PromiseFulfilledResult<SnapshotOpResult['vms'][number]>).value);
     // A snapshot holds the links as they were when it was taken: the lab file's are put back.
     const links = await applyLabLinks(
       rt,
       lab,
       targets.map((t) => t.vm),
     );
+    const ms = Math.round(performance.now() - t0);
     return {
       snapshot: name,
       ms,
-      vms: settled.map((r) => (r as PromiseFulfilledResult<SnapshotOpResult['vms'][number]>).value),
+      vms,
       ...(links.length ? { links: links.map((c) => `${c.vm}:${c.nic}: ${c.change}`) } : {}),
     };
   } finally {
@@ -231,7 +255,7 @@ async function revertOne(h: LabRuntime['hypervisor'], t: SnapshotTarget, name: s
       fallback = e.message;
       return undefined;
     });
-    if (live) return { ...t, ms: live.ms, method: 'internal snapshot with memory: resumed, no boot (loaded in the running QEMU)' };
+    if (live) return { ...t, ms: live.ms, createdAt: info.createdAt, resumed: 'in place', method: 'internal snapshot with memory: resumed, no boot (loaded in the running QEMU)' };
   }
   const { ms } = await timed(async () => {
     // Reverting to a running snapshot starts a new QEMU: the same cgroup race as a start (start.ts).
@@ -242,6 +266,8 @@ async function revertOne(h: LabRuntime['hypervisor'], t: SnapshotTarget, name: s
   return {
     ...t,
     ms,
+    createdAt: info.createdAt,
+    resumed: info.memory ? 'new QEMU' : 'no',
     method: info.memory
       ? `internal snapshot with memory: resumed, no boot (a new QEMU${fallback ? `; loadvm failed: ${fallback}` : ''})`
       : info.containerFiles
@@ -307,6 +333,7 @@ export async function deleteLabSnapshot(rt: LabRuntime, lab: string, targets: Sn
       const { ms } = await timed(() => h.deleteSnapshot(t.domain, name));
       vms.push({ ...t, ms });
     }
+    if (vms.length) forgetCheckpoint(rt.paths.dataDir, lab, name);
     if (vms.length === 0) throw new VmlabError('ERR_VMLAB_SNAPSHOT_MISSING', `lab "${lab}" has no snapshot "${name}"`, { kind: 'user', hint: 'vmlab snapshot list LAB' });
     return { snapshot: name, ms: Math.round(performance.now() - t0), vms, absentOn };
   } finally {

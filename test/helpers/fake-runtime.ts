@@ -25,6 +25,8 @@ export type GuestResponder = (vm: string, path: string, args: string[]) => Guest
  */
 export class FakeGuestTransport implements AgentTransport {
   private readonly pending = new Map<number, GuestAnswer>();
+  /** Files opened by guest-file-open other than cloud-init's result, by handle. */
+  private readonly open = new Map<number, string>();
   private nextPid = 100;
 
   constructor(
@@ -39,11 +41,17 @@ export class FakeGuestTransport implements AgentTransport {
         return {} as T;
       case 'guest-network-get-interfaces':
         return [] as T;
-      case 'guest-file-open':
+      case 'guest-file-open': {
         if (args.path === '/run/cloud-init/result.json' && w.cloudInitDone(this.vm)) return 1 as T;
-        throw new Error(`Failed to open file '${String(args.path)}': No such file or directory`);
-      case 'guest-file-read':
-        return { count: 20, 'buf-b64': Buffer.from(JSON.stringify({ v1: { errors: [] } })).toString('base64'), eof: true } as T;
+        const content = w.file(this.vm, String(args.path));
+        if (content === undefined) throw new Error(`Failed to open file '${String(args.path)}': No such file or directory`);
+        this.open.set(this.nextPid, content);
+        return this.nextPid++ as T;
+      }
+      case 'guest-file-read': {
+        const text = this.open.get(args.handle as number) ?? JSON.stringify({ v1: { errors: [] } });
+        return { count: text.length, 'buf-b64': Buffer.from(text).toString('base64'), eof: true } as T;
+      }
       case 'guest-file-close':
         return {} as T;
       case 'guest-exec': {
@@ -71,6 +79,8 @@ export class FakeGuests {
   readonly execs: string[] = [];
   respond: GuestResponder = () => ({ exitCode: 0, stdout: '' });
   cloudInitDone: (vm: string) => boolean = () => true;
+  /** A file's content in a guest (guest-file-read), or undefined: none. */
+  file: (vm: string, path: string) => string | undefined = () => undefined;
 }
 
 /** Disk and seed files in memory; `failOn` makes one call throw. */
