@@ -32,6 +32,11 @@ const METHOD = process.env.VMLAB_BENCH_REVERT === 'restart' ? 'restart' : 'live'
 const REUSE = process.env.VMLAB_BENCH_REUSE === '1';
 /** Seconds the guests idle before each autosave, as a student's lab does between resets (0: straight after the last revert). */
 const IDLE_S = Number(process.env.VMLAB_BENCH_IDLE ?? 0);
+/**
+ * VMLAB_BENCH_KEEP=1: every autosave is kept until the end, as `assignment reset` keeps them
+ * (without it each is deleted after its run: the disk never holds more than two).
+ */
+const KEEP = process.env.VMLAB_BENCH_KEEP === '1';
 const s = (x: Summary) => `${(x.median / 1000).toFixed(2)} s (${(x.min / 1000).toFixed(2)}–${(x.max / 1000).toFixed(2)})`;
 
 async function main(): Promise<void> {
@@ -67,12 +72,13 @@ async function main(): Promise<void> {
       working.push(w.ms);
       // The reset's wall time, lock and listing included, as a student waits for it.
       reset.push(Math.round(performance.now() - t0));
-      const d = await deleteLabSnapshot(rt, lab.name, targets, `bench-${i}`);
-      del.push(d.ms);
+      const d = KEEP ? undefined : await deleteLabSnapshot(rt, lab.name, targets, `bench-${i}`);
+      if (d) del.push(d.ms);
       process.stdout.write(
-        `  run ${i + 1}: create ${(c.ms / 1000).toFixed(2)} s, revert ${(r.ms / 1000).toFixed(2)} s (${r.vms.map((v) => `${v.vm} ${(v.ms / 1000).toFixed(2)}`).join(', ')}), working ${(w.ms / 1000).toFixed(2)} s later (probed: ${w.probed}), delete ${(d.ms / 1000).toFixed(2)} s\n`,
+        `  run ${i + 1}: create ${(c.ms / 1000).toFixed(2)} s, revert ${(r.ms / 1000).toFixed(2)} s (${r.vms.map((v) => `${v.vm} ${(v.ms / 1000).toFixed(2)}`).join(', ')}), working ${(w.ms / 1000).toFixed(2)} s later (probed: ${w.probed})${d ? `, delete ${(d.ms / 1000).toFixed(2)} s` : ''}\n`,
       );
     }
+    if (KEEP) for (let i = 0; i < REPS; i++) del.push((await deleteLabSnapshot(rt, lab.name, targets, `bench-${i}`)).ms);
     // The alternative reset: every guest reboots (what discarding a disk overlay costs too).
     const reboot: number[] = [];
     for (let i = 0; i < REBOOTS; i++) {
@@ -96,6 +102,7 @@ async function main(): Promise<void> {
       resetMs: summarize(reset),
       diskCache: cache ?? 'none',
       idleBeforeAutosaveS: IDLE_S,
+      autosavesKept: KEEP,
       ...(reboot.length ? { rebootResetMs: summarize(reboot) } : {}),
       target: 'reset (autosave + revert + working) <= 3 s',
     };
@@ -114,7 +121,7 @@ async function main(): Promise<void> {
     mkdirSync('bench-results', { recursive: true });
     const out = join(
       'bench-results',
-      `snapshot${FILE === 'labs/bench-3vm.yaml' ? '' : `-${lab.name}`}${cache ? `-${cache}` : ''}${METHOD === 'restart' ? '-restart' : ''}${IDLE_S ? `-idle${IDLE_S}` : ''}.json`,
+      `snapshot${FILE === 'labs/bench-3vm.yaml' ? '' : `-${lab.name}`}${cache ? `-${cache}` : ''}${METHOD === 'restart' ? '-restart' : ''}${IDLE_S ? `-idle${IDLE_S}` : ''}${KEEP ? '-keep' : ''}.json`,
     );
     writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
     process.stdout.write(`wrote ${out}\n`);

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { probeAutoAccel } from '../../src/host/accel-probe.js';
 import { libvirtdPid } from '../../src/host/host-net.js';
 import { planFromText, root } from '../helpers/lab.js';
 import { libvirtObjects, requireLiveHost, vmlab, vmlabJson } from '../helpers/live.js';
@@ -170,16 +171,35 @@ describe('live: linux-network lab (switch, OSPF routers, NAT, firewall, DHCP, DN
     assert.equal(solved.exitCode, 0, JSON.stringify(failedChecks(solved.json)));
     assert.equal(solved.json.score, solved.json.maxScore);
 
+    const uptime = async () => Number((await guest('r1', ['cat', '/proc/uptime'])).out.split(' ')[0]);
+    const uptimeBefore = await uptime();
     const t = Date.now();
     const reset = await vmlabJson(['assignment', 'reset', ASSIGNMENT, '--discard']);
     assert.equal(reset.exitCode, 0, reset.stderr);
     process.stdout.write(
-      `      [live] lan-firewall reset of 6 guests: ${((Date.now() - t) / 1000).toFixed(1)} s (revert ${(reset.json.revert.ms / 1000).toFixed(1)} s, services working ${(reset.json.workingMs / 1000).toFixed(1)} s later)\n`,
+      `      [live] lan-firewall reset of 6 guests: ${((Date.now() - t) / 1000).toFixed(1)} s (revert ${(reset.json.revert.ms / 1000).toFixed(1)} s, services working ${(reset.json.workingMs / 1000).toFixed(1)} s later; probed: ${reset.json.probed})\n`,
     );
+    assert.ok(
+      reset.json.revert.vms.every((v: { resumed: string }) => v.resumed === 'in place'),
+      JSON.stringify(reset.json.revert.vms),
+    );
+    // Under TCG guests keep time by the ACPI PM timer, which goes back with the snapshot: the
+    // checkpoint's lab is the working one, no probe needed. Elsewhere (kvm-clock) the probes decide.
+    if (probeAutoAccel().accel === 'tcg') assert.match(reset.json.probed, /^no: "[^"]+" is a working checkpoint/);
+    else assert.match(reset.json.probed, /^yes: /);
+    // The first check, straight after: the lab works.
     const again = await vmlabJson(['assignment', 'check', ASSIGNMENT, '--out', checkDir]);
     assert.equal(again.exitCode, 3);
     assert.deepEqual(failedChecks(again.json), [TASK], 'after reset only the task fails: the rule is gone, everything else works');
     assert.equal(again.json.checks.find((c: { name: string }) => c.name === TASK).message, 'TCP 5201 from LAN1 to 203.0.113.10 is still dropped on r2');
+    // The guest is back at the checkpoint's time (its uptime went back), its wall clock on the host's again.
+    assert.ok((await uptime()) < uptimeBefore, 'r1 resumed at the checkpoint: its uptime went back');
+    const skew = Number((await guest('r1', ['date', '+%s'])).out.trim()) - Date.now() / 1000;
+    assert.ok(Math.abs(skew) < 3, `r1's wall clock is ${skew.toFixed(1)} s off the host's after the reset`);
+    if (probeAutoAccel().accel === 'tcg') {
+      const log = await guest('r1', ['journalctl', '-b', '-u', 'vmlab-wallclock.service', '-o', 'cat', '--no-pager']);
+      assert.match(log.out, /the wall clock was \d+ s behind the RTC \(a snapshot revert\?\): set from the RTC/);
+    }
   });
 
   it('assignment verify: lan-firewall, broken-link (a link fault, checks graded on recovery) and the three-stage network assignment prove themselves (each stage fails before its solution, passes after it)', async () => {

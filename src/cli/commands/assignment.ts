@@ -49,7 +49,9 @@ export function rescueLines(a: Assignment, r: RescueResult): string[] {
     ...(r.autosave ? [`current state saved as "${r.autosave.snapshot}" (${(r.autosave.ms / 1000).toFixed(1)} s; vmlab snapshot revert LAB ${r.autosave.snapshot} brings it back)`] : []),
     `back to "${r.checkpoint}" in ${(r.revert.ms / 1000).toFixed(1)} s`,
     ...r.revert.vms.map((v) => `  ${v.vm.padEnd(14)} ${(v.ms / 1000).toFixed(1)} s  ${v.method}`),
-    `every service works again (readiness probes passed ${(r.workingMs / 1000).toFixed(1)} s after the revert)`,
+    r.probed.startsWith('no:')
+      ? `every service works: the lab is back as it was when its services were checked (${r.probed.slice(4)})`
+      : `every service works again (readiness probes passed ${(r.workingMs / 1000).toFixed(1)} s after the revert${r.probed.startsWith('yes: ') ? `; they ran because ${r.probed.slice(5)}` : ''})`,
     ...(stage.setup.length ? [`stage ${stage.index} setup applied (${(r.setupMs / 1000).toFixed(1)} s)`] : []),
     ...(a.stages.length > 1 ? [`now at stage ${stage.index}/${a.stages.length}: ${stage.title}`] : []),
   ];
