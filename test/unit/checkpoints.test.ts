@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { VmlabError } from '../../src/errors.js';
 import { checkpointStore, reasonToProbe, type CheckpointRecord } from '../../src/lab-ops/checkpoints.js';
 import { downLab } from '../../src/lab-ops/down.js';
 import { setLink } from '../../src/lab-ops/links.js';
@@ -56,6 +57,29 @@ describe('a working checkpoint resumed in place needs no probes', () => {
     const w = await waitLabWorking(lab.rt, plan, { after: back });
     assert.match(w.probed, /^no: "start" is a working checkpoint/);
     assert.equal(probesRun(lab), before, 'no probe ran');
+    // The agents reconnect after a loadvm: the lab is handed back once every one answers.
+    const pings = new Map<string, number>();
+    lab.guests.notConnected = (vm) => {
+      pings.set(vm, (pings.get(vm) ?? 0) + 1);
+      return pings.get(vm)! <= 3;
+    };
+    const again = await waitLabWorking(lab.rt, plan, { after: await revertLabSnapshot(lab.rt, 'cp', targets, 'start') });
+    assert.match(again.probed, /^no: /);
+    assert.deepEqual(
+      [...pings.entries()].sort(),
+      [
+        ['a', 4],
+        ['b', 4],
+      ],
+      'each agent asked until it answered',
+    );
+    lab.guests.notConnected = () => true;
+    await assert.rejects(waitLabWorking(lab.rt, plan, { after: await revertLabSnapshot(lab.rt, 'cp', targets, 'start'), timeoutMs: 300 }), (e: VmlabError) => {
+      assert.equal(e.code, 'ERR_VMLAB_AGENT_TIMEOUT');
+      assert.match(e.message, /guest agent does not answer after the revert: .*not connected/);
+      return true;
+    });
+    lab.guests.notConnected = () => false;
     // Without `after` (any other caller), the probes decide as before.
     assert.equal((await waitLabWorking(lab.rt, plan)).probed, 'yes');
     assert.equal(probesRun(lab), before + 2);
