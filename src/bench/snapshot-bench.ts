@@ -59,6 +59,7 @@ async function main(): Promise<void> {
     const del: number[] = [];
     const working: number[] = [];
     const reset: number[] = [];
+    const agents: number[] = [];
     // The lab has just passed its probes (up), as an assignment's checkpoint has.
     await createLabSnapshot(rt, lab.name, targets, 'start', '', { working: true });
     for (let i = 0; i < REPS; i++) {
@@ -72,10 +73,23 @@ async function main(): Promise<void> {
       working.push(w.ms);
       // The reset's wall time, lock and listing included, as a student waits for it.
       reset.push(Math.round(performance.now() - t0));
+      // Not part of it: until every guest agent answers again (a first check waits for that).
+      const a0 = performance.now();
+      await Promise.all(
+        targets.map(async (t) => {
+          const agent = await rt.agentFor(t.domain, t.vm);
+          try {
+            await agent.ping(5000);
+          } finally {
+            agent.close();
+          }
+        }),
+      );
+      agents.push(Math.round(performance.now() - a0));
       const d = KEEP ? undefined : await deleteLabSnapshot(rt, lab.name, targets, `bench-${i}`);
       if (d) del.push(d.ms);
       process.stdout.write(
-        `  run ${i + 1}: create ${(c.ms / 1000).toFixed(2)} s, revert ${(r.ms / 1000).toFixed(2)} s (${r.vms.map((v) => `${v.vm} ${(v.ms / 1000).toFixed(2)}`).join(', ')}), working ${(w.ms / 1000).toFixed(2)} s later (probed: ${w.probed})${d ? `, delete ${(d.ms / 1000).toFixed(2)} s` : ''}\n`,
+        `  run ${i + 1}: create ${(c.ms / 1000).toFixed(2)} s, revert ${(r.ms / 1000).toFixed(2)} s (${r.vms.map((v) => `${v.vm} ${(v.ms / 1000).toFixed(2)}`).join(', ')}), working ${(w.ms / 1000).toFixed(2)} s later (probed: ${w.probed}), agents ${(agents[i]! / 1000).toFixed(2)} s after that${d ? `, delete ${(d.ms / 1000).toFixed(2)} s` : ''}\n`,
       );
     }
     if (KEEP) for (let i = 0; i < REPS; i++) del.push((await deleteLabSnapshot(rt, lab.name, targets, `bench-${i}`)).ms);
@@ -100,6 +114,7 @@ async function main(): Promise<void> {
       deleteMs: summarize(del),
       workingMs: summarize(working),
       resetMs: summarize(reset),
+      agentsAnswerAfterResetMs: summarize(agents),
       diskCache: cache ?? 'none',
       idleBeforeAutosaveS: IDLE_S,
       autosavesKept: KEEP,
@@ -112,6 +127,7 @@ async function main(): Promise<void> {
       ['snapshot delete (lab)', s(results.deleteMs)],
       ['every probe passes after revert', s(results.workingMs)],
       ['reset = autosave + revert + working', s(results.resetMs)],
+      ['then every agent answers', s(results.agentsAnswerAfterResetMs)],
       ...(results.rebootResetMs ? [['reset by reboot until ready', s(results.rebootResetMs)]] : []),
     ];
     process.stdout.write('\n' + rows.map(([a, b]) => `${a!.padEnd(32)} ${b}`).join('\n') + '\n');

@@ -8,6 +8,7 @@ import { parseDomainXml, parseNetworkMeta } from './metadata.js';
 import { checkpointStore } from './checkpoints.js';
 import { linkStore } from './links.js';
 import { progressStore } from './progress.js';
+import { forgetResumed } from './resumed.js';
 import type { LabRuntime } from './runtime.js';
 
 export interface DownResult {
@@ -63,6 +64,8 @@ export async function downLab(rt: LabRuntime, lab: string, opts: { disks: DiskOp
         rmSync(sock, { force: true });
         res.files.push(sock);
       }
+      const resumed = forgetResumed(rt.paths.runDir, d);
+      if (resumed) res.files.push(resumed);
     }
     progressStore(rt.paths.dataDir).remove(lab);
     linkStore(rt.paths.dataDir).remove(lab);

@@ -3,6 +3,7 @@ import { GuestAgent, type GuestChannel } from '../guest/agent.js';
 import { GuestsHypervisor } from '../container/routing-hypervisor.js';
 import { CONTAINER_ENV, nsenterArgs } from '../container/nsenter-guest.js';
 import { SocketTransport } from '../guest/socket-transport.js';
+import { ReconnectingTransport } from '../guest/reconnecting-transport.js';
 import { VirshTransport } from '../guest/virsh-transport.js';
 import { VmlabError } from '../errors.js';
 import { ImageStore } from '../host/image-store.js';
@@ -11,6 +12,7 @@ import { hostTrafficControl, type TrafficControl } from '../host/traffic-control
 import type { HostPaths } from '../paths.js';
 import type { Hypervisor } from '../libvirt/types.js';
 import { parseDomainXml } from './metadata.js';
+import { reconnectDeadline } from './resumed.js';
 
 /** Everything lab operations need from the host, behind small interfaces. */
 export interface LabRuntime {
@@ -54,7 +56,11 @@ export function createRuntime(libvirt: Hypervisor, paths: HostPaths): LabRuntime
     async agentFor(domain, vmName) {
       if (hypervisor.containers.has(domain)) return hypervisor.containers.guest(domain, vmName);
       const parsed = await parseDomainXml(await hypervisor.domainXml(domain));
-      if (parsed.agent?.kind === 'virtio') return new GuestAgent(new VirshTransport(hypervisor.uri, domain, vmName), vmName);
+      if (parsed.agent?.kind === 'virtio') {
+        const transport = new VirshTransport(hypervisor.uri, domain, vmName);
+        const until = reconnectDeadline(paths.runDir, domain);
+        return new GuestAgent(until ? new ReconnectingTransport(transport, until) : transport, vmName);
+      }
       if (parsed.agent?.kind === 'serial-socket' && parsed.agent.socketPath) return new GuestAgent(new SocketTransport(parsed.agent.socketPath, vmName), vmName);
       if (parsed.meta?.provision === 'none') {
         throw new VmlabError('ERR_VMLAB_NO_AGENT', `${vmName} has no guest agent: its lab says provision: none (an OS vmlab does not provision), so vmlab cannot run commands or checks in it`, {

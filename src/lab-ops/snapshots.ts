@@ -7,6 +7,7 @@ import { forgetCheckpoint, recordWorkingCheckpoint } from './checkpoints.js';
 import { applyLabLinks } from './links.js';
 import { lockLab } from './lock.js';
 import { parseDomainXml } from './metadata.js';
+import { noteResumed } from './resumed.js';
 import type { LabRuntime } from './runtime.js';
 import { startDomain, withCgroupRaceRetry } from './start.js';
 
@@ -228,6 +229,10 @@ export async function revertLabSnapshot(rt: LabRuntime, lab: string, targets: Sn
     const failed = settled.flatMap((r, i) => (r.status === 'rejected' ? [{ vm: targets[i]!.vm, error: (r.reason as Error).message }] : []));
     if (failed.length) throw await partialRevert(h, lab, targets, name, settled, failed, opts.rollbackTo);
     const vms = settled.map((r) => (r as PromiseFulfilledResult<SnapshotOpResult['vms'][number]>).value);
+    noteResumed(
+      rt.paths.runDir,
+      vms.filter((v) => v.resumed === 'in place').map((v) => v.domain),
+    );
     // A snapshot holds the links as they were when it was taken: the lab file's are put back.
     const links = await applyLabLinks(
       rt,

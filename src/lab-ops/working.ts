@@ -14,7 +14,7 @@ import type { SnapshotOpResult } from './snapshots.js';
  * Except after a revert (`after`) that put back exactly a lab vmlab recorded
  * working (checkpoints.ts): every VM's memory loaded in its running QEMU,
  * its clock back at the snapshot's time with it, its links as they were.
- * Such a lab is the working one once every guest agent answers again; its probes would only spend seconds of
+ * Such a lab is the working one; its probes would only spend seconds of
  * every guest's CPU proving it (under TCG, 20 probes of the network lab
  * cost 5–8 s of QEMU's CPU). Where a guest's clock runs on instead (the TSC
  * under TCG: QEMU's tick count never goes back), every timer that fell due
@@ -34,10 +34,8 @@ export async function waitLabWorking(
       plan.vms.map((v) => v.name),
       opts.after,
     );
-    if (!why) {
-      await waitAnswering(rt, plan, t0 + (opts.timeoutMs ?? ANSWER_TIMEOUT_MS));
-      return { ms: Date.now() - t0, probed: `no: "${opts.after.snapshot}" is a working checkpoint, resumed in place with its clocks` };
-    }
+    // Its agents reconnect for a moment after the loadvm: a command waits for them (lab-ops/resumed.ts).
+    if (!why) return { ms: Date.now() - t0, probed: `no: "${opts.after.snapshot}" is a working checkpoint, resumed in place with its clocks` };
     opts = { ...opts, after: undefined };
     const r = await waitLabWorking(rt, plan, opts);
     return { ...r, ms: Date.now() - t0, probed: `yes: ${why}` };
@@ -64,38 +62,4 @@ export async function waitLabWorking(
     });
   }
   return { ms: Date.now() - t0, probed: 'yes' };
-}
-
-const ANSWER_TIMEOUT_MS = 30_000;
-const ANSWER_POLL_MS = 50;
-
-/**
- * Until every VM's guest agent answers again: libvirt reconnects to it after
- * a `loadvm` (for a moment after a revert a command fails with "QEMU guest
- * agent is not connected"), and the first check after a reset must reach
- * the guest. The probes waited for this too, retrying.
- */
-async function waitAnswering(rt: LabRuntime, plan: Plan, deadline: number): Promise<void> {
-  await Promise.all(
-    plan.vms.map(async (vm) => {
-      const agent = await rt.agentFor(vm.domainName, vm.name);
-      try {
-        for (;;) {
-          try {
-            await agent.ping(1000);
-            return;
-          } catch (e) {
-            if (Date.now() + ANSWER_POLL_MS > deadline) {
-              throw new VmlabError('ERR_VMLAB_AGENT_TIMEOUT', `${vm.name}'s guest agent does not answer after the revert: ${(e as Error).message}`, {
-                hint: `vmlab console <lab> ${vm.name} shows the guest; vmlab up --recreate brings a lab back that its snapshots cannot`,
-              });
-            }
-            await new Promise((r) => setTimeout(r, ANSWER_POLL_MS));
-          }
-        }
-      } finally {
-        agent.close();
-      }
-    }),
-  );
 }
