@@ -28,6 +28,7 @@ export async function waitLabWorking(
   opts: { timeoutMs?: number; after?: SnapshotOpResult } = {},
 ): Promise<{ ms: number; /** Why the probes ran, or that they did not need to. */ probed: string }> {
   const t0 = Date.now();
+  const timeoutMs = opts.timeoutMs ?? 180_000;
   if (opts.after) {
     const why = reasonToProbe(
       checkpointStore(rt.paths.dataDir).read(plan.lab.name),
@@ -36,11 +37,15 @@ export async function waitLabWorking(
     );
     // Its agents reconnect for a moment after the loadvm: a command waits for them (lab-ops/resumed.ts).
     if (!why) return { ms: Date.now() - t0, probed: `no: "${opts.after.snapshot}" is a working checkpoint, resumed in place with its clocks` };
-    opts = { ...opts, after: undefined };
-    const r = await waitLabWorking(rt, plan, opts);
-    return { ...r, ms: Date.now() - t0, probed: `yes: ${why}` };
+    await probeLab(rt, plan, t0, timeoutMs);
+    return { ms: Date.now() - t0, probed: `yes: ${why}` };
   }
-  const timeoutMs = opts.timeoutMs ?? 180_000;
+  await probeLab(rt, plan, t0, timeoutMs);
+  return { ms: Date.now() - t0, probed: 'yes' };
+}
+
+/** Every VM's readiness probes, in parallel, until they pass or `timeoutMs` from `t0` is up. */
+async function probeLab(rt: LabRuntime, plan: Plan, t0: number, timeoutMs: number): Promise<void> {
   const deadline = t0 + timeoutMs;
   const settled = await Promise.allSettled(
     plan.vms.map(async (vm) => {
@@ -61,5 +66,4 @@ export async function waitLabWorking(
       hint: (failed[0] as VmlabError).hint,
     });
   }
-  return { ms: Date.now() - t0, probed: 'yes' };
 }
