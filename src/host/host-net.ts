@@ -54,3 +54,28 @@ export async function bridgePorts(bridge: string): Promise<Array<{ ifname: strin
   const j = (await ipJson(['link', 'show', 'master', bridge])) as Array<{ ifname: string; master: string; address?: string }> | undefined;
   return (j ?? []).map((l) => ({ ifname: l.ifname, master: l.master, ...(l.address ? { mac: l.address } : {}) }));
 }
+
+/** A network interface where libvirtd runs: its name and kind (bridge, tun, veth, …; none for a plain device). */
+export interface HostLink {
+  name: string;
+  kind?: string;
+}
+
+/** The host's network interfaces where libvirtd runs: what vmlab needs to find and remove leftovers. */
+export interface HostLinks {
+  list(): Promise<HostLink[]>;
+  remove(name: string): Promise<void>;
+}
+
+export const hostLinks: HostLinks = {
+  async list() {
+    const j = (await ipJson(['-d', 'link', 'show'])) as Array<{ ifname: string; linkinfo?: { info_kind?: string } }> | undefined;
+    if (!j) throw new Error('ip link show failed where libvirtd runs');
+    return j.map((l) => ({ name: l.ifname, ...(l.linkinfo?.info_kind ? { kind: l.linkinfo.info_kind } : {}) }));
+  },
+  async remove(name) {
+    const [cmd, rest] = whereLibvirtd(['ip', 'link', 'del', 'dev', name]);
+    const r = await execa(cmd, rest, { reject: false });
+    if (r.exitCode !== 0 && !/Cannot find device/.test(String(r.stderr))) throw new Error(`ip link del ${name}: ${String(r.stderr).trim()}`);
+  },
+};

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { labPrefix } from '../lab/names.js';
 import { agentSocketPath } from '../plan/plan.js';
 import type { DiskOps } from './disks.js';
+import { readNetworkXml } from '../libvirt/xml-read.js';
+import { removeStaleLinks } from './leftovers.js';
 import { lockLab } from './lock.js';
 import { parseDomainXml, parseNetworkMeta } from './metadata.js';
 import { checkpointStore } from './checkpoints.js';
@@ -17,6 +19,8 @@ export interface DownResult {
   networks: string[];
   files: string[];
   skipped: string[];
+  /** Bridges and taps of this lab that a crash had left (no libvirt object owned them), removed: one line each. */
+  leftovers: string[];
 }
 
 /**
@@ -27,8 +31,11 @@ export async function downLab(rt: LabRuntime, lab: string, opts: { disks: DiskOp
   const h = rt.hypervisor;
   const prefix = labPrefix(lab);
   const unlock = lockLab(rt.paths.dataDir, lab);
-  const res: DownResult = { lab, domains: [], networks: [], files: [], skipped: [] };
+  const res: DownResult = { lab, domains: [], networks: [], files: [], skipped: [], leftovers: [] };
   try {
+    // The lab's own host links: the bridges and taps `up` recorded before it made them, and the bridges of its networks.
+    const recorded = linkStore(rt.paths.dataDir).read(lab);
+    const ownLinks = new Set<string>([...(recorded?.nics ?? []).flatMap((n) => [n.bridge, n.tap]), ...(recorded?.networks ?? []).map((n) => n.bridge)]);
     for (const d of await h.listDomains()) {
       if (!d.name.startsWith(prefix)) continue;
       const parsed = await parseDomainXml(await h.domainXml(d.name, true));
@@ -47,10 +54,13 @@ export async function downLab(rt: LabRuntime, lab: string, opts: { disks: DiskOp
         res.skipped.push(`${n.name} (no vmlab metadata for lab ${lab})`);
         continue;
       }
+      const bridge = (await readNetworkXml(await h.networkXml(n.name))).bridge;
+      if (bridge) ownLinks.add(bridge);
       if (n.active) await h.destroyNetwork(n.name);
       await h.undefineNetwork(n.name);
       res.networks.push(n.name);
     }
+    res.leftovers.push(...(await removeStaleLinks(rt, ownLinks, `left by a crash: no libvirt network or domain of lab ${lab} owned it`)));
     const labDir = join(rt.paths.dataDir, 'labs', lab);
     for (const dir of opts.disks.vmDirs(labDir)) {
       opts.disks.removeVmFiles(dir, Boolean(opts.keepDisks));

@@ -1,3 +1,4 @@
+import type { AutoAccel } from '../plan/plan.js';
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { VmlabError } from '../errors.js';
 import type { GuestChannel } from '../guest/agent.js';
@@ -69,6 +70,19 @@ export function kvmUnusable(vmName: string, line: string): VmlabError {
   return new VmlabError('ERR_VMLAB_KVM_UNUSABLE', `${vmName}: KVM cannot run this guest here (${line.trim().replace(/^.*?qemu-system-x86_64: /, '')})`, {
     hint: 'use accel: tcg, or accel: auto, which checks what this host can run (vmlab doctor)',
   });
+}
+
+/**
+ * `accel: kvm` asked on a host whose KVM cannot run a stock guest (host/accel-probe.ts): refused
+ * before anything is created, with a code per kind of host.
+ */
+export function kvmRefused(host: AutoAccel, vms: readonly string[]): VmlabError {
+  const none = host.kvm === 'none';
+  return new VmlabError(
+    none ? 'ERR_VMLAB_KVM_MISSING' : 'ERR_VMLAB_KVM_UNUSABLE',
+    `${vms.join(', ')}: accel: kvm, but ${none ? 'this host has no usable KVM' : 'KVM cannot run this guest here'} (${host.reason}); nothing was created`,
+    { kind: 'user', hint: 'set accel: auto (it picks tcg on this host and says why) or accel: tcg in the lab file; vmlab doctor says what this host can run' },
+  );
 }
 
 /** ready: { tcp: PORT } of a guest vmlab does not provision: the host connects to it. */

@@ -9,6 +9,9 @@ import { VmlabError } from '../errors.js';
 import { ImageStore } from '../host/image-store.js';
 import { hostTcpProbe, type TcpProbe } from '../host/tcp-probe.js';
 import { hostTrafficControl, type TrafficControl } from '../host/traffic-control.js';
+import { hostKvm } from '../host/accel-probe.js';
+import { hostLinks, type HostLinks } from '../host/host-net.js';
+import type { AutoAccel } from '../plan/plan.js';
 import type { HostPaths } from '../paths.js';
 import type { Hypervisor } from '../libvirt/types.js';
 import { parseDomainXml } from './metadata.js';
@@ -26,6 +29,10 @@ export interface LabRuntime {
   tcp: TcpProbe;
   /** The way into a running guest: its guest agent on whichever channel its XML declares, or nsenter into a container. */
   agentFor(domain: string, vmName: string): Promise<GuestChannel>;
+  /** The host's network interfaces where libvirtd runs: to find and remove what a crash left (leftovers.ts). */
+  links: HostLinks;
+  /** What KVM is on this host (none, unusable, working), probed once: asked before a VM with accel: kvm is created. */
+  hostKvm(): Promise<AutoAccel>;
   /** For a running container: the command that enters it with an interactive root shell (it has no serial line). */
   containerShell(domain: string): Promise<string[] | undefined>;
 }
@@ -39,6 +46,8 @@ export function createRuntime(libvirt: Hypervisor, paths: HostPaths): LabRuntime
     images: new ImageStore(join(paths.dataDir, 'images')),
     tc: hostTrafficControl,
     tcp: hostTcpProbe,
+    hostKvm,
+    links: hostLinks,
     async containerShell(domain) {
       if (!hypervisor.containers.has(domain)) return undefined;
       return [

@@ -5,10 +5,11 @@ import { rootDiskMissing } from '../profiles/index.js';
 import { renderLab } from '../render/index.js';
 import type { DiskOps } from './disks.js';
 import { applyLabLinks, recordLinks } from './links.js';
+import { removeStaleLinks } from './leftovers.js';
 import { lockLab } from './lock.js';
 import { startDomain } from './start.js';
 import { parseDomainXml, parseNetworkMeta } from './metadata.js';
-import { consoleSize, kvmFailure, kvmUnusable, waitReady, type ReadyPhase, type ReadyTimes, type WaitReadyOptions } from './readiness.js';
+import { consoleSize, kvmFailure, kvmRefused, kvmUnusable, waitReady, type ReadyPhase, type ReadyTimes, type WaitReadyOptions } from './readiness.js';
 import type { LabRuntime } from './runtime.js';
 
 export type VmAction = 'created' | 'started' | 'unchanged' | 'changed' | 'recreated';
@@ -35,6 +36,8 @@ export interface UpResult {
   lab: string;
   upToDate: boolean;
   networks: Array<{ name: string; libvirtName?: string; bridge: string; action: 'created' | 'started' | 'unchanged' | 'host-bridge' }>;
+  /** What a crash had left and this up removed first (a bridge no libvirt network owned), one line each. */
+  leftovers?: string[];
   vms: VmUpResult[];
   seconds: number;
 }
@@ -57,7 +60,12 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
   const h = rt.hypervisor;
   const rendered = renderLab(plan);
 
-  // 1. Preflight: nothing is created unless all of this holds.
+  // 1. Preflight: nothing is created unless all of this holds. KVM first: its own error code.
+  const wantKvm = plan.vms.filter((vm) => vm.accelRequested === 'kvm').map((vm) => vm.name);
+  if (wantKvm.length) {
+    const host = await rt.hostKvm();
+    if (host.kvm !== 'working') throw kvmRefused(host, wantKvm);
+  }
   const problems: string[] = [];
   const checked = new Set<string>();
   for (const vm of plan.vms) {
@@ -104,6 +112,7 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
     recordLinks(rt, plan);
     // 2. Networks: Linux bridges as libvirt networks (isolated: no <forward>).
     const networks: UpResult['networks'] = [];
+    const leftovers: string[] = [];
     for (const n of plan.networks) {
       if (!n.libvirtName) {
         networks.push({ name: n.name, bridge: n.bridge, action: 'host-bridge' });
@@ -111,6 +120,8 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
       }
       const xml = rendered.networks.find((r) => r.name === n.name)!.xml;
       const info = await h.network(n.libvirtName);
+      // A network to start whose bridge is still there (a crash of libvirtd): libvirt would refuse it ("File exists").
+      if (!info?.active) leftovers.push(...(await removeStaleLinks(rt, [n.bridge], `left by a crash: network ${n.libvirtName} was not active`)));
       if (!info) {
         await h.defineNetwork(xml);
         await h.startNetwork(n.libvirtName);
@@ -200,7 +211,7 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
       }),
     );
     const upToDate = results.every((r) => r.action === 'unchanged' && r.ready && !r.links) && networks.every((n) => n.action === 'unchanged' || n.action === 'host-bridge');
-    return { lab: plan.lab.name, upToDate, networks, vms: results, seconds: (Date.now() - t0) / 1000 };
+    return { lab: plan.lab.name, upToDate, networks, ...(leftovers.length ? { leftovers } : {}), vms: results, seconds: (Date.now() - t0) / 1000 };
   } finally {
     unlock();
   }

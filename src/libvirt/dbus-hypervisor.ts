@@ -61,6 +61,9 @@ function unreachable(e: unknown, uri: string): VmlabError {
 }
 
 /** libvirt through libvirt-dbus: the same binding Cockpit's VM pages use. */
+/** How long opening the connection may take: libvirt-dbus is D-Bus activated, and libvirtd may be starting. */
+const OPEN_TIMEOUT_MS = 60_000;
+
 export class DbusHypervisor implements Hypervisor {
   private readonly proxies = new Map<string, Promise<dbus.ProxyObject>>();
   private connect?: Iface;
@@ -71,6 +74,7 @@ export class DbusHypervisor implements Hypervisor {
     private readonly root: string,
   ) {}
 
+  /** Connects, or says why not (no bus, no libvirt-dbus, no libvirtd) within OPEN_TIMEOUT_MS. */
   static async open(uri = defaultUri()): Promise<DbusHypervisor> {
     const target = dbusTarget(uri);
     let bus: dbus.MessageBus;
@@ -79,16 +83,32 @@ export class DbusHypervisor implements Hypervisor {
     } catch (e) {
       throw unreachable(e, uri);
     }
-    // dbus-next reports a missing bus socket as an 'error' event; never let it crash the process.
+    // dbus-next reports a missing bus socket as an 'error' event, and the calls waiting on that
+    // connection then never settle: the event ends the wait (as does a bus that never answers).
     const busErrors: unknown[] = [];
-    bus.on('error', (e: unknown) => busErrors.push(e));
+    let timer: NodeJS.Timeout | undefined;
+    const failed = new Promise<never>((_, reject) => {
+      bus.on('error', (e: unknown) => {
+        busErrors.push(e);
+        reject(e);
+      });
+      timer = setTimeout(() => reject(new Error(`no answer on the ${target.bus} bus within ${OPEN_TIMEOUT_MS / 1000} s`)), OPEN_TIMEOUT_MS);
+    });
+    failed.catch(() => undefined);
     const h = new DbusHypervisor(uri, bus, target.path);
     try {
-      h.connect = (await h.iface(target.path, 'org.libvirt.Connect')) as Iface;
-      await h.connect.ListDomains!(NONE); // cheap; GetCapabilities takes seconds
+      await Promise.race([
+        (async () => {
+          h.connect = (await h.iface(target.path, 'org.libvirt.Connect')) as Iface;
+          await h.connect.ListDomains!(NONE); // cheap; GetCapabilities takes seconds
+        })(),
+        failed,
+      ]);
     } catch (e) {
       h.close();
       throw unreachable(busErrors[0] ?? e, uri);
+    } finally {
+      clearTimeout(timer);
     }
     return h;
   }

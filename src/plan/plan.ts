@@ -13,10 +13,18 @@ import type { ContainerProfile } from '../profiles/container.js';
 import { planContainer, type ContainerPaths } from './container-plan.js';
 import { planNic } from './nic-plan.js';
 
+/**
+ * What KVM is on a host: none (no usable /dev/kvm), unusable (a /dev/kvm that cannot run a stock
+ * guest, e.g. nested through PVM) or working. host/accel-probe.ts decides.
+ */
+export type KvmHost = 'none' | 'unusable' | 'working';
+
 /** How `accel: auto` was decided on this host (by the live layer, or fixed for rendering). */
 export interface AutoAccel {
   accel: Accel;
   reason: string;
+  /** The host's kind, where it was probed (rendering for another host fixes only `accel`). */
+  kvm?: KvmHost;
 }
 
 export interface PlanOptions {

@@ -12,6 +12,8 @@ export class FakeHypervisor implements Hypervisor {
   readonly domains = new Map<string, { xml: string; state: DomainInfo['state']; reason?: number; snapshots: SnapshotInfo[] }>();
   readonly networks = new Map<string, { xml: string; active: boolean }>();
   readonly calls: string[] = [];
+  /** The host's network interfaces (name → kind): a started network makes its bridge, as libvirt does. */
+  readonly links = new Map<string, string>();
   failOn?: (call: string) => boolean | string | undefined;
   private clock = 1_700_000_000;
 
@@ -79,11 +81,27 @@ export class FakeHypervisor implements Hypervisor {
   }
   async startNetwork(name: string) {
     this.act(`net-start ${name}`);
-    this.mustNet(name).active = true;
+    const n = this.mustNet(name);
+    const bridge = /<bridge name='([^']+)'/.exec(n.xml)?.[1];
+    // libvirt 9.0's own words when the bridge of a network it starts is already there
+    if (bridge && this.links.has(bridge)) throw new Error(`libvirt (qemu:///system): error creating bridge interface ${bridge}: File exists`);
+    if (bridge) this.links.set(bridge, 'bridge');
+    n.active = true;
   }
   async destroyNetwork(name: string) {
     this.act(`net-destroy ${name}`);
-    this.mustNet(name).active = false;
+    const n = this.mustNet(name);
+    const bridge = /<bridge name='([^']+)'/.exec(n.xml)?.[1];
+    if (bridge) this.links.delete(bridge);
+    n.active = false;
+  }
+  /**
+   * libvirtd killed and started again with its runtime state lost: every network inactive, every
+   * domain shut off, but the host's bridges and taps left where they were.
+   */
+  crashDaemons(): void {
+    for (const n of this.networks.values()) n.active = false;
+    for (const d of this.domains.values()) d.state = 'shutoff';
   }
   async undefineNetwork(name: string) {
     this.act(`net-undefine ${name}`);

@@ -180,6 +180,14 @@ export function fakeRuntime(): FakeLab {
     tcp,
     paths: { dataDir: mkdtempSync(join(tmpdir(), 'vmlab-fake-')), runDir: '/tmp' },
     images: { resolve: (name: string) => `/fake/images/${name}@0000.qcow2` },
+    links: {
+      list: async () => [...h.links].map(([name, kind]) => ({ name, kind })),
+      remove: async (name: string) => {
+        h.calls.push(`link-del ${name}`);
+        h.links.delete(name);
+      },
+    },
+    hostKvm: async () => ({ accel: 'kvm', kvm: 'working', reason: 'a fake host with working KVM' }),
     async agentFor(domain: string, vm: string) {
       if (!h.domains.has(domain)) throw new Error(`no domain ${domain}`);
       return new GuestAgent(new FakeGuestTransport(vm, guests), vm);

@@ -3,12 +3,14 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync, readdirSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { bridgePorts } from '../../src/host/host-net.js';
+import { bridgeExists, bridgePorts, libvirtdPid, whereLibvirtd } from '../../src/host/host-net.js';
 import { bridgeNameFor } from '../../src/lab/names.js';
 import { libvirtObjects, recreateFreshHost, requireLiveHost, vmlab, vmlabJson } from '../helpers/live.js';
 import { root } from '../helpers/lab.js';
+import { sha256Hex } from '../../src/util/hash.js';
 
 const LAB = 'labs/quickstart.yaml';
+const BRIDGE = bridgeNameFor('quickstart', 'lan');
 const PCI_VENDORS = ['sh', '-c', 'cat /sys/bus/pci/devices/*/vendor'];
 
 /** The quickstart lab on real libvirt: one emulated and one virtio guest on an isolated bridge. */
@@ -24,13 +26,19 @@ describe('live: quickstart lab (vmlab up / status / exec / down)', function () {
     await vmlab(['down', 'quickstart']);
   });
 
-  it('up on a fresh host (no machine cgroup yet, libvirtd just started): both guests boot, cloud-init is done on both', async () => {
+  it('up on a fresh host (no machine cgroup yet, libvirtd just started) with the lab bridge a crash left: both guests boot, cloud-init is done on both', async () => {
     // The README's first command once failed here: two first starts raced for libvirt's new cpuset cgroup.
     const removed = await recreateFreshHost();
     process.stdout.write(`      [live] fresh host: removed ${removed.length} machine cgroup(s), restarted libvirtd\n`);
+    // What a crash of the daemons left on a tester's machine: the lab's bridge, no libvirt network owning it
+    // (libvirt then refused to start the network: "error creating bridge interface …: File exists").
+    const [ip, args] = whereLibvirtd(['ip', 'link', 'add', 'name', BRIDGE, 'type', 'bridge']);
+    await execa(ip, args);
+    assert.equal(await bridgeExists(BRIDGE), true);
     const t0 = Date.now();
     const r = await vmlabJson(['up', LAB]);
     assert.equal(r.exitCode, 0, r.stderr);
+    assert.deepEqual(r.json.leftovers, [`removed bridge ${BRIDGE}: left by a crash: network vmlab-quickstart-lan was not active`]);
     assert.deepEqual(
       r.json.vms.map((v: { name: string; action: string; ready: boolean }) => [v.name, v.action, v.ready]),
       [
@@ -148,6 +156,7 @@ describe('live: quickstart lab (vmlab up / status / exec / down)', function () {
     assert.equal(existsSync('/var/lib/vmlab/labs/quickstart'), false);
     assert.ok(!readdirSync('/run/vmlab').some((f) => f.startsWith('vmlab-quickstart-')));
     assert.equal((await bridgePorts(bridgeNameFor('quickstart', 'lan'))).length, 0);
+    assert.equal(await bridgeExists(BRIDGE), false);
   });
 
   it('a lab naming a missing image or host bridge fails before creating anything', async () => {
@@ -166,21 +175,35 @@ describe('live: quickstart lab (vmlab up / status / exec / down)', function () {
     assert.equal(existsSync('/var/lib/vmlab/labs/broken'), false);
   });
 
-  it('up after a killed up completes the lab; down then leaves nothing', async () => {
+  it('up after a killed up, with libvirtd and virtlogd killed -9 at the same step and started again, completes the lab; down then leaves nothing', async () => {
     const child = execa('node', [join(root, 'dist/src/cli/main.js'), 'up', LAB], { reject: false, cwd: root });
     const deadline = Date.now() + 120_000;
     while (Date.now() < deadline && (await libvirtObjects('vmlab-quickstart-')).filter((n) => n.endsWith('-emu') || n.endsWith('-para')).length < 1) {
       await new Promise((r) => setTimeout(r, 100));
     }
     child.kill('SIGKILL');
+    const daemons = [
+      libvirtdPid(),
+      ...String((await execa('pgrep', ['-x', 'virtlogd'], { reject: false })).stdout)
+        .split('\n')
+        .map(Number),
+    ].filter((p): p is number => Boolean(p));
+    for (const pid of daemons) process.kill(pid, 'SIGKILL');
     await child;
+    await execa(join(root, '.ci', 'services'), ['--netns', process.env.VMLAB_TEST_NETNS!]);
+    process.stdout.write(`      [live] killed vmlab up and the daemons (pids ${daemons.join(', ')}); daemons started again\n`);
     const r = await vmlabJson(['up', LAB]);
     assert.equal(r.exitCode, 0, r.stderr);
     assert.ok(
       r.json.vms.every((v: { ready: boolean }) => v.ready),
       JSON.stringify(r.json.vms),
     );
-    await vmlab(['down', 'quickstart']);
+    const d = await vmlabJson(['down', 'quickstart']);
+    assert.equal(d.exitCode, 0, d.stderr);
     assert.deepEqual(await libvirtObjects('vmlab-quickstart-'), []);
+    assert.equal(await bridgeExists(BRIDGE), false);
+    const [ip, args] = whereLibvirtd(['ip', '-o', 'link', 'show']);
+    const links = String((await execa(ip, args)).stdout);
+    assert.doesNotMatch(links, new RegExp(`${BRIDGE}|vt${sha256Hex('quickstart').slice(0, 5)}-`), 'no bridge or tap of the lab left');
   });
 });

@@ -1,10 +1,10 @@
 import { netemAvailable } from '../../host/traffic-control.js';
 import type { Command } from 'commander';
-import { existsSync, readFileSync, statfsSync, statSync, accessSync, constants } from 'node:fs';
+import { existsSync, readFileSync, statfsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { probeAutoAccel } from '../../host/accel-probe.js';
-import { kvmRunsStockGuest } from '../../host/kvm-check.js';
+import { hostKvm } from '../../host/accel-probe.js';
+import type { KvmHost } from '../../plan/plan.js';
 import { ImageStore } from '../../host/image-store.js';
 import { loadRecipe } from '../../images/recipe.js';
 import { DbusHypervisor, defaultUri } from '../../libvirt/dbus-hypervisor.js';
@@ -35,25 +35,22 @@ export function registerDoctor(program: Command): void {
         const checks: Check[] = [];
         const paths = hostPaths(g);
 
-        // KVM
-        const auto = probeAutoAccel();
-        if (!existsSync('/dev/kvm')) {
-          checks.push({
-            name: 'kvm',
-            ok: true,
-            warn: true,
-            detail: 'no /dev/kvm: tcg only (every guest instruction translated, slow)',
-            fix: 'enable virtualization in the firmware, or nested virtualization on the outer hypervisor; modprobe kvm_intel or kvm_amd',
-          });
-        } else {
-          const real = await kvmRunsStockGuest();
-          if (real.ok && auto.accel === 'kvm') checks.push({ name: 'kvm', ok: true, detail: `KVM runs a stock guest (${real.detail}): accel auto = kvm` });
-          else checks.push({ name: 'kvm', ok: true, warn: true, detail: `KVM cannot run a stock guest here (${real.ok ? auto.reason : real.detail}): tcg only; accel auto = tcg` });
-          try {
-            accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
-          } catch {
-            checks.push({ name: 'kvm-access', ok: false, detail: '/dev/kvm is not readable and writable by this user', fix: 'add the user to group kvm' });
-          }
+        // KVM: which of the three kinds of host this is (host/accel-probe.ts), and what accel auto picks here
+        const auto = await hostKvm();
+        const kvmFix: Record<KvmHost, string | undefined> = {
+          none: 'enable virtualization in the firmware, or nested virtualization on the outer hypervisor; modprobe kvm_intel or kvm_amd; give this user /dev/kvm (group kvm)',
+          unusable: 'nothing to fix for vmlab: accel auto runs guests under tcg here; accel: kvm in a lab file is refused (ERR_VMLAB_KVM_UNUSABLE)',
+          working: undefined,
+        };
+        const kind = auto.kvm ?? 'none';
+        checks.push({
+          name: 'kvm',
+          ok: true,
+          ...(kind === 'working' ? {} : { warn: true }),
+          detail: `host kind "${kind}": ${auto.reason}; accel auto = ${auto.accel}${kind === 'none' ? ' (every guest instruction translated, slow); accel: kvm is refused (ERR_VMLAB_KVM_MISSING)' : ''}`,
+          ...(kvmFix[kind] ? { fix: kvmFix[kind] } : {}),
+        });
+        if (existsSync('/dev/kvm')) {
           const st = statSync('/dev/kvm');
           if ((st.mode & 0o060) !== 0o060)
             checks.push({

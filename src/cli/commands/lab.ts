@@ -44,6 +44,7 @@ export function registerLab(program: Command): void {
           });
           emit(opts, { ok: r.vms.every((v) => v.ready || v.action === 'changed'), ...r }, () => {
             const lines = [r.upToDate ? `lab "${r.lab}" is up to date: nothing to do` : `lab "${r.lab}" up in ${r.seconds.toFixed(1)} s`];
+            for (const l of r.leftovers ?? []) lines.push(`  ${l}`);
             for (const v of r.vms) {
               const t = v.times
                 ? `  running ${secs(v.times.running)}, agent ${secs(v.times.agent)}, cloud-init done ${secs(v.times.cloudInit)}${v.times.services !== undefined ? `, services working ${secs(v.times.services)}` : ''}`
@@ -77,9 +78,11 @@ export function registerLab(program: Command): void {
         await withRuntime(g, async (rt) => {
           const r = await downLab(rt, name, { disks: (await import('../../lab-ops/disks.js')).hostDisks, keepDisks: opts.keepDisks });
           emit(opts, { ok: true, ...r }, () =>
-            [`lab "${name}" down: ${r.domains.length} domain(s), ${r.networks.length} network(s) removed${opts.keepDisks ? ' (disks kept)' : ''}`, ...r.skipped.map((s) => `  left alone: ${s}`)].join(
-              '\n',
-            ),
+            [
+              `lab "${name}" down: ${r.domains.length} domain(s), ${r.networks.length} network(s) removed${opts.keepDisks ? ' (disks kept)' : ''}`,
+              ...r.leftovers.map((s) => `  ${s}`),
+              ...r.skipped.map((s) => `  left alone: ${s}`),
+            ].join('\n'),
           );
         });
       }),

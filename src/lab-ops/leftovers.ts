@@ -1,0 +1,47 @@
+import type { HostLink } from '../host/host-net.js';
+import { readDomainXml, readNetworkXml } from '../libvirt/xml-read.js';
+import type { LabRuntime } from './runtime.js';
+
+/**
+ * What a crash leaves on the host: a lab's bridge whose libvirt network is gone or inactive
+ * (libvirtd killed, or restarted with its state lost: the next network start then fails with
+ * "error creating bridge interface …: File exists"), a tap whose QEMU was killed under libvirt.
+ * vmlab removes such a link only when it can prove it is its own: the name is one vmlab recorded
+ * for this lab (or libvirt's network of this lab names it), and no active libvirt network or
+ * running domain owns it. Each removal is said on one line.
+ */
+
+/** Bridges that an active libvirt network owns, and taps that a running domain owns. */
+export async function ownedLinks(rt: LabRuntime): Promise<Set<string>> {
+  const h = rt.hypervisor;
+  const owned = new Set<string>();
+  for (const n of await h.listNetworks()) {
+    if (!n.active) continue;
+    const bridge = (await readNetworkXml(await h.networkXml(n.name))).bridge;
+    if (bridge) owned.add(bridge);
+  }
+  for (const d of await h.listDomains()) {
+    if (!d.active) continue;
+    for (const i of (await readDomainXml(await h.domainXml(d.name))).interfaces) if (i.tap) owned.add(i.tap);
+  }
+  return owned;
+}
+
+/**
+ * Removes those of `names` (a lab's own bridges and taps) that exist on the host and that nothing
+ * in libvirt owns; returns one line per removal.
+ */
+export async function removeStaleLinks(rt: LabRuntime, names: Iterable<string>, why: string): Promise<string[]> {
+  const wanted = new Set(names);
+  if (!wanted.size) return [];
+  const present: HostLink[] = (await rt.links.list()).filter((l) => wanted.has(l.name));
+  if (!present.length) return [];
+  const owned = await ownedLinks(rt);
+  const lines: string[] = [];
+  for (const l of present) {
+    if (owned.has(l.name)) continue;
+    await rt.links.remove(l.name);
+    lines.push(`removed ${l.kind === 'bridge' ? 'bridge' : l.kind === 'tun' ? 'tap' : (l.kind ?? 'link')} ${l.name}: ${why}`);
+  }
+  return lines;
+}
