@@ -17,4 +17,9 @@ export default tseslint.config({ ignores: ['dist/', 'node_modules/', 'bench-resu
     sourceType: 'script',
     globals: Object.fromEntries(['document', 'window', 'location', 'fetch', 'FormData', 'URLSearchParams', 'WebSocket', 'setInterval', 'clearInterval', 'setTimeout', 'Terminal', 'console'].map((g) => [g, 'readonly'])),
   },
+}, {
+  // The test run's mocha reporter: CommonJS, loaded by mocha with require().
+  files: ['test/**/*.cjs'],
+  languageOptions: { sourceType: 'commonjs', globals: Object.fromEntries(['require', 'module', 'process'].map((g) => [g, 'readonly'])) },
+  rules: { '@typescript-eslint/no-require-imports': 'off' },
 });
