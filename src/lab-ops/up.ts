@@ -6,6 +6,7 @@ import { renderLab } from '../render/index.js';
 import type { DiskOps } from './disks.js';
 import { applyLabLinks, recordLinks } from './links.js';
 import { removeStaleLinks } from './leftovers.js';
+import { readyTimeoutMs } from './timeouts.js';
 import { lockLab } from './lock.js';
 import { startDomain } from './start.js';
 import { parseDomainXml, parseNetworkMeta } from './metadata.js';
@@ -188,7 +189,7 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
             accel: vm.accel.name,
             agent: () => rt.agentFor(vm.domainName, vm.name),
             consoleLog: vm.consoleLog,
-            timeoutMs: opts.timeoutMs ?? (vm.accel.name === 'tcg' ? 600_000 : 180_000),
+            timeoutMs: opts.timeoutMs ?? readyTimeoutMs(vm.accel.name),
             startedAt,
             probes,
             consoleFrom,

@@ -4,6 +4,7 @@ import { renderProbes } from '../render/probes.js';
 import { waitProbes } from './readiness.js';
 import { checkpointStore, reasonToProbe } from './checkpoints.js';
 import type { LabRuntime } from './runtime.js';
+import { labReadyTimeoutMs } from './timeouts.js';
 import type { SnapshotOpResult } from './snapshots.js';
 
 /**
@@ -28,7 +29,8 @@ export async function waitLabWorking(
   opts: { timeoutMs?: number; after?: SnapshotOpResult } = {},
 ): Promise<{ ms: number; /** Why the probes ran, or that they did not need to. */ probed: string }> {
   const t0 = Date.now();
-  const timeoutMs = opts.timeoutMs ?? 180_000;
+  // Was 180 s on every host: tight for six TCG guests probed at once on a 2-core host 2.5× slower than ours
+  const timeoutMs = opts.timeoutMs ?? labReadyTimeoutMs(plan);
   if (opts.after) {
     const why = reasonToProbe(
       checkpointStore(rt.paths.dataDir).read(plan.lab.name),
