@@ -83,6 +83,8 @@ export interface Assignment {
   /** Every stage's checks, in order. */
   checks: AssignmentCheck[];
   stages: Stage[];
+  /** How checks of stages skipped by a rescue score (rescue.ts): none by default. */
+  rescued: 'no-points' | 'points';
 }
 
 /** Stage N's checkpoint: the assignment's for stage 1, `<checkpoint>-stageN` after it. */
@@ -113,7 +115,7 @@ export function parseAssignment(file: string, text: string, opts: LoadOptions & 
   const c = new Checker(source);
   const raw = source.toJS();
   const shaped = structure.check(c, raw);
-  const root = raw as RawStage & { assignment: string; lab: string; checkpoint?: string; stages?: RawStage[] | null };
+  const root = raw as RawStage & { assignment: string; lab: string; checkpoint?: string; stages?: RawStage[] | null; rescued?: 'no-points' | 'points' };
   // The lab is read even when the rest is malformed, so one run names every problem.
   let lab: LabModel | undefined;
   const labFile = typeof root?.lab === 'string' ? resolve(dirname(file), root.lab) : '';
@@ -186,6 +188,7 @@ export function parseAssignment(file: string, text: string, opts: LoadOptions & 
     tasks: root.tasks ?? '',
     checks: stages.flatMap((s) => s.checks),
     stages,
+    rescued: root.rescued ?? 'no-points',
   };
 }
 

@@ -1,7 +1,7 @@
 import { VmlabError } from '../errors.js';
 import type { GuestChannel } from '../guest/agent.js';
 import { domainName } from '../lab/names.js';
-import { progressStore } from '../lab-ops/progress.js';
+import { progressStore, skippedStages } from '../lab-ops/progress.js';
 import type { LabRuntime } from '../lab-ops/runtime.js';
 import { createLabSnapshot, listLabSnapshots, revertLabSnapshot, snapshotTargets, type SnapshotOpResult } from '../lab-ops/snapshots.js';
 import { upLab, type UpOptions, type UpResult } from '../lab-ops/up.js';
@@ -115,21 +115,30 @@ export async function takeCheckpoints(rt: LabRuntime, a: Assignment, plan: Plan,
     const back = await revertLabSnapshot(rt, plan.lab.name, targets, a.checkpoint);
     await waitLabWorking(rt, plan, { after: back });
   }
-  await enterStage(rt, a, plan, a.stages[0]!, onStep);
+  await enterStage(rt, a, plan, a.stages[0]!, onStep, { fresh: true });
   return taken;
 }
 
-/** A stage begins: its setup is applied and the lab's progress says so. */
-export async function enterStage(rt: LabRuntime, a: Assignment, plan: Plan, stage: Stage, onStep?: OnStep): Promise<void> {
+/**
+ * A stage begins: its setup is applied and the lab's progress says so. A rescue past the furthest
+ * stage the lab reached is recorded: the stages it skipped came solved with the checkpoint.
+ */
+export async function enterStage(rt: LabRuntime, a: Assignment, plan: Plan, stage: Stage, onStep?: OnStep, opts: { rescue?: boolean; fresh?: boolean } = {}): Promise<void> {
   await applySteps(rt, a, stage, 'setup', onStep);
   const store = progressStore(rt.paths.dataDir);
-  const prev = store.read(plan.lab.name);
+  const prev = opts.fresh ? undefined : store.read(plan.lab.name);
+  const same = prev?.assignment === a.name;
+  const reached = same ? (prev.reached ?? prev.stage) : 1;
+  const rescues = same ? [...(prev.rescues ?? [])] : [];
+  if (opts.rescue && stage.index > reached) rescues.push({ at: new Date().toISOString(), from: reached, to: stage.index });
   store.write(plan.lab.name, {
     assignment: a.name,
     stage: stage.index,
     stages: a.stages.length,
     enteredAt: new Date().toISOString(),
-    ...(prev?.assignment === a.name && prev.lastCheck ? { lastCheck: prev.lastCheck } : {}),
+    reached: Math.max(reached, stage.index),
+    ...(rescues.length ? { rescues } : {}),
+    ...(same && prev.lastCheck ? { lastCheck: prev.lastCheck } : {}),
   });
 }
 
@@ -184,11 +193,21 @@ export async function checkAssignment(rt: LabRuntime, a: Assignment, plan: Plan,
     for (const r of again) results[results.findIndex((x) => x.name === r.name)] = r;
     stage = next.index;
   }
-  const run = { ...summarise(a, results, checkedAt), stage: passes(stage) && stage === a.stages.length ? a.stages.length + 1 : stage, stages: a.stages.length };
   const now = store.read(plan.lab.name);
+  const same = now?.assignment === a.name;
+  // Stages skipped by a rescue: their checks are shown, and score as the assignment says (none by default).
+  const skipped = skippedStages(same ? now : undefined);
+  const scored = results.map((r) => (skipped.has(r.stage) ? { ...r, rescued: true as const, earned: a.rescued === 'points' ? r.earned : 0 } : r));
+  const run = {
+    ...summarise(a, scored, checkedAt),
+    stage: passes(stage) && stage === a.stages.length ? a.stages.length + 1 : stage,
+    stages: a.stages.length,
+    ...(same && now.rescues?.length ? { rescues: now.rescues } : {}),
+  };
   store.write(plan.lab.name, {
+    ...(same ? now : {}),
     assignment: a.name,
-    stage: now?.assignment === a.name ? now.stage : stage,
+    stage: same ? now.stage : stage,
     stages: a.stages.length,
     enteredAt: now?.enteredAt ?? checkedAt.toISOString(),
     lastCheck: { at: run.checkedAt, score: run.score, maxScore: run.maxScore, passed: run.passed, failed: run.failed },

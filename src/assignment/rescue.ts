@@ -66,6 +66,6 @@ export async function rescueAssignment(rt: LabRuntime, a: Assignment, plan: Plan
   }
   const working = await waitLabWorking(rt, plan, { after: revert });
   const t0 = Date.now();
-  await enterStage(rt, a, plan, stage, onStep);
+  await enterStage(rt, a, plan, stage, onStep, { rescue: true });
   return { stage: index, checkpoint: stage.checkpoint, ...(autosave ? { autosave } : {}), revert, workingMs: working.ms, probed: working.probed, setupMs: Date.now() - t0 };
 }

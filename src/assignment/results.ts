@@ -1,4 +1,5 @@
 import xml2js from 'xml2js';
+import type { Rescue } from '../lab-ops/progress.js';
 import { expectProblems } from '../lab/command-check.js';
 import type { Assignment, AssignmentCheck } from './load.js';
 import { escapeHtml as h } from '../util/html.js';
@@ -19,6 +20,8 @@ export interface CheckResult {
   stdout: string;
   stderr: string;
   ms: number;
+  /** The check's stage was skipped by a rescue: its solution came with a checkpoint (scored as the assignment's `rescued:` says). */
+  rescued?: true;
 }
 
 export interface CheckRun {
@@ -33,6 +36,8 @@ export interface CheckRun {
   /** The stage the lab is in after this check (stages + 1: every stage passed). */
   stage?: number;
   stages?: number;
+  /** The rescues that skipped stages (progress.ts): shown in the class table as rescued-from. */
+  rescues?: Rescue[];
   checks: CheckResult[];
 }
 
@@ -70,20 +75,33 @@ export function summarise(a: Assignment, results: CheckResult[], checkedAt: Date
   };
 }
 
-/** JUnit XML, as LMS and CI systems import it: one testcase per check. */
+/**
+ * Text as XML 1.0 can hold it: a character it cannot (a control character a guest printed, a lone
+ * surrogate) is shown as \xHH or \uHHHH instead. A guest's output is the student's to choose;
+ * without this one escape in one student's output made the whole class's results fail to write.
+ */
+export function xmlText(s: string): string {
+  return s.replace(/[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu, (c) => {
+    const n = c.codePointAt(0)!;
+    return n < 0x100 ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
+  });
+}
+
+/** JUnit XML, as LMS and CI systems import it: one testcase per check. Every text in it through xmlText. */
 export function toJunit(run: CheckRun): string {
+  const x = xmlText;
   const time = (ms: number) => (ms / 1000).toFixed(3);
   const total = run.checks.reduce((s, c) => s + c.ms, 0);
   const suite = {
-    $: { name: run.assignment, tests: run.checks.length, failures: run.failed, errors: 0, time: time(total), timestamp: run.checkedAt },
-    properties: [{ property: [{ $: { name: 'score', value: `${run.score}/${run.maxScore}` } }, { $: { name: 'lab', value: run.lab } }] }],
+    $: { name: x(run.assignment), tests: run.checks.length, failures: run.failed, errors: 0, time: time(total), timestamp: run.checkedAt },
+    properties: [{ property: [{ $: { name: 'score', value: `${run.score}/${run.maxScore}` } }, { $: { name: 'lab', value: x(run.lab) } }] }],
     testcase: run.checks.map((c) => ({
-      $: { classname: `${run.assignment}.${c.vm}`, name: c.name, time: time(c.ms) },
-      ...(c.passed ? {} : { failure: [{ $: { message: c.message ?? '', type: 'check' }, _: `${c.detail ?? ''}\n--- stdout ---\n${c.stdout}\n--- stderr ---\n${c.stderr}` }] }),
+      $: { classname: x(`${run.assignment}.${c.vm}`), name: x(c.name), time: time(c.ms) },
+      ...(c.passed ? {} : { failure: [{ $: { message: x(c.message ?? ''), type: 'check' }, _: x(`${c.detail ?? ''}\n--- stdout ---\n${c.stdout}\n--- stderr ---\n${c.stderr}`) }] }),
     })),
   };
   const builder = new xml2js.Builder({ rootName: 'testsuites', xmldec: { version: '1.0', encoding: 'UTF-8' } });
-  return builder.buildObject({ $: { name: `vmlab ${run.assignment}`, tests: run.checks.length, failures: run.failed, time: time(total) }, testsuite: [suite] }) + '\n';
+  return builder.buildObject({ $: { name: x(`vmlab ${run.assignment}`), tests: run.checks.length, failures: run.failed, time: time(total) }, testsuite: [suite] }) + '\n';
 }
 
 export function scoreTable(run: CheckRun): string {

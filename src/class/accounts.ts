@@ -1,5 +1,5 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VmlabError } from '../errors.js';
 import type { ClassModel } from '../lab/class-file.js';
@@ -52,12 +52,30 @@ export function newPassword(): string {
 
 export class AccountStore {
   readonly file: string;
-  private accounts: Account[];
+  private accounts: Account[] = [];
+  /** What the file was when last read (inode, size, mtime): another process (vmlab class credentials) may change it. */
+  private seen = '';
 
   constructor(dataDir: string, className: string) {
     const dir = join(dataDir, 'classes', className);
     this.file = join(dir, 'accounts.json');
-    this.accounts = existsSync(this.file) ? ((JSON.parse(readFileSync(this.file, 'utf8')) as { accounts: Account[] }).accounts ?? []) : [];
+    this.refresh();
+  }
+
+  /**
+   * Reads the file again when it changed since it was last read (a revoke or reissue by `vmlab
+   * class credentials` while `vmlab serve` runs); true when it did. Cheap: one stat.
+   */
+  refresh(): boolean {
+    let now = 'none';
+    if (existsSync(this.file)) {
+      const st = statSync(this.file, { bigint: true });
+      now = `${st.ino}:${st.size}:${st.mtimeNs}`;
+    }
+    if (now === this.seen) return false;
+    this.accounts = now === 'none' ? [] : ((JSON.parse(readFileSync(this.file, 'utf8')) as { accounts: Account[] }).accounts ?? []);
+    this.seen = now;
+    return true;
   }
 
   list(): readonly Account[] {
@@ -75,6 +93,8 @@ export class AccountStore {
     writeFileSync(tmp, JSON.stringify({ accounts: this.accounts }, null, 2) + '\n', { mode: 0o600 });
     chmodSync(tmp, 0o600);
     renameSync(tmp, this.file);
+    this.seen = '';
+    this.refresh();
   }
 
   /**
@@ -83,6 +103,7 @@ export class AccountStore {
    * only time they exist outside the people they are given to.
    */
   async issue(who: Array<{ id: string; role: Role; name?: string }>, opts: { reissue?: boolean } = {}): Promise<NewLogin[]> {
+    this.refresh();
     const out: NewLogin[] = [];
     for (const w of who) {
       if (this.active(w.id) && !opts.reissue) continue;
@@ -98,6 +119,7 @@ export class AccountStore {
   }
 
   revoke(id: string): void {
+    this.refresh();
     const a = this.active(id);
     if (!a)
       throw new VmlabError('ERR_VMLAB_ACCOUNT_UNKNOWN', `no active login "${id}"`, {
@@ -115,6 +137,7 @@ export class AccountStore {
 
   /** The account, when `password` is its password; the same work is done for an unknown id (no timing hint of who exists). */
   async verify(id: string, password: string): Promise<Account | undefined> {
+    this.refresh();
     const a = this.active(id);
     const salt = a ? Buffer.from(a.salt, 'base64') : Buffer.alloc(16);
     const got = await derive(password, salt);

@@ -49,17 +49,30 @@ export async function classCheck(rt: LabRuntime, ctx: ClassContext, opts: { para
   };
 }
 
-/** class.json, class.csv, report.html and junit/<student>.xml under `dir`; returns the paths written. */
-export function writeClassResults(dir: string, r: ClassResults): string[] {
+/**
+ * class.json, class.csv, report.html and junit/<student>.xml under `dir`; returns the paths
+ * written. Each file is made and written on its own: whatever one student's results hold, the
+ * class's files and every other student's are written (a file that cannot be made is said on
+ * stderr, and the others still are).
+ */
+export function writeClassResults(dir: string, r: ClassResults, warn: (line: string) => void = (l) => process.stderr.write(l + '\n')): string[] {
   mkdirSync(join(dir, 'junit'), { recursive: true });
-  const files: Array<[string, string]> = [
-    [join(dir, 'class.json'), JSON.stringify(r, null, 2) + '\n'],
-    [join(dir, 'class.csv'), classCsv(r)],
-    [join(dir, 'report.html'), classHtml(r)],
-    ...r.students.flatMap((s): Array<[string, string]> => (s.run ? [[join(dir, 'junit', `${s.student}.xml`), toJunit({ ...s.run, assignment: `${r.assignment}.${s.student}` })]] : [])),
+  const files: Array<[string, () => string]> = [
+    [join(dir, 'class.json'), () => JSON.stringify(r, null, 2) + '\n'],
+    [join(dir, 'class.csv'), () => classCsv(r)],
+    [join(dir, 'report.html'), () => classHtml(r)],
+    ...r.students.flatMap((s): Array<[string, () => string]> => (s.run ? [[join(dir, 'junit', `${s.student}.xml`), () => toJunit({ ...s.run!, assignment: `${r.assignment}.${s.student}` })]] : [])),
   ];
-  for (const [f, text] of files) writeFileSync(f, text);
-  return files.map(([f]) => f);
+  const written: string[] = [];
+  for (const [f, make] of files) {
+    try {
+      writeFileSync(f, make());
+      written.push(f);
+    } catch (e) {
+      warn(`vmlab: ${f} not written: ${(e as Error).message}`);
+    }
+  }
+  return written;
 }
 
 /**

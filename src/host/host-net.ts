@@ -1,15 +1,29 @@
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { execa } from 'execa';
 
 /**
  * Facts about the network namespace libvirtd runs in (which may not be ours:
  * the test suite runs libvirtd inside a namespace of its own).
+ *
+ * libvirtd is found from its pid file, never by the first process named "libvirtd": every
+ * process of a container guest is a host process too, and its root can name one so, which would
+ * have vmlab enter that guest's network namespace to look for a lab's bridges and taps.
  */
-export function libvirtdPid(): number | undefined {
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
+export const LIBVIRTD_PID_FILES = ['/run/libvirtd.pid', '/run/libvirt/libvirtd.pid', '/var/run/libvirtd.pid'];
+
+export function libvirtdPid(pidFiles: readonly string[] = LIBVIRTD_PID_FILES, procDir = '/proc'): number | undefined {
+  for (const f of pidFiles) {
+    let pid: number;
     try {
-      if (readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'libvirtd') return Number(p);
+      pid = Number(readFileSync(f, 'utf8').trim());
+    } catch {
+      continue;
+    }
+    if (!Number.isInteger(pid) || pid <= 0) continue;
+    try {
+      // The pid file may be stale (a killed daemon): the process must be libvirtd, run by root.
+      const status = readFileSync(`${procDir}/${pid}/status`, 'utf8');
+      if (/^Name:\s*libvirtd$/m.test(status) && /^Uid:\s*0\s/m.test(status)) return pid;
     } catch {
       /* gone */
     }

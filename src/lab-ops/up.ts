@@ -94,12 +94,16 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
     if (!info) continue;
     const parsed = await parseDomainXml(await h.domainXml(vm.domainName, true));
     if (parsed.meta?.lab !== plan.lab.name) problems.push(`${vm.domainName} exists in libvirt but was not created by vmlab for lab ${plan.lab.name}: vmlab will not touch it`);
+    else if (ownerText(parsed.meta.owner) !== ownerText(plan.lab.owner))
+      problems.push(`${vm.domainName} belongs to ${ownerText(parsed.meta.owner)}, not ${ownerText(plan.lab.owner)}: vmlab will not touch it`);
     existing.set(vm.name, parsed);
   }
   for (const n of plan.networks) {
     if (!n.libvirtName || !(await h.network(n.libvirtName))) continue;
     const meta = await parseNetworkMeta(await h.networkXml(n.libvirtName));
     if (meta?.lab !== plan.lab.name) problems.push(`network ${n.libvirtName} exists but was not created by vmlab for this lab: vmlab will not touch it`);
+    else if (ownerText(meta.owner) !== ownerText(plan.lab.owner))
+      problems.push(`network ${n.libvirtName} belongs to ${ownerText(meta.owner)}, not ${ownerText(plan.lab.owner)}: vmlab will not touch it`);
   }
   if (problems.length) {
     throw new VmlabError('ERR_VMLAB_PREFLIGHT', `cannot bring up lab "${plan.lab.name}":\n  ${problems.join('\n  ')}`, {
@@ -216,6 +220,11 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
   } finally {
     unlock();
   }
+}
+
+/** Whose a lab is: a class's student's copy, or nobody's (a lab of its own). */
+function ownerText(o: { class: string; student: string } | undefined): string {
+  return o ? `student "${o.student}" of class "${o.class}"` : 'no class';
 }
 
 /** What says a guest vmlab does not provision is ready: its console pattern, its TCP port (both, when both are given). */

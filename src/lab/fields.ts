@@ -8,14 +8,15 @@ export const DNS_HINT = 'use lowercase letters, digits and "-", start and end wi
 export const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
 export const IMAGE_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 export const SNAPSHOT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-/** Student ids become part of domain and bridge names: short and DNS-safe. */
-export const STUDENT_ID = /^[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?$/;
+/** Student ids become part of domain and bridge names: short and DNS-safe, no "--" (it joins lab and student: names.ts). */
+export const STUDENT_ID = /^(?!.*--)[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?$/;
 export const ASSIGNMENT_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 export const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 export const HASHED_PASSWD = /^\$(1|5|6|y|2[aby])\$[./A-Za-z0-9$]{8,}$/;
 export const ABS_PATH = /^\/[^\0]*$/;
 export const OCTAL_MODE = /^0?[0-7]{3,4}$/;
-export const LAB_NAME = /^[a-z0-9]([a-z0-9-]{0,22}[a-z0-9])?$/;
+/** No "--": it joins a lab's name and a student's in a class copy's (names.ts). */
+export const LAB_NAME = /^(?!.*--)[a-z0-9]([a-z0-9-]{0,22}[a-z0-9])?$/;
 export const DNS_DOMAIN = /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 export const LINUX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 export const SSH_PUBLIC_KEY = /^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp\d+|sk-[a-z0-9@.-]+) [A-Za-z0-9+/=]+( [^\n]*)?$/;

@@ -14,9 +14,14 @@ export function networkName(lab: string, net: string): string {
   return `${NAME_PREFIX}-${lab}-${net}`;
 }
 
-/** A student's copy of a lab in a class: its own name, so every domain, network, bridge and disk is the student's. */
+/**
+ * A student's copy of a lab in a class: its own name, so every domain, network, bridge and disk is
+ * the student's. `<lab>--<student>`: neither a lab name nor a student id may hold "--" (fields.ts),
+ * so no two classes' copies can get one name (with one "-", lab "web" + student "x-y" and lab
+ * "web-x" + student "y" both gave "web-x-y").
+ */
 export function studentLabName(lab: string, student: string): string {
-  return `${lab}-${student}`;
+  return `${lab}--${student}`;
 }
 
 export function labPrefix(lab: string): string {

@@ -77,6 +77,10 @@ export function assignmentSchema(): Schema {
         checks,
         solution,
         stages: list(stage, 'stages in order: each starts from the previous one solved', { minItems: 1, maxItems: 20 }),
+        rescued: {
+          enum: ['no-points', 'points'],
+          description: "how the checks of stages a student skipped with a rescue are scored: no-points (the default: those stages' solutions came with the checkpoint) or points",
+        },
       },
       { required: ['assignment', 'lab'] },
     ),

@@ -6,7 +6,7 @@ import { GiB, MiB } from '../util/units.js';
 
 /**
  * A class on one host: one copy of the lab per student. A copy is the same
- * lab under the student's own name (`<lab>-<student>`), so every domain,
+ * lab under the student's own name (`<lab>--<student>`), so every domain,
  * network, Linux bridge, disk and MAC is the student's, and tagged with
  * class and student in libvirt's metadata. Copies keep the lab's addresses:
  * their isolated bridges never meet. Pure.

@@ -1,7 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { ConsoleHub, ptyHolders } from '../host/serial-console.js';
 import { readDomainXml } from '../libvirt/xml-read.js';
-import { authorise, type ServeDeps } from './app.js';
+import { accessOf, authorise, type ServeDeps } from './app.js';
+
+/** Consoles one login may have open at once: a page shows a few; more is a script. */
+const CONSOLES_PER_LOGIN = 8;
+/** How far (bytes not yet sent) one viewer may fall behind before it is closed. */
+const CONSOLE_BUFFER_BYTES = 1024 * 1024;
 
 /**
  * A VM's serial console over a WebSocket: output as binary frames (the
@@ -31,10 +36,12 @@ export function consoleRoutes(deps: ServeDeps) {
         // Before the upgrade: this student's lab, a VM of it, and a page of this server (no cross-site WebSocket).
         preValidation: async (req, reply) => {
           const origin = req.headers.origin;
-          if (origin !== undefined && origin !== `${deps.secureCookies ? 'https' : 'http'}://${req.headers.host}`) return reply.code(403).send({ error: 'cross-site request refused' });
+          if (origin !== undefined && origin !== `${req.protocol}://${req.host}`) return reply.code(403).send({ error: 'cross-site request refused' });
           const copy = authorise(deps, req, reply, req.params.id);
           if (!copy) return reply;
           if (!copy.lab.vms.some((v) => v.name === req.params.vm)) return reply.code(404).send({ error: `no VM "${req.params.vm}" in this lab` });
+          const max = deps.consolesPerLogin ?? CONSOLES_PER_LOGIN;
+          if (accessOf.get(deps)!.consolesOf(req.session!.user) >= max) return reply.code(429).send({ error: `${max} consoles open for this login already: close one` });
         },
       },
       async (socket, req) => {
@@ -62,13 +69,33 @@ export function consoleRoutes(deps: ServeDeps) {
           say(hub.why);
           return socket.close(hub.code, 'no console');
         }
+        // A viewer that does not read (a stalled tab, a script) is closed once it is this far behind,
+        // never buffered without end: a guest can print faster than any browser reads.
+        const maxBehind = deps.consoleBufferBytes ?? CONSOLE_BUFFER_BYTES;
+        let release = () => {};
         const viewer = {
-          data: (chunk: Buffer) => socket.send(chunk),
+          data: (chunk: Buffer) => {
+            if (socket.bufferedAmount > maxBehind) {
+              hub.detach(viewer);
+              release();
+              say(`your console fell more than ${maxBehind >> 10} KiB behind the guest's output and was closed: reload to see it again`);
+              socket.close(1013, 'too slow');
+              socket.terminate?.();
+              return;
+            }
+            socket.send(chunk);
+          },
           closed: (reason: string) => {
+            release();
             say(reason);
             socket.close(1000, 'console closed');
           },
         };
+        release = accessOf.get(deps)!.holdConsole(req.session!, (why) => {
+          hub.detach(viewer);
+          say(why);
+          socket.close(1008, 'session ended');
+        });
         hub.attach(viewer);
         socket.on('message', (raw: Buffer, isBinary: boolean) => {
           if (isBinary) return;
@@ -79,7 +106,10 @@ export function consoleRoutes(deps: ServeDeps) {
             /* not a message of ours */
           }
         });
-        socket.on('close', () => hub.detach(viewer));
+        socket.on('close', () => {
+          hub.detach(viewer);
+          release();
+        });
       },
     );
   };

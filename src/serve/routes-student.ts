@@ -1,4 +1,5 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { TtlCache } from '../util/ttl-cache.js';
 import { classCheck, classRescue, mergeClassResults } from '../class/check.js';
 import type { ClassContext } from '../class/context.js';
 import { layoutDot } from '../host/graphviz.js';
@@ -32,6 +33,7 @@ async function exclusive<T>(deps: ServeDeps, student: string, action: string, f:
   if (running && !running.done) return { busy: running };
   const act: Activity = { action, startedAt: new Date().toISOString(), lines: [] };
   acts.set(student, act);
+  const lab = deps.ctx.copies.find((c) => c.student.id === student)?.lab.name;
   try {
     const value = await f((line) => act.lines.push(`${new Date().toISOString().slice(11, 19)} ${line}`));
     return { value };
@@ -40,18 +42,30 @@ async function exclusive<T>(deps: ServeDeps, student: string, action: string, f:
     throw e;
   } finally {
     act.done = true;
+    if (lab) cachesOf(deps).status.drop(lab); // the lab changed: the next status is read anew
   }
+}
+
+/** Per login, on routes that cost the host a process or guest CPU per call (cached as well). */
+const EXPENSIVE = { max: 60, timeWindow: '1 minute', keyGenerator: (req: FastifyRequest) => req.session?.user ?? req.ip };
+
+const caches = new WeakMap<ServeDeps, { status: TtlCache<Awaited<ReturnType<typeof labStatus>>>; graph: TtlCache<Uint8Array> }>();
+function cachesOf(deps: ServeDeps) {
+  let c = caches.get(deps);
+  if (!c) caches.set(deps, (c = { status: new TtlCache(3000), graph: new TtlCache(10 * 60_000) }));
+  return c;
 }
 
 const one = (ctx: ClassContext, id: string): ClassContext => ({ ...ctx, copies: ctx.copies.filter((c) => c.student.id === id) });
 
 export function studentRoutes(deps: ServeDeps) {
   return async (app: FastifyInstance) => {
-    app.get<{ Params: { id: string } }>('/api/students/:id', async (req, reply) => {
+    app.get<{ Params: { id: string } }>('/api/students/:id', { config: { rateLimit: EXPENSIVE } }, async (req, reply) => {
       const copy = authorise(deps, req, reply, req.params.id);
       if (!copy) return reply;
       const plan = deps.ctx.plan(copy.lab);
-      const status = await labStatus(deps.rt, copy.lab.name, plan);
+      // Every probe of every VM runs in the guests: shared by every tab and poll for a few seconds.
+      const status = await cachesOf(deps).status.get(copy.lab.name, () => labStatus(deps.rt, copy.lab.name, plan));
       const a = deps.ctx.assignment;
       const p = progressStore(deps.rt.paths.dataDir).read(copy.lab.name);
       return {
@@ -81,10 +95,11 @@ export function studentRoutes(deps: ServeDeps) {
       return activityOf(deps).get(copy.student.id) ?? null;
     });
 
-    app.get<{ Params: { id: string } }>('/api/students/:id/graph.svg', async (req, reply) => {
+    app.get<{ Params: { id: string } }>('/api/students/:id/graph.svg', { config: { rateLimit: EXPENSIVE } }, async (req, reply) => {
       const copy = authorise(deps, req, reply, req.params.id);
       if (!copy) return reply;
-      const svg = await layoutDot(renderGraphDot(deps.ctx.plan(copy.lab)), 'svg');
+      // Graphviz is a process per layout; the topology changes only with the lab file.
+      const svg = await cachesOf(deps).graph.get(copy.lab.name, () => layoutDot(renderGraphDot(deps.ctx.plan(copy.lab)), 'svg'));
       return reply.type('image/svg+xml').header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'").send(Buffer.from(svg));
     });
 

@@ -13,9 +13,9 @@ const CLASS = join(root, 'classes', 'pair.yaml');
 const STUDENTS = ['ana', 'ben', 'cai'];
 const SECOND = join(root, 'labs', 'assignments', 'second-address.yaml');
 
-/** Runs a command in one student's guest (their copy is a lab named quickstart-<student>). */
+/** Runs a command in one student's guest (their copy is a lab named quickstart--<student>). */
 async function guest(student: string, vm: string, args: string[]) {
-  const r = await vmlab(['exec', `quickstart-${student}`, vm, '--', ...args]);
+  const r = await vmlab(['exec', `quickstart--${student}`, vm, '--', ...args]);
   return { code: r.exitCode ?? -1, out: String(r.stdout), err: String(r.stderr) };
 }
 
@@ -54,7 +54,7 @@ describe('live: a class of three students (class up, check, reset, status, down)
     assert.equal(r.json.error.code, 'ERR_VMLAB_CLASS_TOO_BIG');
     assert.match(r.json.error.message, /1 of 3 students fit; nothing was created/);
     assert.match(r.json.error.hint, /limits/);
-    assert.deepEqual(await libvirtObjects('vmlab-quickstart-a'), []);
+    assert.deepEqual(await libvirtObjects('vmlab-quickstart--a'), []);
   });
 
   it('up: three isolated copies, each tagged with its student, every guest ready and checkpointed', async () => {
@@ -66,9 +66,9 @@ describe('live: a class of three students (class up, check, reset, status, down)
       STUDENTS.map((s) => [s, true]),
     );
     process.stdout.write(`      [live] class of 3 (6 guests, ${r.json.admission.parallelBoots} students at a time) up in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
-    assert.deepEqual((await libvirtObjects('vmlab-quickstart-')).sort(), STUDENTS.flatMap((s) => [`vmlab-quickstart-${s}-emu`, `vmlab-quickstart-${s}-lan`, `vmlab-quickstart-${s}-para`]).sort());
-    const xml = String((await execa('virsh', ['-c', 'qemu:///system', 'dumpxml', 'vmlab-quickstart-ben-para'])).stdout);
-    assert.match(xml, /lab=["']quickstart-ben["'][^>]* class=["']pair["'] student=["']ben["']/);
+    assert.deepEqual((await libvirtObjects('vmlab-quickstart-')).sort(), STUDENTS.flatMap((s) => [`vmlab-quickstart--${s}-emu`, `vmlab-quickstart--${s}-lan`, `vmlab-quickstart--${s}-para`]).sort());
+    const xml = String((await execa('virsh', ['-c', 'qemu:///system', 'dumpxml', 'vmlab-quickstart--ben-para'])).stdout);
+    assert.match(xml, /lab=["']quickstart--ben["'][^>]* class=["']pair["'] student=["']ben["']/);
     const again = await vmlabJson(['class', 'up', CLASS]);
     assert.ok(
       again.json.students.every((s: { upToDate: boolean }) => s.upToDate),
@@ -84,7 +84,7 @@ describe('live: a class of three students (class up, check, reset, status, down)
     for (const s of ['ana', 'cai']) {
       assert.equal((await guest(s, 'emu', ['ping', '-c', '1', '-W', '3', '10.10.0.12'])).code, 0);
       const neigh = await guest(s, 'emu', ['ip', 'neigh', 'show', '10.10.0.12']);
-      assert.match(neigh.out, new RegExp(await macOf(`vmlab-quickstart-${s}-para`)), `${s}'s 10.10.0.12 is ${s}'s own para`);
+      assert.match(neigh.out, new RegExp(await macOf(`vmlab-quickstart--${s}-para`)), `${s}'s 10.10.0.12 is ${s}'s own para`);
     }
   });
 
@@ -134,15 +134,15 @@ describe('live: a class of three students (class up, check, reset, status, down)
     assert.equal(r.json.students.length, 3);
     assert.deepEqual(await libvirtObjects('vmlab-quickstart-'), []);
     for (const s of STUDENTS) {
-      assert.equal(existsSync(`/var/lib/vmlab/labs/quickstart-${s}`), false);
-      assert.equal(existsSync(`/var/lib/vmlab/progress/quickstart-${s}.json`), false);
+      assert.equal(existsSync(`/var/lib/vmlab/labs/quickstart--${s}`), false);
+      assert.equal(existsSync(`/var/lib/vmlab/progress/quickstart--${s}.json`), false);
     }
     assert.deepEqual(
       readdirSync('/run/vmlab').filter((f) => f.includes('quickstart-')),
       [],
     );
     const links = String((await execa('nsenter', [`--net=/proc/${libvirtdPid()}/ns/net`, 'ip', '-br', 'link'])).stdout);
-    for (const s of STUDENTS) assert.ok(!links.includes(bridgeNameFor(`quickstart-${s}`, 'lan')), `${s}'s bridge is gone where libvirtd runs`);
+    for (const s of STUDENTS) assert.ok(!links.includes(bridgeNameFor(`quickstart--${s}`, 'lan')), `${s}'s bridge is gone where libvirtd runs`);
   });
 
   it('assignment verify: second-address proves itself on the quickstart lab', async () => {

@@ -88,7 +88,7 @@ describe('live: vmlab serve in Chromium (student console, check, reset; the teac
     await page.waitForSelector('#student:not([hidden]) #vms tbody tr');
     assert.equal(await page.textContent('#title'), '<script>window.__pwned = 1</script> Web lab');
     assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined);
-    assert.match((await page.textContent('#lab-title'))!, /^Ana <b>A\.<\/b>: lab webserver-ana$/);
+    assert.match((await page.textContent('#lab-title'))!, /^Ana <b>A\.<\/b>: lab webserver--ana$/);
     const row = (await page.textContent('#vms tbody tr'))!;
     assert.match(row, /^web.*running.*virtio.*(tcg|kvm).*10\.30\.0\.10\/24.*ready/);
     await page.waitForFunction(() => (document.getElementById('topology') as HTMLImageElement).naturalWidth > 0);

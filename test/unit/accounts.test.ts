@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
+import { CLI } from '../helpers/live.js';
 import { AccountStore, classLogins, loginsCsv, newPassword } from '../../src/class/accounts.js';
 import { loadClass } from '../../src/lab/class-file.js';
 import { root } from '../helpers/lab.js';
@@ -62,5 +64,34 @@ describe('class logins (vmlab class credentials)', function () {
       { id: 'x', role: 'student', name: '=cmd()', password: 'p' },
     ]);
     assert.equal(csv, 'id,name,role,password\nben,"Ben, the second",student,aaaa-bbbb-cccc-dddd\nx,\'=cmd(),student,p\n');
+  });
+
+  it('CSV cells that begin with a tab or a carriage return are kept as text too (formula injection), and a CR is quoted', () => {
+    const csv = loginsCsv([
+      { id: 't', role: 'student', name: '\t=1+1', password: 'p' },
+      { id: 'r', role: 'student', name: '\r=1+1', password: 'p' },
+    ]);
+    assert.equal(csv, 'id,name,role,password\nt,\'\t=1+1,student,p\nr,"\'\r=1+1",student,p\n');
+  });
+
+  it('credentials --csv: written 0600 even over a file that was readable, never through a symbolic link (nothing issued then)', async () => {
+    const data = mkdtempSync(join(tmpdir(), 'vmlab-csv-'));
+    const out = join(data, 'logins.csv');
+    writeFileSync(out, 'old\n', { mode: 0o644 });
+    const env = { ...process.env, VMLAB_DATA_DIR: data };
+    const classFile = join(root, 'classes', 'pair.yaml');
+    const r = await execa('node', [CLI, 'class', 'credentials', classFile, '--csv', out], { reject: false, env });
+    assert.equal(r.exitCode, 0, String(r.stderr));
+    assert.equal(statSync(out).mode & 0o777, 0o600);
+    assert.match(readFileSync(out, 'utf8'), /^id,name,role,password\nana,/);
+    const target = join(data, 'elsewhere.csv');
+    const link = join(data, 'link.csv');
+    symlinkSync(target, link);
+    const l = await execa('node', [CLI, 'class', 'credentials', classFile, '--reissue', '--csv', link], { reject: false, env });
+    assert.equal(l.exitCode, 2);
+    assert.match(String(l.stderr), /symbolic link/);
+    assert.equal(existsSync(target), false);
+    const store = new AccountStore(data, 'pair');
+    assert.equal(store.list().length, 3, 'the refused reissue made no new password');
   });
 });

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import xml2js from 'xml2js';
 import { join } from 'node:path';
 import { classCheck, writeClassResults } from '../../src/class/check.js';
 import type { ClassContext } from '../../src/class/context.js';
@@ -12,7 +14,8 @@ import { admit, classCopies, copyNeeds } from '../../src/plan/class-plan.js';
 import { planLab } from '../../src/plan/plan.js';
 import { GiB } from '../../src/util/units.js';
 import { fakeRuntime } from '../helpers/fake-runtime.js';
-import { GOLDEN_PLAN_OPTS, modelFromText, MINIMAL, readLab, root } from '../helpers/lab.js';
+import { GOLDEN_PLAN_OPTS, labIssues, modelFromText, MINIMAL, readLab, root } from '../helpers/lab.js';
+import { upLab } from '../../src/lab-ops/up.js';
 
 const CLASS = join(root, 'classes', 'pair.yaml');
 const roomy: HostFacts = { room: (_d, accel) => ({ memoryBytes: 64 * GiB, diskBytes: 500 * GiB, cores: 8, accel }) };
@@ -82,9 +85,9 @@ describe('class plan: a copy per student', () => {
     assert.deepEqual(
       plans.map((p) => p.vms.map((v) => v.domainName)),
       [
-        ['vmlab-quickstart-ana-emu', 'vmlab-quickstart-ana-para'],
-        ['vmlab-quickstart-ben-emu', 'vmlab-quickstart-ben-para'],
-        ['vmlab-quickstart-cai-emu', 'vmlab-quickstart-cai-para'],
+        ['vmlab-quickstart--ana-emu', 'vmlab-quickstart--ana-para'],
+        ['vmlab-quickstart--ben-emu', 'vmlab-quickstart--ben-para'],
+        ['vmlab-quickstart--cai-emu', 'vmlab-quickstart--cai-para'],
       ],
     );
     const bridges = plans.map((p) => p.networks[0]!.bridge);
@@ -111,6 +114,30 @@ describe('class plan: a copy per student', () => {
       () => classCopies(ctx.cls, hosted),
       (e: VmlabError) => e.code === 'ERR_VMLAB_CLASS_NETWORK' && e.exitCode === 2 && /host-address/.test(e.message),
     );
+  });
+
+  it('copy names cannot collide across classes (lab "web" + student "x-y" vs lab "web-x" + student "y"); up checks the owner, not only the name', async () => {
+    const web = modelFromText(readLab('labs/quickstart.yaml').replace('name: quickstart', 'name: web'));
+    const webx = modelFromText(readLab('labs/quickstart.yaml').replace('name: quickstart', 'name: web-x'));
+    const a = classCopies({ ...pairContext().cls, name: 'one', students: [{ id: 'x-y' }] }, web)[0]!;
+    const b = classCopies({ ...pairContext().cls, name: 'two', students: [{ id: 'y' }] }, webx)[0]!;
+    assert.deepEqual([a.lab.name, b.lab.name], ['web--x-y', 'web-x--y']);
+    assert.deepEqual(
+      labIssues(readLab('labs/quickstart.yaml').replace('name: quickstart', 'name: web--x')).map((i) => i.split(':')[0]),
+      ['name'],
+    );
+    assert.throws(() => parseClass('c.yaml', 'class: c\nlab: ../labs/quickstart.yaml\nstudents: [a--b]\n'), LabError);
+    // The same lab name under another owner (a copy another class made): nothing is touched.
+    const { rt, disks, h } = fakeRuntime();
+    await upLab(rt, planLab(a.lab, { ...GOLDEN_PLAN_OPTS, paths: rt.paths }), { disks, bridgeExists: async () => true, timeoutMs: 5000 });
+    const before = h.calls.length;
+    const stranger = { ...a.lab, owner: { class: 'two', student: 'x-y' } };
+    await assert.rejects(upLab(rt, planLab(stranger, { ...GOLDEN_PLAN_OPTS, paths: rt.paths }), { disks, bridgeExists: async () => true, timeoutMs: 5000 }), (e: VmlabError) => {
+      assert.equal(e.code, 'ERR_VMLAB_PREFLIGHT');
+      assert.match(e.message, /vmlab-web--x-y-emu belongs to student "x-y" of class "one", not student "x-y" of class "two"/);
+      return true;
+    });
+    assert.equal(h.calls.length, before, 'nothing created or changed');
   });
 
   it('admission: how many students fit, by memory, disk and the class limits', () => {
@@ -153,11 +180,11 @@ describe('class operations on fakes', () => {
       ],
     );
     assert.equal(h.domains.size, 4);
-    const meta = (await parseDomainXml(h.domains.get('vmlab-quickstart-ben-para')!.xml)).meta!;
-    assert.deepEqual([meta.lab, meta.owner], ['quickstart-ben', { class: 'pair', student: 'ben' }]);
+    const meta = (await parseDomainXml(h.domains.get('vmlab-quickstart--ben-para')!.xml)).meta!;
+    assert.deepEqual([meta.lab, meta.owner], ['quickstart--ben', { class: 'pair', student: 'ben' }]);
     // Every student's checkpoint, and stage 1 recorded.
     assert.deepEqual(
-      h.domains.get('vmlab-quickstart-ana-emu')!.snapshots.map((s) => s.name),
+      h.domains.get('vmlab-quickstart--ana-emu')!.snapshots.map((s) => s.name),
       ['start'],
     );
 
@@ -168,12 +195,12 @@ describe('class operations on fakes', () => {
     const grown = await up(['ana', 'ben', 'cai']);
     assert.deepEqual(
       h.calls.slice(before).filter((c) => c.startsWith('define')),
-      ['define vmlab-quickstart-cai-emu', 'define vmlab-quickstart-cai-para'],
+      ['define vmlab-quickstart--cai-emu', 'define vmlab-quickstart--cai-para'],
     );
     assert.deepEqual(grown.notInRoster, []);
     const shrunk = await up(['ana', 'cai']);
-    assert.deepEqual(shrunk.notInRoster, [{ student: 'ben', lab: 'quickstart-ben' }]);
-    assert.ok(h.domains.has('vmlab-quickstart-ben-emu'), 'a student removed from the roster keeps their lab until class down');
+    assert.deepEqual(shrunk.notInRoster, [{ student: 'ben', lab: 'quickstart--ben' }]);
+    assert.ok(h.domains.has('vmlab-quickstart--ben-emu'), 'a student removed from the roster keeps their lab until class down');
     assert.deepEqual([...(await classLabs(rt, 'pair')).keys()].sort(), ['ana', 'ben', 'cai']);
 
     const one = await classDown(rt, 'pair', { disks, student: 'ben' });
@@ -181,7 +208,7 @@ describe('class operations on fakes', () => {
       one.map((r) => r.domains.length),
       [2],
     );
-    assert.ok(h.domains.has('vmlab-quickstart-ana-emu'));
+    assert.ok(h.domains.has('vmlab-quickstart--ana-emu'));
     await classDown(rt, 'pair', { disks });
     assert.deepEqual([...h.domains.keys()], []);
     assert.deepEqual([...h.networks.keys()], []);
@@ -211,13 +238,32 @@ describe('class operations on fakes', () => {
     assert.match(table, /^ana\s+1\/4\s+✗\s+✗\s+✓$/m);
     assert.match(table, /3\. para keeps its first address: passed by 3\/3/);
     const csv = classCsv(r).split('\n');
-    assert.equal(csv[0], "student,name,stage,score,max_score,checked_at,emu reaches 10.10.0.100,the address is on para's eth0,para keeps its first address");
+    assert.equal(csv[0], "student,name,stage,score,max_score,checked_at,rescued_from,emu reaches 10.10.0.100,the address is on para's eth0,para keeps its first address");
     assert.match(csv[2]!, /^ben,"Ben, the second",/);
     const files = writeClassResults(join(rt.paths.dataDir, 'out'), r);
     assert.deepEqual(
       files.map((f) => f.slice(rt.paths.dataDir.length)),
       ['/out/class.json', '/out/class.csv', '/out/report.html', '/out/junit/ana.xml', '/out/junit/ben.xml', '/out/junit/cai.xml'],
     );
+  });
+
+  it("one student's guest printing what XML cannot hold (control characters) breaks nobody's results: every file is written, the JUnit parses", async () => {
+    const { rt, disks, guests } = fakeRuntime();
+    const ctx = pairContext();
+    await classUp(rt, ctx, { disks, bridgeExists: async () => true, host: roomy, timeoutMs: 5000 });
+    // Every C0 control character but tab, LF and CR, and DEL, in a failing check's output (a student can print anything).
+    const nasty = Array.from({ length: 32 }, (_, i) => String.fromCharCode(i)).join('') + '\x7f\ud800';
+    guests.respond = (_vm, path) => (path === 'ping' ? { exitCode: 1, stdout: nasty, stderr: `\x1b[31m${nasty}` } : { exitCode: 0 });
+    const r = await classCheck(rt, ctx, { parallel: 2 });
+    const dir = join(rt.paths.dataDir, 'out');
+    const files = writeClassResults(dir, r);
+    assert.equal(files.length, 6, files.join());
+    for (const s of ['ana', 'ben', 'cai']) {
+      const xml = readFileSync(join(dir, 'junit', `${s}.xml`), 'utf8');
+      const parsed = await xml2js.parseStringPromise(xml);
+      assert.equal(parsed.testsuites.testsuite[0].testcase.length, 3);
+      assert.match(xml, /\\x1b\[31m\\x00\\x01/, 'shown as escapes the teacher can read');
+    }
   });
 
   it('reports escape what students and teachers wrote: HTML as text, CSV formulas as text', () => {

@@ -203,7 +203,7 @@ describe('containers in a class', () => {
     const cts = plans.map((p) => p.vms.find((v) => v.name === 'ct')!);
     assert.deepEqual(
       cts.map((c) => c.domainName),
-      ['vmlab-three-ways-ana-ct', 'vmlab-three-ways-ben-ct', 'vmlab-three-ways-cai-ct'],
+      ['vmlab-three-ways--ana-ct', 'vmlab-three-ways--ben-ct', 'vmlab-three-ways--cai-ct'],
     );
     assert.equal(new Set(cts.map((c) => c.nics[0]!.tap)).size, 3);
     assert.equal(new Set(cts.map((c) => c.container!.upper)).size, 3);

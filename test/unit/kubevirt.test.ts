@@ -142,9 +142,9 @@ describe('KubeVirt target: every example lab and a class as Kubernetes objects',
     assert.deepEqual(
       nss.map((m) => [m.name, m.labels!['vmlab.dev/class'], m.labels!['vmlab.dev/student'], m.labels!['vmlab.dev/lab']]),
       [
-        ['vmlab-quickstart-ana', 'pair', 'ana', 'quickstart'],
-        ['vmlab-quickstart-ben', 'pair', 'ben', 'quickstart'],
-        ['vmlab-quickstart-cai', 'pair', 'cai', 'quickstart'],
+        ['vmlab-quickstart--ana', 'pair', 'ana', 'quickstart'],
+        ['vmlab-quickstart--ben', 'pair', 'ben', 'quickstart'],
+        ['vmlab-quickstart--cai', 'pair', 'cai', 'quickstart'],
       ],
     );
     const bridges = r.files.filter((f) => f.object.kind === 'NetworkAttachmentDefinition').map((f) => (JSON.parse((f.object.spec as { config: string }).config) as { bridge: string }).bridge);

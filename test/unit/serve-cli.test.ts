@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
-import { isLoopback, parseListen } from '../../src/cli/commands/serve.js';
+import { isLoopback, parseListen, parseTrustProxy } from '../../src/cli/commands/serve.js';
 import { CLI } from '../helpers/live.js';
 import { root } from '../helpers/lab.js';
 
@@ -10,6 +10,12 @@ describe('vmlab serve: where it listens', () => {
     assert.deepEqual(parseListen('[::1]:9000'), { host: '::1', port: 9000 });
     for (const bad of ['8080', 'localhost', '1.2.3.4:0', '1.2.3.4:70000', 'example.com:80']) assert.throws(() => parseListen(bad), /is not ADDR:PORT/, bad);
     assert.ok(isLoopback('127.0.0.1') && isLoopback('::1') && isLoopback('localhost') && !isLoopback('0.0.0.0') && !isLoopback('10.0.0.1'));
+  });
+
+  it('--trust-proxy takes addresses or CIDRs of the proxy, never everyone', () => {
+    assert.equal(parseTrustProxy('127.0.0.1'), '127.0.0.1');
+    assert.equal(parseTrustProxy('127.0.0.1, ::1,10.1.0.0/16'), '127.0.0.1,::1,10.1.0.0/16');
+    for (const bad of ['0.0.0.0/0', '::/0', 'true', '*', 'proxy.example', '10.0.0.0/33', '1.2.3.4/8/1', '']) assert.throws(() => parseTrustProxy(bad), /--trust-proxy/, bad);
   });
 
   it('refuses plain HTTP on an address other than loopback, and says why (exit 2), unless --insecure-http', async () => {

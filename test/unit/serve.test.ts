@@ -1,64 +1,13 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
 import WebSocket from 'ws';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { execa } from 'execa';
-import { AccountStore, classLogins, type NewLogin } from '../../src/class/accounts.js';
-import type { ClassContext } from '../../src/class/context.js';
-import { classUp, type HostFacts } from '../../src/class/ops.js';
-import { loadAssignment } from '../../src/assignment/load.js';
-import { loadClass } from '../../src/lab/class-file.js';
-import { classCopies } from '../../src/plan/class-plan.js';
-import { planLab } from '../../src/plan/plan.js';
-import { buildApp, CSRF_HEADER, SESSION_COOKIE } from '../../src/serve/app.js';
-import { GiB } from '../../src/util/units.js';
-import { fakeRuntime } from '../helpers/fake-runtime.js';
-import { GOLDEN_PLAN_OPTS, root } from '../helpers/lab.js';
-
-const roomy: HostFacts = { room: (_d, accel) => ({ memoryBytes: 64 * GiB, diskBytes: 500 * GiB, cores: 8, accel }) };
-
-interface World {
-  app: FastifyInstance;
-  logins: Record<string, NewLogin>;
-  logLines: string[];
-  guests: ReturnType<typeof fakeRuntime>['guests'];
-}
-
-/** The pair class on fakes, up, with logins for its three students and a teacher, served. */
-async function world(opts: { secureCookies?: boolean; loginsPerMinute?: number; https?: { key: Buffer; cert: Buffer } } = {}): Promise<World> {
-  const { rt, disks, guests } = fakeRuntime();
-  const cls = loadClass(join(root, 'classes', 'pair.yaml'));
-  const assignment = loadAssignment(cls.source.file);
-  const ctx: ClassContext = { cls, lab: assignment.lab, assignment, copies: classCopies(cls, assignment.lab), plan: (l) => planLab(l, { ...GOLDEN_PLAN_OPTS, paths: rt.paths }) };
-  await classUp(rt, ctx, { disks, bridgeExists: async () => true, host: roomy, timeoutMs: 5000 });
-  const accounts = new AccountStore(rt.paths.dataDir, cls.name);
-  const made = await accounts.issue(classLogins(cls, ['teach']));
-  const logLines: string[] = [];
-  const app = await buildApp({
-    ctx,
-    rt,
-    accounts,
-    resultsDir: join(rt.paths.dataDir, 'classes', 'pair'),
-    secureCookies: opts.secureCookies ?? false,
-    ...(opts.loginsPerMinute ? { loginsPerMinute: opts.loginsPerMinute } : {}),
-    ...(opts.https ? { https: opts.https } : {}),
-    log: (l) => logLines.push(l),
-  });
-  return { app, logins: Object.fromEntries(made.map((m) => [m.id, m])), logLines, guests };
-}
-
-async function login(w: World, id: string): Promise<{ cookie: string; csrf: string; setCookie: string }> {
-  const r = await w.app.inject({ method: 'POST', url: '/api/login', payload: { id, password: w.logins[id]!.password } });
-  assert.equal(r.statusCode, 200, r.body);
-  const setCookie = String(r.headers['set-cookie']);
-  return { cookie: `${SESSION_COOKIE}=${r.cookies.find((c) => c.name === SESSION_COOKIE)!.value}`, csrf: (r.json() as { csrf: string }).csrf, setCookie };
-}
-
-const as = (s: { cookie: string; csrf: string }, csrf = true) => ({ cookie: s.cookie, ...(csrf ? { [CSRF_HEADER]: s.csrf } : {}) });
+import { CSRF_HEADER } from '../../src/serve/app.js';
+import { as, login, world } from '../helpers/serve-world.js';
 
 describe('vmlab serve: sessions, authorisation, CSRF, rate limits (HTTP, on fakes)', function () {
   this.timeout(30_000);
@@ -229,7 +178,7 @@ describe('vmlab serve: sessions, authorisation, CSRF, rate limits (HTTP, on fake
         req.end(JSON.stringify({ id: 'ana', password: w.logins.ana!.password }));
       });
       assert.deepEqual([res.status, res.tls], [200, true]);
-      assert.match(res.cookie, /; Secure/);
+      assert.match(res.cookie, /^__Host-vmlab_session=.*; Secure/);
     } finally {
       await w.app.close();
     }

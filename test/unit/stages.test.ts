@@ -137,6 +137,52 @@ describe('staged assignments', () => {
     await assert.rejects(rescueAssignment(lab.rt, a, plan, { stage: 4 }), /has no stage 4/);
   });
 
+  it('a rescue past the stage reached is recorded (rescued-from) and the stages it skipped earn no points, unless the assignment says rescued: points', async () => {
+    for (const policy of ['no-points', 'points'] as const) {
+      const { lab, a, plan, fs } = setup(policy === 'points' ? STAGED + 'rescued: points\n' : STAGED);
+      assert.equal(a.rescued, policy);
+      await startAssignment(lab.rt, a, plan, up(lab));
+      // A student who never solved stage 1 or 2 rescues straight to stage 3: its checkpoint holds both solutions.
+      await rescueAssignment(lab.rt, a, plan, { stage: 3 });
+      const p = progressStore(lab.rt.paths.dataDir).read(plan.lab.name)!;
+      assert.deepEqual(
+        p.rescues!.map((r) => [r.from, r.to]),
+        [[1, 3]],
+      );
+      fs.get('para')!.add('/solved-3');
+      const run = await checkAssignment(lab.rt, a, plan);
+      assert.equal(run.failed, 0, 'every check passes: the lab is solved');
+      assert.deepEqual(
+        run.checks.map((c) => [c.name, c.stage, c.passed, c.earned, c.rescued ?? false]),
+        [
+          ['solved 1', 1, true, policy === 'points' ? 1 : 0, true],
+          ['setup 1 in place', 1, true, policy === 'points' ? 1 : 0, true],
+          ['solved 2', 2, true, policy === 'points' ? 1 : 0, true],
+          ['setup 2 in place', 2, true, policy === 'points' ? 1 : 0, true],
+          ['solved 3', 3, true, 1, false],
+          ['setup 3 in place', 3, true, 1, false],
+        ],
+      );
+      assert.equal(run.score, policy === 'points' ? 6 : 2);
+      assert.deepEqual(
+        run.rescues!.map((r) => [r.from, r.to]),
+        [[1, 3]],
+      );
+    }
+  });
+
+  it('a rescue back to a stage already reached skips nothing: the points stay earned', async () => {
+    const { lab, a, plan, fs } = setup();
+    await startAssignment(lab.rt, a, plan, up(lab));
+    fs.get('para')!.add('/solved-1');
+    assert.equal((await checkAssignment(lab.rt, a, plan)).stage, 2);
+    await rescueAssignment(lab.rt, a, plan, { stage: 1 });
+    await rescueAssignment(lab.rt, a, plan, { stage: 2 });
+    assert.equal(progressStore(lab.rt.paths.dataDir).read(plan.lab.name)!.rescues, undefined);
+    const run = await checkAssignment(lab.rt, a, plan);
+    assert.ok(run.checks.every((c) => !c.rescued));
+  });
+
   it('verify passes a sound assignment and names what is wrong with a broken one', async () => {
     const good = setup();
     const v = await verifyAssignment(good.lab.rt, good.a, good.plan, up(good.lab));

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AccountStore, classLogins, loginsCsv } from '../../class/accounts.js';
 import { classCheck, classRescue, mergeClassResults, writeClassResults } from '../../class/check.js';
@@ -13,6 +13,7 @@ import { hostDisks } from '../../lab-ops/disks.js';
 import type { HostPaths } from '../../paths.js';
 import { hostPaths, withRuntime, type GlobalOpts } from '../context.js';
 import { positiveInt } from '../options.js';
+import { isSymlink, writeSecretFile } from '../../util/fs.js';
 import { emit, reportErrors } from '../output.js';
 import { Progress } from '../progress.js';
 import { EXIT_CHECKS_FAILED } from './assignment.js';
@@ -200,8 +201,11 @@ export function registerClass(program: Command): void {
           emit(opts, { ok: true, class: c.name, revoked: opts.revoke }, () => `login "${opts.revoke}" of class "${c.name}" revoked`);
           return;
         }
+        // Before any password is made: a CSV that cannot be written safely would lose them.
+        if (opts.csv && isSymlink(opts.csv))
+          throw new VmlabError('ERR_VMLAB_USAGE', `--csv ${opts.csv} is a symbolic link: passwords are not written through one`, { kind: 'user', hint: 'give the path of a plain file' });
         const made = await store.issue(classLogins(c, opts.teacher ?? [], opts.student), { reissue: opts.reissue });
-        if (opts.csv) writeFileSync(opts.csv, loginsCsv(made), { mode: 0o600 });
+        if (opts.csv) writeSecretFile(opts.csv, loginsCsv(made));
         const kept = store.list().filter((a) => !a.revokedAt).length;
         emit(opts, { ok: true, class: c.name, made: opts.csv ? made.map(({ password: _, ...rest }) => rest) : made, ...(opts.csv ? { csv: opts.csv } : {}), accounts: kept }, () =>
           made.length === 0

@@ -14,6 +14,7 @@ interface ServeOpts {
   tlsCert?: string;
   tlsKey?: string;
   insecureHttp?: boolean;
+  trustProxy?: string;
 }
 
 /** ADDR:PORT (an IPv6 address in brackets). */
@@ -27,6 +28,25 @@ export function parseListen(s: string): { host: string; port: number } {
   return { host, port };
 }
 
+/** --trust-proxy: addresses or CIDRs, comma-separated; never "everyone" (then any client could claim any address). */
+export function parseTrustProxy(s: string): string {
+  const parts = s.split(',').map((p) => p.trim());
+  const ok = (p: string) => {
+    const [addr, bits, extra] = p.split('/');
+    if (extra !== undefined || !addr || !(isIPv4(addr) || isIPv6(addr))) return false;
+    if (bits === undefined) return true;
+    const n = Number(bits);
+    return /^\d+$/.test(bits) && n >= 8 && n <= (isIPv4(addr) ? 32 : 128);
+  };
+  const bad = parts.find((p) => !ok(p));
+  if (bad !== undefined)
+    throw new VmlabError('ERR_VMLAB_USAGE', `--trust-proxy "${bad}" is not an address or a CIDR of at least /8`, {
+      kind: 'user',
+      hint: 'the address of your reverse proxy, e.g. --trust-proxy 127.0.0.1',
+    });
+  return parts.join(',');
+}
+
 export const isLoopback = (host: string) => host === 'localhost' || host === '::1' || /^127\./.test(host);
 
 export function registerServe(program: Command): void {
@@ -38,12 +58,14 @@ export function registerServe(program: Command): void {
     .option('--tls-cert <file>', 'TLS certificate (PEM)')
     .option('--tls-key <file>', 'TLS private key (PEM)')
     .option('--insecure-http', 'allow plain HTTP on an address other than loopback')
+    .option('--trust-proxy <addr>', 'the TLS reverse proxy in front (address or CIDR, comma-separated): X-Forwarded-Proto/-Host/-For are believed from it only')
     .action((file: string, opts: ServeOpts, cmd: Command) =>
       reportErrors({}, async () => {
         const g = cmd.optsWithGlobals() as GlobalOpts;
         const { host, port } = parseListen(opts.listen);
         if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) throw new VmlabError('ERR_VMLAB_USAGE', '--tls-cert and --tls-key go together', { kind: 'user' });
         const tls = opts.tlsCert && opts.tlsKey ? { cert: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey) } : undefined;
+        const trustProxy = opts.trustProxy === undefined ? undefined : parseTrustProxy(opts.trustProxy);
         if (!tls && !isLoopback(host) && !opts.insecureHttp) {
           throw new VmlabError('ERR_VMLAB_SERVE_INSECURE', `refusing plain HTTP on ${host}: passwords and session cookies would cross the network in clear text`, {
             kind: 'user',
@@ -57,7 +79,15 @@ export function registerServe(program: Command): void {
           throw new VmlabError('ERR_VMLAB_SERVE_NO_LOGINS', `class "${ctx.cls.name}" has no logins yet`, { kind: 'user', hint: `vmlab class credentials ${file} --teacher <your-id>` });
         }
         const rt = await openRuntime(g);
-        const app = await buildApp({ ctx, rt, accounts, resultsDir: join(paths.dataDir, 'classes', ctx.cls.name), secureCookies: Boolean(tls), ...(tls ? { https: tls } : {}) });
+        const app = await buildApp({
+          ctx,
+          rt,
+          accounts,
+          resultsDir: join(paths.dataDir, 'classes', ctx.cls.name),
+          secureCookies: Boolean(tls),
+          ...(tls ? { https: tls } : {}),
+          ...(trustProxy ? { trustProxy } : {}),
+        });
         const stop = async () => {
           await app.close();
           rt.hypervisor.close();

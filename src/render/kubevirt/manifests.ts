@@ -96,7 +96,7 @@ export function renderKubevirt(plans: readonly Plan[], opts: KubevirtOptions): R
 }
 
 function copyLabels(plan: Plan): Record<string, string> {
-  const lab = plan.lab.owner ? plan.lab.name.slice(0, -(plan.lab.owner.student.length + 1)) : plan.lab.name;
+  const lab = plan.lab.owner ? plan.lab.name.slice(0, -(plan.lab.owner.student.length + 2)) : plan.lab.name;
   return {
     [`${LABEL}/lab`]: lab,
     [`${LABEL}/copy`]: namespaceOf(plan),
