@@ -1,4 +1,5 @@
 import { constants } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { execa } from 'execa';
 import { VmlabError } from '../errors.js';
 import type { ExecResult, GuestChannel, GuestIface } from '../guest/agent.js';
@@ -6,9 +7,38 @@ import type { ExecResult, GuestChannel, GuestIface } from '../guest/agent.js';
 /** The environment a command in the container starts with (not the host's: nothing of vmlab's leaks in). */
 export const CONTAINER_ENV = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/root', 'LANG=C.UTF-8', 'TERM=dumb'];
 
-/** nsenter's arguments into every namespace of the container whose PID 1 (on the host) is `leader`, with its root and working folder. */
+/** nsenter's arguments into every namespace of the container whose PID 1 (on the host) is `leader` (its cgroup namespace too), with its root and working folder. */
 export function nsenterArgs(leader: number): string[] {
-  return ['--target', String(leader), '--mount', '--uts', '--ipc', '--net', '--pid', '--root', '--wd'];
+  return ['--target', String(leader), '--mount', '--uts', '--ipc', '--net', '--pid', '--cgroup', '--root', '--wd'];
+}
+
+/** setpriv's --bounding-set for a CapBnd mask (hex, from /proc/PID/status), with the capability names in bit order (setpriv --list-caps). */
+export function boundingSetArg(capBndHex: string, names: readonly string[]): string {
+  const mask = BigInt(`0x${capBndHex}`);
+  return ['-all', ...names.filter((_, bit) => ((mask >> BigInt(bit)) & 1n) === 1n).map((n) => `+${n}`)].join(',');
+}
+
+let capNames: Promise<string[]> | undefined;
+/** The capability names setpriv knows, in bit order (its own list: no table of ours to go stale). */
+function capabilityNames(): Promise<string[]> {
+  capNames ??= execa('setpriv', ['--list-caps']).then((r) => String(r.stdout).split('\n').filter(Boolean));
+  return capNames;
+}
+
+/**
+ * The command that runs something inside the container whose PID 1 is `leader`, as the container's
+ * own processes run: the host's setpriv first limits the capability bounding set to the
+ * container's (nspawn drops CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_SYS_TIME, …) and sets no_new_privs,
+ * then the host's nsenter enters its namespaces and root. So a binary that root in the container
+ * replaced runs with the container's capabilities, never the host's full set (which it did when
+ * nsenter ran it straight from vmlab). Not applied: the container's seccomp filter and cgroup
+ * membership (docs/serve-security.md).
+ */
+export async function containerEntry(leader: number, procDir = '/proc'): Promise<string[]> {
+  const status = readFileSync(`${procDir}/${leader}/status`, 'utf8');
+  const bnd = /^CapBnd:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+  if (!bnd) throw new VmlabError('ERR_VMLAB_CONTAINER', `cannot read the capability bounding set of the container's init (pid ${leader})`, { hint: 'is the container running?' });
+  return ['setpriv', '--bounding-set', boundingSetArg(bnd, await capabilityNames()), '--no-new-privs', '--', 'nsenter', ...nsenterArgs(leader), '--'];
 }
 
 interface IpAddr {
@@ -37,7 +67,8 @@ export class NsenterGuest implements GuestChannel {
   async exec(path: string, args: string[] = [], opts: { timeoutMs?: number; input?: string; env?: string[] } = {}): Promise<ExecResult> {
     const pid = await this.leader();
     const timeoutMs = opts.timeoutMs ?? 120_000;
-    const r = await execa('nsenter', [...nsenterArgs(pid), '--', '/usr/bin/env', '-i', ...CONTAINER_ENV, ...(opts.env ?? []), path, ...args], {
+    const [cmd, ...entry] = await containerEntry(pid);
+    const r = await execa(cmd!, [...entry, '/usr/bin/env', '-i', ...CONTAINER_ENV, ...(opts.env ?? []), path, ...args], {
       reject: false,
       timeout: timeoutMs,
       ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' }),

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { GuestAgent, type GuestChannel } from '../guest/agent.js';
 import { GuestsHypervisor } from '../container/routing-hypervisor.js';
-import { CONTAINER_ENV, nsenterArgs } from '../container/nsenter-guest.js';
+import { CONTAINER_ENV, containerEntry } from '../container/nsenter-guest.js';
 import { SocketTransport } from '../guest/socket-transport.js';
 import { ReconnectingTransport } from '../guest/reconnecting-transport.js';
 import { VirshTransport } from '../guest/virsh-transport.js';
@@ -51,9 +51,7 @@ export function createRuntime(libvirt: Hypervisor, paths: HostPaths): LabRuntime
     async containerShell(domain) {
       if (!hypervisor.containers.has(domain)) return undefined;
       return [
-        'nsenter',
-        ...nsenterArgs(await hypervisor.containers.leader(domain)),
-        '--',
+        ...(await containerEntry(await hypervisor.containers.leader(domain))),
         '/usr/bin/env',
         '-i',
         ...CONTAINER_ENV.filter((e) => !e.startsWith('TERM=')),

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { planFromText, root } from '../helpers/lab.js';
-import { containerTraces, libvirtObjects, requireLiveHost, vmlab, vmlabJson } from '../helpers/live.js';
+import { containerInit, containerTraces, libvirtObjects, requireLiveHost, vmlab, vmlabJson } from '../helpers/live.js';
 
 const LAB = 'labs/three-ways.yaml';
 const plan = planFromText(readFileSync(join(root, LAB), 'utf8'), LAB);
@@ -72,6 +72,19 @@ describe('live: three ways to virtualize an OS (labs/three-ways.yaml: emulated, 
     assert.equal(hostname.out.trim(), 'ct', 'cloud-init from the NoCloud seed directory set the name');
     const exit = await guest('ct', ['sh', '-c', 'exit 7']);
     assert.equal(exit.code, 7, 'the exit code comes back');
+  });
+
+  it("what vmlab runs in the container has the container's capabilities, not the host's: a binary root replaced there gets no more", async () => {
+    const caps = (text: string) => /^CapBnd:\s*([0-9a-f]+)$/m.exec(text)![1]!;
+    const init = caps(readFileSync(`/proc/${containerInit('vmlab-three-ways-ct')}/status`, 'utf8'));
+    const ours = caps(readFileSync('/proc/self/status', 'utf8'));
+    assert.notEqual(init, ours, "nspawn's bounding set is smaller than the host's");
+    const r = await guest('ct', ['cat', '/proc/self/status']);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(caps(r.out), init, 'the same bounding set as the container init');
+    assert.match(r.out, /^NoNewPrivs:\s*1$/m);
+    // sys_module (bit 16) is one nspawn drops: a replaced binary cannot load a kernel module.
+    assert.equal((BigInt(`0x${caps(r.out)}`) >> 16n) & 1n, 0n);
   });
 
   it("status and libvirt's LXC driver agree with the plan: the container's XML is a domain libvirt accepts", async () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
@@ -143,5 +144,79 @@ describe('live: vmlab serve in Chromium (student console, check, reset; the teac
     assert.equal(await teacher.locator('#class tbody tr').count(), 1);
     await ben.context().close();
     await teacher.context().close();
+  });
+
+  // The review's findings, tried again against this real server process (unit/serve-hardening.test.ts has each on fakes).
+  async function apiLogin(id: string, password = pw[id]!): Promise<{ status: number; cookie: string; csrf: string }> {
+    const r = await fetch(`${URL}api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id, password }) });
+    const cookie = (r.headers.get('set-cookie') ?? '').split(';')[0]!;
+    const body = (await r.json()) as { csrf?: string };
+    return { status: r.status, cookie, csrf: body.csrf ?? '' };
+  }
+
+  it('a percent-encoded path meets the same checks: /%61pi/me without a session is 401; a cross-site write without the token is 403', async () => {
+    assert.equal((await fetch(`${URL}%61pi/me`)).status, 401);
+    const ana = await apiLogin('ana');
+    assert.equal(ana.status, 200);
+    const r = await fetch(`${URL}%61pi/students/ana/check`, { method: 'POST', headers: { cookie: ana.cookie, origin: 'https://evil.example' } });
+    assert.equal(r.status, 403);
+  });
+
+  it("a student's guest printing control characters into a failing check's output does not stop the class's results", async () => {
+    // ben serves, on 8080, a page of every control character instead of the host's name: that check fails with it as output.
+    const evil = await vmlab([
+      'exec',
+      'webserver--ben',
+      'web',
+      '--',
+      'sh',
+      '-c',
+      "mkdir -p /var/www/evil && printf 'a\\001\\002\\033[31m\\000z' > /var/www/evil/index.html && printf 'server { listen 8080; root /var/www/evil; }\\n' > /etc/nginx/sites-enabled/evil && nginx -s reload",
+    ]);
+    assert.equal(evil.exitCode, 0, String(evil.stderr));
+    const teach = await apiLogin('teach');
+    const all = await fetch(`${URL}api/class/check`, { method: 'POST', headers: { cookie: teach.cookie, 'x-vmlab-csrf': teach.csrf } });
+    assert.equal(all.status, 200, await all.text());
+    for (const path of ['api/class/class.csv', 'api/class/report.html', 'api/class/junit/ana', 'api/class/junit/ben']) {
+      const r = await fetch(`${URL}${path}`, { headers: { cookie: teach.cookie } });
+      assert.equal(r.status, 200, path);
+    }
+    const junit = await (await fetch(`${URL}api/class/junit/ben`, { headers: { cookie: teach.cookie } })).text();
+    assert.match(junit, /\\x01\\x02\\x1b\[31m/);
+  });
+
+  it("a guest flooding its serial console: a viewer that never reads is closed, the server's memory stays bounded, the serial log is rotated", async () => {
+    const ben = await apiLogin('ben');
+    const pid = server!.pid!;
+    const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
+    const before = rss();
+    const stalled = connect(PORT, '127.0.0.1');
+    await new Promise((r) => stalled.once('connect', r));
+    stalled.write(
+      `GET /api/students/ben/vms/web/console HTTP/1.1\r\nHost: 127.0.0.1:${PORT}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nCookie: ${ben.cookie}\r\n\r\n`,
+    );
+    stalled.pause();
+    const flood = await vmlab(['exec', 'webserver--ben', 'web', '--', 'timeout', '25', 'sh', '-c', 'yes yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy > /dev/ttyS0']);
+    assert.equal(flood.exitCode, 124, `the flood ran its 25 s: ${String(flood.stderr)}`);
+    const grown = (rss() - before) / 2 ** 20;
+    process.stdout.write(`      [live] vmlab serve grew ${grown.toFixed(0)} MiB during a 25 s console flood with a viewer that never reads\n`);
+    assert.ok(grown < 100, `vmlab serve grew ${grown.toFixed(0)} MiB`);
+    stalled.destroy();
+    const log = '/var/lib/vmlab/labs/webserver--ben/web/console.log';
+    assert.ok(statSync(log).size <= 3 * 2 ** 20, `the serial log is ${statSync(log).size} bytes`);
+  });
+
+  it('a revoke while the server runs: the student is logged out at once and the old password refused; a reissue lets them in with the new one', async () => {
+    const ben = await apiLogin('ben');
+    assert.equal((await fetch(`${URL}api/me`, { headers: { cookie: ben.cookie } })).status, 200);
+    const revoke = await vmlab(['class', 'credentials', file, '--revoke', 'ben']);
+    assert.equal(revoke.exitCode, 0, String(revoke.stderr));
+    assert.equal((await fetch(`${URL}api/me`, { headers: { cookie: ben.cookie } })).status, 401);
+    assert.equal((await apiLogin('ben')).status, 401);
+    const again = await vmlabJson(['class', 'credentials', file, '--student', 'ben']);
+    assert.equal(again.exitCode, 0, again.stderr);
+    const fresh = (again.json.made as Array<{ id: string; password: string }>).find((l) => l.id === 'ben')!.password;
+    assert.equal((await apiLogin('ben', pw.ben)).status, 401, 'the old password stays refused');
+    assert.equal((await apiLogin('ben', fresh)).status, 200);
   });
 });

@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import YAML from 'yaml';
+import { boundingSetArg, containerEntry } from '../../src/container/nsenter-guest.js';
 import { nspawnHierarchies } from '../../src/container/cgroups.js';
 import { nspawnArgs } from '../../src/container/nspawn.js';
 import { domainWithLink, readDomainXml } from '../../src/libvirt/xml-read.js';
@@ -216,5 +220,24 @@ describe('containers in a class', () => {
     const onlyCt = { ...lab, vms: lab.vms.filter((v) => v.kind === 'container') };
     assert.equal(copyNeeds(onlyCt, 'tcg', 1).memoryBytes, CONTAINER_COST.memoryBytes);
     assert.equal(admit(cls, copyNeeds(onlyCt, 'tcg', 1), { memoryBytes: 4 * 2 ** 30, diskBytes: 100 * 2 ** 30, cores: 2, accel: 'tcg' }, 30, 0).fits, true);
+  });
+});
+
+describe("what vmlab runs in a container: the container's capabilities", () => {
+  it("the bounding set is the container init's, by setpriv's own names; entered through the host's setpriv, then nsenter with the cgroup namespace", async () => {
+    const names = ['chown', 'dac_override', 'dac_read_search', 'fowner'];
+    assert.equal(boundingSetArg('5', names), '-all,+chown,+dac_read_search');
+    assert.equal(boundingSetArg('0', names), '-all');
+    const dir = mkdtempSync(join(tmpdir(), 'vmlab-proc-'));
+    mkdirSync(join(dir, '42'));
+    writeFileSync(
+      join(dir, '42', 'status'), // nspawn's default set (with --private-network): sys_admin and sys_chroot kept, sys_module, sys_rawio and sys_time dropped
+      'Name:\tsystemd\nCapBnd:\t00000000fdecbfff\n',
+    );
+    const argv = await containerEntry(42, dir);
+    assert.deepEqual(argv.slice(0, 2), ['setpriv', '--bounding-set']);
+    assert.match(argv[2]!, /^-all,\+chown,(\+[a-z_]+,)*\+sys_chroot,(\+[a-z_]+,)*\+sys_admin/);
+    assert.doesNotMatch(argv[2]!, /sys_module|sys_rawio|sys_time/);
+    assert.deepEqual(argv.slice(3), ['--no-new-privs', '--', 'nsenter', '--target', '42', '--mount', '--uts', '--ipc', '--net', '--pid', '--cgroup', '--root', '--wd', '--']);
   });
 });
