@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** One small JSON file per lab under a folder of the data directory; written atomically, removed by `down`. */
@@ -6,6 +6,8 @@ export interface LabStore<T> {
   read(lab: string): T | undefined;
   write(lab: string, value: T): void;
   remove(lab: string): void;
+  /** The labs that have a record. */
+  labs(): string[];
 }
 
 export function labStore<T>(dir: string): LabStore<T> {
@@ -28,6 +30,13 @@ export function labStore<T>(dir: string): LabStore<T> {
     },
     remove(lab) {
       rmSync(file(lab), { force: true });
+    },
+    labs() {
+      return existsSync(dir)
+        ? readdirSync(dir)
+            .filter((f) => f.endsWith('.json'))
+            .map((f) => f.slice(0, -'.json'.length))
+        : [];
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { HostLink } from '../host/host-net.js';
 import { readDomainXml, readNetworkXml } from '../libvirt/xml-read.js';
+import { linkStore } from './links.js';
 import type { LabRuntime } from './runtime.js';
 
 /**
@@ -44,4 +45,37 @@ export async function removeStaleLinks(rt: LabRuntime, names: Iterable<string>, 
     lines.push(`removed ${l.kind === 'bridge' ? 'bridge' : l.kind === 'tun' ? 'tap' : (l.kind ?? 'link')} ${l.name}: ${why}`);
   }
   return lines;
+}
+
+/** A host link of vmlab's naming (bridge vl…, tap vt…) that no libvirt object owns. */
+export interface Leftover {
+  name: string;
+  kind: string;
+  /** The lab whose record names it, when one does. */
+  lab?: string;
+  /** What removes it: `vmlab down LAB` where vmlab can prove it is that lab's, else the command by hand. */
+  fix: string;
+}
+
+/** vmlab's names for bridges and taps (lab/names.ts): readable, 5 hex of the lab, or 13 hex. */
+const VMLAB_LINK = /^(vl-|vl[0-9a-f]{5}-|vl[0-9a-f]{13}$|vt[0-9a-f]{5}-|vt[0-9a-f]{13}$)/;
+
+/** Every leftover link on the host, of any lab (vmlab doctor). */
+export async function findLeftovers(rt: LabRuntime): Promise<Leftover[]> {
+  const store = linkStore(rt.paths.dataDir);
+  const recordedBy = new Map<string, string>();
+  for (const lab of store.labs()) {
+    const r = store.read(lab);
+    for (const name of [...(r?.nics ?? []).flatMap((n) => [n.bridge, n.tap]), ...(r?.networks ?? []).map((n) => n.bridge)]) recordedBy.set(name, lab);
+  }
+  const candidates = (await rt.links.list()).filter((l) => VMLAB_LINK.test(l.name));
+  if (!candidates.length) return [];
+  const owned = await ownedLinks(rt);
+  return candidates
+    .filter((l) => !owned.has(l.name))
+    .map((l) => {
+      const lab = recordedBy.get(l.name);
+      const kind = l.kind === 'bridge' ? 'bridge' : l.kind === 'tun' ? 'tap' : (l.kind ?? 'link');
+      return { name: l.name, kind, ...(lab ? { lab } : {}), fix: lab ? `vmlab down ${lab}` : `ip link del ${l.name} (where libvirtd runs; no lab of this host recorded it)` };
+    });
 }

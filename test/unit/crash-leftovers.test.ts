@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { downLab } from '../../src/lab-ops/down.js';
-import { removeStaleLinks } from '../../src/lab-ops/leftovers.js';
+import { findLeftovers, removeStaleLinks } from '../../src/lab-ops/leftovers.js';
 import { upLab } from '../../src/lab-ops/up.js';
 import { planLab } from '../../src/plan/plan.js';
 import { fakeRuntime } from '../helpers/fake-runtime.js';
@@ -66,5 +66,24 @@ describe('leftovers of a crash, on fakes', () => {
     const { rt, disks, plan, up } = setup();
     assert.equal((await up()).leftovers, undefined);
     assert.deepEqual((await downLab(rt, plan.lab.name, { disks })).leftovers, []);
+  });
+
+  it('doctor finds the leftovers of any lab: a recorded one names `vmlab down LAB`, an unknown one the command by hand; owned links and foreign names are not listed', async () => {
+    const { h, rt, plan, up } = setup();
+    await up();
+    h.crashDaemons();
+    h.links.set('vt0a1b2c3d4e5f6', 'tun'); // vmlab's naming, no record of it
+    h.links.set('docker0', 'bridge'); // not vmlab's
+    const found = await findLeftovers(rt);
+    assert.deepEqual(found, [
+      { name: plan.networks[0]!.bridge, kind: 'bridge', lab: 'quickstart', fix: 'vmlab down quickstart' },
+      { name: 'vt0a1b2c3d4e5f6', kind: 'tap', fix: 'ip link del vt0a1b2c3d4e5f6 (where libvirtd runs; no lab of this host recorded it)' },
+    ]);
+    await up();
+    assert.deepEqual(
+      (await findLeftovers(rt)).map((l) => l.name),
+      ['vt0a1b2c3d4e5f6'],
+      "once up again, the lab's bridge is owned by its network",
+    );
   });
 });

@@ -8,8 +8,9 @@ import type { KvmHost } from '../../plan/plan.js';
 import { ImageStore } from '../../host/image-store.js';
 import { loadRecipe } from '../../images/recipe.js';
 import { DbusHypervisor, defaultUri } from '../../libvirt/dbus-hypervisor.js';
+import { findLeftovers, type Leftover } from '../../lab-ops/leftovers.js';
 import { emit, reportErrors } from '../output.js';
-import { hostPaths, type GlobalOpts } from '../context.js';
+import { hostPaths, withRuntime, type GlobalOpts } from '../context.js';
 
 interface Check {
   name: string;
@@ -78,6 +79,25 @@ export function registerDoctor(program: Command): void {
           checks.push({ name: 'libvirt', ok: false, detail: err.message, fix: err.hint ?? 'systemctl start libvirtd (without systemd: libvirtd -d)' });
         }
 
+        // what a crash left: vmlab's bridges and taps that no libvirt network or domain owns
+        let leftovers: Leftover[] = [];
+        if (checks.find((c) => c.name === 'libvirt')?.ok) {
+          await withRuntime(g, async (rt) => {
+            leftovers = await findLeftovers(rt);
+          });
+          checks.push(
+            leftovers.length
+              ? {
+                  name: 'leftovers',
+                  ok: true,
+                  warn: true,
+                  detail: `${leftovers.length} link(s) left by a crash, owned by no libvirt network or domain: ${leftovers.map((l) => `${l.kind} ${l.name}${l.lab ? ` (lab ${l.lab})` : ''}`).join(', ')}`,
+                  fix: [...new Set(leftovers.map((l) => l.fix))].join('; '),
+                }
+              : { name: 'leftovers', ok: true, detail: 'no bridge or tap of vmlab is left without its libvirt network or domain' },
+          );
+        }
+
         // tools
         for (const [tool, pkg] of [
           ['qemu-img', 'qemu-utils'],
@@ -139,7 +159,7 @@ export function registerDoctor(program: Command): void {
         );
 
         const ok = checks.every((c) => c.ok);
-        emit(opts, { ok, accel: auto, checks }, () =>
+        emit(opts, { ok, accel: auto, checks, leftovers }, () =>
           checks.map((c) => `${c.ok ? (c.warn ? 'WARN' : ' ok ') : 'FAIL'}  ${c.name.padEnd(10)} ${c.detail}${c.fix && (!c.ok || c.warn) ? `\n            fix: ${c.fix}` : ''}`).join('\n'),
         );
         if (!ok) process.exitCode = 1;
