@@ -1,3 +1,4 @@
+import { linkStore } from '../lab-ops/links.js';
 import { errorReport, VmlabError, type ErrorReport } from '../errors.js';
 import { startAssignment } from '../assignment/ops.js';
 import { cores, diskFreeBytes, memAvailableBytes, qemuRssBytes } from '../host/host-room.js';
@@ -12,7 +13,6 @@ import type { Accel } from '../profiles/index.js';
 import { mapLimit } from '../util/pool.js';
 import { studentAssignment, type ClassContext } from './context.js';
 
-/** The labs libvirt holds for a class, by student (from vmlab's metadata: whatever the roster says now). */
 /** The domains libvirt holds for a class, each with its student, lab copy and whether it runs (from vmlab's metadata). */
 export async function classDomains(rt: LabRuntime, className: string): Promise<Array<{ student: string; lab: string; domain: string; running: boolean }>> {
   const h = rt.hypervisor;
@@ -25,6 +25,11 @@ export async function classDomains(rt: LabRuntime, className: string): Promise<A
   return out;
 }
 
+/**
+ * The labs of a class, by student, whatever the roster says now: from vmlab's metadata in libvirt,
+ * and from the records `up` wrote before it made anything (a copy whose domains and networks a
+ * killed `class down` had already removed still has its disks and records: those are found too).
+ */
 export async function classLabs(rt: LabRuntime, className: string): Promise<Map<string, string>> {
   const h = rt.hypervisor;
   const out = new Map<string, string>();
@@ -33,6 +38,11 @@ export async function classLabs(rt: LabRuntime, className: string): Promise<Map<
     if (!n.name.startsWith('vmlab-')) continue;
     const m = await parseNetworkMeta(await h.networkXml(n.name));
     if (m?.owner?.class === className && !out.has(m.owner.student)) out.set(m.owner.student, m.lab);
+  }
+  const records = linkStore(rt.paths.dataDir);
+  for (const lab of records.labs()) {
+    const owner = records.read(lab)?.owner;
+    if (owner?.class === className && !out.has(owner.student)) out.set(owner.student, lab);
   }
   return out;
 }

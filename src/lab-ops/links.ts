@@ -30,6 +30,8 @@ export interface LinkRecord {
   nics: NicRecord[];
   /** The lab's networks and their bridges (for captures of a whole network). */
   networks?: Array<{ name: string; bridge: string }>;
+  /** Whose copy the lab is, in a class: class down finds it by this record when libvirt holds nothing of it any more. */
+  owner?: { class: string; student: string };
 }
 
 export function linkStore(dataDir: string): LabStore<LinkRecord> {
@@ -40,6 +42,7 @@ export function linkRecord(plan: Plan): LinkRecord {
   return {
     nics: plan.vms.flatMap((vm) => vm.nics.map((n) => ({ vm: vm.name, index: n.index, nic: n.ifname, network: n.network, bridge: n.bridge, mac: n.mac, tap: n.tap, link: n.link }))),
     networks: plan.networks.map((n) => ({ name: n.name, bridge: n.bridge })),
+    ...(plan.lab.owner ? { owner: plan.lab.owner } : {}),
   };
 }
 
