@@ -37,6 +37,14 @@ export interface LabRuntime {
   containerShell(domain: string): Promise<string[] | undefined>;
 }
 
+/** A libvirt URI without a host part (qemu:///system): libvirtd runs here. */
+export function localUri(uri: string): boolean {
+  return /^[a-z0-9+]+:\/\/\//i.test(uri);
+}
+
+/** No host links to look at or remove (a remote libvirtd). */
+const noLinks: HostLinks = { list: async () => [], remove: async () => undefined };
+
 /** The host's runtime: libvirt for VMs, with vmlab's container runtime beside it behind the same port. */
 export function createRuntime(libvirt: Hypervisor, paths: HostPaths): LabRuntime {
   const hypervisor = new GuestsHypervisor(libvirt, paths);
@@ -47,7 +55,8 @@ export function createRuntime(libvirt: Hypervisor, paths: HostPaths): LabRuntime
     tc: hostTrafficControl,
     tcp: hostTcpProbe,
     hostKvm,
-    links: hostLinks,
+    // Only where libvirtd runs on this host: with a remote URI the host's links are another machine's.
+    links: localUri(libvirt.uri) ? hostLinks : noLinks,
     async containerShell(domain) {
       if (!hypervisor.containers.has(domain)) return undefined;
       return [

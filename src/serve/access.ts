@@ -53,7 +53,8 @@ export class Access {
     if (!s) return undefined;
     this.accounts.refresh();
     if (this.valid(s)) return s;
-    this.sessions.destroyUser(s.user);
+    // Only sessions opened with an earlier issue of the login: one opened since a reissue stays.
+    this.sessions.destroyWhere((x) => x.user !== s.user || this.valid(x));
     return undefined;
   }
 

@@ -163,6 +163,8 @@ class LoginFailures {
     return this.recent(id).length >= this.max;
   }
   add(id: string): void {
+    // Guessed ids are kept only while they count: past 10,000 accounts tracked, the stale ones go.
+    if (this.byId.size > 10_000) for (const k of [...this.byId.keys()]) this.recent(k);
     this.byId.set(id, [...this.recent(id), Date.now()]);
   }
 }

@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { libvirtdPid } from '../../src/host/host-net.js';
+import { localUri } from '../../src/lab-ops/runtime.js';
 
 /** A /proc with processes of given names and owners, and pid files, in a temporary folder. */
 function host(procs: Array<{ pid: number; name: string; uid: number }>, pidFile?: string) {
@@ -40,5 +41,10 @@ describe('where libvirtd runs: from its pid file only', () => {
     assert.equal(libvirtdPid(notRoot.files, notRoot.proc), undefined);
     const junk = host([], 'not a pid');
     assert.equal(libvirtdPid(junk.files, junk.proc), undefined);
+  });
+
+  it('host links are looked at and removed only where libvirtd runs here (a URI without a host)', () => {
+    assert.ok(localUri('qemu:///system') && localUri('qemu:///session') && localUri('qemu+unix:///system'));
+    assert.ok(!localUri('qemu+ssh://lab-server/system') && !localUri('qemu+tcp://10.0.0.2/system'));
   });
 });

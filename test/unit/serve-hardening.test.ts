@@ -36,6 +36,15 @@ describe('vmlab serve hardened: logins revoked or reissued while it runs', funct
     await login(w, 'ben', fresh!.password);
   });
 
+  it('an old session presented after a reissue ends only itself: a session opened with the new password stays', async () => {
+    const w = await world();
+    const old = await login(w, 'ben');
+    const [fresh] = await other(w).issue([{ id: 'ben', role: 'student' }], { reissue: true });
+    const now = await login(w, 'ben', fresh!.password);
+    assert.equal((await w.app.inject({ url: '/api/me', headers: as(old) })).statusCode, 401);
+    assert.equal((await w.app.inject({ url: '/api/me', headers: as(now) })).statusCode, 200);
+  });
+
   it('an open console of a revoked login is closed within the account watch, saying why', async () => {
     const w = await world({ accountWatchMs: 100 });
     const access = accessOf.get(w.deps)!;
