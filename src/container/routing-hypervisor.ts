@@ -96,6 +96,13 @@ export class GuestsHypervisor implements Hypervisor {
   networkXml(name: string): Promise<string> {
     return this.vms.networkXml(name);
   }
+  /** A container has no memory image to keep: it is stopped (its state is its file system; the next start boots it). */
+  managedSave(name: string): Promise<void> {
+    return this.containers.has(name) ? this.containers.destroyDomain(name) : this.vms.managedSave(name);
+  }
+  hasManagedSave(name: string): Promise<boolean> {
+    return this.containers.has(name) ? Promise.resolve(false) : this.vms.hasManagedSave(name);
+  }
   /** libvirt's lifecycle events; containers have none (readiness polls their state). */
   onDomainEvent(listener: (e: DomainEvent) => void): () => void {
     return this.vms.onDomainEvent(listener);

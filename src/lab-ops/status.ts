@@ -52,7 +52,8 @@ export async function labStatus(rt: LabRuntime, lab: string, plan?: Plan): Promi
     const s: VmStatus = {
       name,
       domain: d.name,
-      state: d.state,
+      // Stopped with its memory saved (vmlab suspend): `up` resumes it where it was.
+      state: !d.active && (await h.hasManagedSave(d.name)) ? 'suspended' : d.state,
       profile: parsed.meta.profile,
       accel: parsed.meta.accel,
       plannedIps: planned

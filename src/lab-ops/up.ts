@@ -13,7 +13,8 @@ import { parseDomainXml, parseNetworkMeta } from './metadata.js';
 import { consoleSize, kvmFailure, kvmRefused, kvmUnusable, waitReady, type ReadyPhase, type ReadyTimes, type WaitReadyOptions } from './readiness.js';
 import type { LabRuntime } from './runtime.js';
 
-export type VmAction = 'created' | 'started' | 'unchanged' | 'changed' | 'recreated';
+/** What up did to a VM; `resumed`: it was suspended (vmlab suspend) and goes on from its saved memory, no boot. */
+export type VmAction = 'created' | 'started' | 'resumed' | 'unchanged' | 'changed' | 'recreated';
 
 export interface VmUpResult {
   name: string;
@@ -169,6 +170,7 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
           const consoleFrom = info?.active ? 0 : consoleSize(vm.consoleLog);
           // Not when active: a domain still starting up (a killed `up` asked libvirt to start it) is waited for, not started twice.
           if (!info?.active) {
+            const suspended = info ? await h.hasManagedSave(vm.domainName) : false;
             try {
               const started = await startDomain(h, vm.domainName);
               if (started.retried) {
@@ -179,7 +181,7 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
               const kvm = vm.accel.name === 'kvm' ? kvmFailure(vm.domainName, (e as Error).message) : undefined;
               throw kvm ? kvmUnusable(vm.name, kvm) : e;
             }
-            if (action === 'unchanged') action = 'started';
+            if (action === 'unchanged') action = suspended ? 'resumed' : 'started';
           } else if (action === 'unchanged') {
             opts.onVm?.(vm.name, 'unchanged');
           }

@@ -211,6 +211,14 @@ export class DbusHypervisor implements Hypervisor {
     await this.call(async () => (await this.mustDomain(name)).Create!(NONE));
   }
 
+  async managedSave(name: string): Promise<void> {
+    await this.call(async () => (await this.mustDomain(name)).ManagedSave!(NONE));
+  }
+
+  async hasManagedSave(name: string): Promise<boolean> {
+    return this.call(async () => Boolean(await (await this.mustDomain(name)).HasManagedSaveImage!(NONE)));
+  }
+
   async destroyDomain(name: string): Promise<void> {
     await this.call(async () => (await this.mustDomain(name)).Destroy!(NONE));
   }

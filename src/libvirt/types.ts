@@ -83,6 +83,13 @@ export interface Hypervisor {
   loadSnapshotLive(domain: string, name: string): Promise<void>;
   /** Changes one device (virDomainUpdateDeviceFlags): of the running domain, its persistent definition, or both. */
   updateDevice(domain: string, xml: string, scope: { live?: boolean; config?: boolean }): Promise<void>;
+  /**
+   * Saves a running domain's memory to disk and stops it (libvirt's managed save): its host memory
+   * is freed, and the next start resumes it from there instead of booting.
+   */
+  managedSave(name: string): Promise<void>;
+  /** Whether a stopped domain has a managed save to resume from. */
+  hasManagedSave(name: string): Promise<boolean>;
   /** Lifecycle events of all domains; returns an unsubscribe function. */
   onDomainEvent(listener: (e: DomainEvent) => void): () => void;
   close(): void;

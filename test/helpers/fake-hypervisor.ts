@@ -9,7 +9,7 @@ import type { DomainEvent, DomainInfo, Hypervisor, NetworkInfo, SnapshotInfo } f
  */
 export class FakeHypervisor implements Hypervisor {
   readonly uri = 'fake:///';
-  readonly domains = new Map<string, { xml: string; state: DomainInfo['state']; reason?: number; snapshots: SnapshotInfo[] }>();
+  readonly domains = new Map<string, { xml: string; state: DomainInfo['state']; reason?: number; snapshots: SnapshotInfo[]; saved?: boolean }>();
   readonly networks = new Map<string, { xml: string; active: boolean }>();
   readonly calls: string[] = [];
   /** The host's network interfaces (name → kind): a started network makes its bridge, as libvirt does. */
@@ -43,9 +43,22 @@ export class FakeHypervisor implements Hypervisor {
     this.act(`define ${name}`);
     this.domains.set(name, { xml, state: 'shutoff', snapshots: this.domains.get(name)?.snapshots ?? [] });
   }
+  /** A start resumes a managed save (and consumes it), as libvirt's does. */
   async startDomain(name: string) {
     this.act(`start ${name}`);
-    this.must(name).state = 'running';
+    const d = this.must(name);
+    d.state = 'running';
+    d.saved = false;
+  }
+  async managedSave(name: string) {
+    this.act(`managedsave ${name}`);
+    const d = this.must(name);
+    if (d.state !== 'running' && d.state !== 'paused') throw new Error(`Requested operation is not valid: domain is not running`);
+    d.state = 'shutoff';
+    d.saved = true;
+  }
+  async hasManagedSave(name: string) {
+    return Boolean(this.must(name).saved);
   }
   async destroyDomain(name: string) {
     this.act(`destroy ${name}`);

@@ -135,6 +135,37 @@ describe('live: quickstart lab (vmlab up / status / exec / down)', function () {
     assert.ok(Date.now() - t0 < 30_000, 'a no-op up is quick');
   });
 
+  it('suspend saves both guests and frees their memory; up resumes them where they were (uptime goes on), without a boot', async () => {
+    const uptime = async (vm: string) => Number(String((await vmlab(['exec', LAB, vm, '--', 'cat', '/proc/uptime'])).stdout).split(' ')[0]);
+    const before = await uptime('para');
+    const s = await vmlabJson(['suspend', LAB]);
+    assert.equal(s.exitCode, 0, s.stderr);
+    assert.deepEqual(s.json.vms.map((v: { vm: string; action: string }) => [v.vm, v.action]).sort(), [
+      ['emu', 'saved'],
+      ['para', 'saved'],
+    ]);
+    const st = await vmlabJson(['status', LAB]);
+    assert.deepEqual(
+      st.json.vms.map((v: { state: string }) => v.state),
+      ['suspended', 'suspended'],
+    );
+    assert.equal(String((await execa('pgrep', ['-f', 'guest=vmlab-quickstart-'], { reject: false })).stdout).trim(), '', 'no QEMU left running');
+    const t0 = Date.now();
+    const r = await vmlabJson(['up', LAB]);
+    const resumeS = (Date.now() - t0) / 1000;
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.deepEqual(
+      r.json.vms.map((v: { name: string; action: string; ready: boolean }) => [v.name, v.action, v.ready]),
+      [
+        ['emu', 'resumed', true],
+        ['para', 'resumed', true],
+      ],
+    );
+    const after = await uptime('para');
+    process.stdout.write(`      [live] suspend ${s.json.seconds.toFixed(1)} s; up from it ${resumeS.toFixed(1)} s; para's uptime ${before.toFixed(0)} s before, ${after.toFixed(0)} s after\n`);
+    assert.ok(after >= before, `uptime went on (${before} → ${after}): not a boot`);
+  });
+
   it('a changed VM definition is reported, not touched', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vmlab-live-'));
     const changed = join(dir, 'quickstart.yaml');

@@ -5,6 +5,7 @@ import { bridgeExists } from '../../host/host-net.js';
 import { probeAutoAccel } from '../../host/accel-probe.js';
 import { hostDisks } from '../../lab-ops/disks.js';
 import { downLab } from '../../lab-ops/down.js';
+import { suspendLab } from '../../lab-ops/suspend.js';
 import { labStatus } from '../../lab-ops/status.js';
 import { upLab } from '../../lab-ops/up.js';
 import { domainName } from '../../lab/names.js';
@@ -82,6 +83,28 @@ export function registerLab(program: Command): void {
               `lab "${name}" down: ${r.domains.length} domain(s), ${r.networks.length} network(s) removed${opts.keepDisks ? ' (disks kept)' : ''}`,
               ...r.leftovers.map((s) => `  ${s}`),
               ...r.skipped.map((s) => `  left alone: ${s}`),
+            ].join('\n'),
+          );
+        });
+      }),
+    );
+
+  program
+    .command('suspend')
+    .description("save every running VM's memory to disk and stop it (its host memory freed); vmlab up resumes the lab where it was, in seconds; containers are stopped and booted again")
+    .argument('<lab>', 'lab file or lab name')
+    .option('--json', 'machine-readable output')
+    .action((arg: string, opts: { json?: boolean }, cmd: Command) =>
+      reportErrors(opts, async () => {
+        const g = cmd.optsWithGlobals() as GlobalOpts;
+        const { name } = labArg(arg, hostPaths(g));
+        await withRuntime(g, async (rt) => {
+          const r = await suspendLab(rt, name);
+          emit(opts, { ok: true, ...r }, () =>
+            [
+              `lab "${name}" suspended in ${r.seconds.toFixed(1)} s${r.vms.length ? '' : ': no VM of it exists'}`,
+              ...r.vms.map((v) => `  ${v.vm.padEnd(14)} ${v.action}${v.ms ? ` (${(v.ms / 1000).toFixed(1)} s)` : ''}`),
+              `resume it: vmlab up ${arg}`,
             ].join('\n'),
           );
         });

@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { downLab } from '../../src/lab-ops/down.js';
+import { labStatus } from '../../src/lab-ops/status.js';
+import { suspendLab } from '../../src/lab-ops/suspend.js';
+import { upLab } from '../../src/lab-ops/up.js';
+import { planLab } from '../../src/plan/plan.js';
+import { fakeRuntime } from '../helpers/fake-runtime.js';
+import { GOLDEN_PLAN_OPTS, modelFromText, readLab } from '../helpers/lab.js';
+
+/** vmlab suspend: every VM's memory saved by libvirt (managed save); up resumes them; down removes the saved state. */
+describe('suspend and resume a lab, on fakes', () => {
+  const setup = () => {
+    const lab = fakeRuntime();
+    const plan = planLab(modelFromText(readLab('labs/quickstart.yaml'), 'labs/quickstart.yaml'), { ...GOLDEN_PLAN_OPTS, paths: lab.rt.paths });
+    return { ...lab, plan, up: () => upLab(lab.rt, plan, { disks: lab.disks, bridgeExists: async () => true, timeoutMs: 5000 }) };
+  };
+
+  it('suspend saves every running VM; status says suspended; up resumes them (no define, no disk made); a second suspend changes nothing', async () => {
+    const { h, rt, plan, up } = setup();
+    await up();
+    const s = await suspendLab(rt, plan.lab.name);
+    assert.deepEqual(
+      s.vms.map((v) => [v.vm, v.action]),
+      [
+        ['emu', 'saved'],
+        ['para', 'saved'],
+      ],
+    );
+    assert.deepEqual(
+      (await labStatus(rt, plan.lab.name, plan)).vms.map((v) => [v.name, v.state, v.ready]),
+      [
+        ['emu', 'suspended', false],
+        ['para', 'suspended', false],
+      ],
+    );
+    assert.deepEqual(
+      (await suspendLab(rt, plan.lab.name)).vms.map((v) => v.action),
+      ['not running', 'not running'],
+    );
+    h.calls.length = 0;
+    const r = await up();
+    assert.deepEqual(
+      r.vms.map((v) => [v.name, v.action, v.ready]),
+      [
+        ['emu', 'resumed', true],
+        ['para', 'resumed', true],
+      ],
+    );
+    assert.deepEqual(h.calls, ['start vmlab-quickstart-emu', 'start vmlab-quickstart-para'], 'resumed, not re-created');
+    assert.ok(!(await h.hasManagedSave('vmlab-quickstart-emu')), 'the saved state is used up by the resume');
+  });
+
+  it('down of a suspended lab removes it all, the saved state with its domain', async () => {
+    const { h, rt, disks, plan, up } = setup();
+    await up();
+    await suspendLab(rt, plan.lab.name);
+    const d = await downLab(rt, plan.lab.name, { disks });
+    assert.equal(d.domains.length, 2);
+    assert.deepEqual([...h.domains.keys(), ...h.networks.keys(), ...disks.files], []);
+  });
+});
