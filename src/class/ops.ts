@@ -1,3 +1,4 @@
+import { suspendLab, type SuspendResult } from '../lab-ops/suspend.js';
 import { linkStore } from '../lab-ops/links.js';
 import { errorReport, VmlabError, type ErrorReport } from '../errors.js';
 import { startAssignment } from '../assignment/ops.js';
@@ -130,6 +131,16 @@ export async function classDown(rt: LabRuntime, className: string, opts: { disks
   for (const [student, lab] of labs) {
     if (opts.student !== undefined && student !== opts.student) continue;
     out.push({ student, ...(await downLab(rt, lab, { disks: opts.disks })) });
+  }
+  return out;
+}
+
+/** Suspends every copy of a class (or one student's): each VM's memory saved, its host memory freed; `class up` resumes them. */
+export async function classSuspend(rt: LabRuntime, className: string, opts: { student?: string } = {}): Promise<Array<SuspendResult & { student: string }>> {
+  const out: Array<SuspendResult & { student: string }> = [];
+  for (const [student, lab] of await classLabs(rt, className)) {
+    if (opts.student !== undefined && student !== opts.student) continue;
+    out.push({ student, ...(await suspendLab(rt, lab)) });
   }
   return out;
 }

@@ -1,11 +1,18 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { loadAssignment } from '../../src/assignment/load.js';
+import type { ClassContext } from '../../src/class/context.js';
+import { classSuspend, classUp } from '../../src/class/ops.js';
+import { loadClass } from '../../src/lab/class-file.js';
+import { classCopies } from '../../src/plan/class-plan.js';
+import { roomy } from '../helpers/serve-world.js';
 import { downLab } from '../../src/lab-ops/down.js';
 import { labStatus } from '../../src/lab-ops/status.js';
 import { suspendLab } from '../../src/lab-ops/suspend.js';
 import { upLab } from '../../src/lab-ops/up.js';
 import { planLab } from '../../src/plan/plan.js';
 import { fakeRuntime } from '../helpers/fake-runtime.js';
-import { GOLDEN_PLAN_OPTS, modelFromText, readLab } from '../helpers/lab.js';
+import { GOLDEN_PLAN_OPTS, modelFromText, readLab, root } from '../helpers/lab.js';
 
 /** vmlab suspend: every VM's memory saved by libvirt (managed save); up resumes them; down removes the saved state. */
 describe('suspend and resume a lab, on fakes', () => {
@@ -57,5 +64,28 @@ describe('suspend and resume a lab, on fakes', () => {
     const d = await downLab(rt, plan.lab.name, { disks });
     assert.equal(d.domains.length, 2);
     assert.deepEqual([...h.domains.keys(), ...h.networks.keys(), ...disks.files], []);
+  });
+
+  it('class suspend of one student saves only their copy; class up resumes it and leaves the others alone', async () => {
+    const { h, rt, disks } = fakeRuntime();
+    const cls = loadClass(join(root, 'classes', 'pair.yaml'));
+    cls.students = cls.students.slice(0, 2);
+    const a = loadAssignment(cls.source.file);
+    const ctx: ClassContext = { cls, lab: a.lab, assignment: a, copies: classCopies(cls, a.lab), plan: (l) => planLab(l, { ...GOLDEN_PLAN_OPTS, paths: rt.paths }) };
+    const opts = { disks, bridgeExists: async () => true, timeoutMs: 5000, host: roomy };
+    await classUp(rt, ctx, opts);
+    const s = await classSuspend(rt, 'pair', { student: 'ana' });
+    assert.deepEqual(
+      s.map((x) => [x.student, x.vms.map((v) => v.action)]),
+      [['ana', ['saved', 'saved']]],
+    );
+    assert.equal(h.domains.get('vmlab-quickstart--ben-emu')!.state, 'running');
+    h.calls.length = 0;
+    const again = await classUp(rt, ctx, opts);
+    assert.ok(again.students.every((x) => x.ok));
+    assert.deepEqual(
+      h.calls.filter((c) => c.startsWith('start')),
+      ['start vmlab-quickstart--ana-emu', 'start vmlab-quickstart--ana-para'],
+    );
   });
 });

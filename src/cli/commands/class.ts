@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { AccountStore, classLogins, loginsCsv } from '../../class/accounts.js';
 import { classCheck, classRescue, mergeClassResults, writeClassResults } from '../../class/check.js';
 import { loadClassForHost } from '../../class/context.js';
-import { classDown, classStatus, classUp } from '../../class/ops.js';
+import { classDown, classSuspend, classStatus, classUp } from '../../class/ops.js';
 import { classTable, type ClassResults } from '../../class/report.js';
 import { formatReport, VmlabError } from '../../errors.js';
 import { bridgeExists } from '../../host/host-net.js';
@@ -235,6 +235,28 @@ export function registerClass(program: Command): void {
             [
               `class "${c.name}" down: ${r.length} student lab(s), ${r.reduce((s, x) => s + x.domains.length, 0)} domain(s), ${r.reduce((s, x) => s + x.networks.length, 0)} network(s) removed`,
               ...r.flatMap((x) => x.skipped.map((s) => `  left alone: ${s}`)),
+            ].join('\n'),
+          );
+        });
+      }),
+    );
+
+  cls
+    .command('suspend')
+    .description("save the memory of every running VM of the class (or one student's copy) and stop it, freeing the host's memory; class up resumes them where they were")
+    .argument('<class>', 'class file')
+    .option(...student)
+    .option('--json', 'machine-readable output')
+    .action((file: string, opts: Opts, cmd: Command) =>
+      reportErrors(opts, async () => {
+        const g = cmd.optsWithGlobals() as GlobalOpts;
+        const c = loadClass(file);
+        await withRuntime(g, async (rt) => {
+          const r = await classSuspend(rt, c.name, opts.student ? { student: opts.student } : {});
+          emit(opts, { ok: true, class: c.name, students: r }, () =>
+            [
+              `class "${c.name}": ${r.length} student lab(s) suspended, ${r.reduce((s, x) => s + x.vms.filter((v) => v.action === 'saved').length, 0)} VM(s) saved`,
+              `resume: vmlab class up ${file}`,
             ].join('\n'),
           );
         });
