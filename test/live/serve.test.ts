@@ -63,7 +63,8 @@ describe('live: vmlab serve in Chromium (student console, check, reset; the teac
     const creds = await vmlabJson(['class', 'credentials', file, '--teacher', 'teach', '--reissue']);
     assert.equal(creds.exitCode, 0, creds.stderr);
     for (const l of creds.json.made as Array<{ id: string; password: string }>) pw[l.id] = l.password;
-    server = execa('node', [CLI, 'serve', file, '--listen', `127.0.0.1:${PORT}`], { reject: false, cwd: root });
+    // Every test here logs in from 127.0.0.1: more than the default 10 attempts a minute (the limit itself: unit/serve*.test.ts).
+    server = execa('node', [CLI, 'serve', file, '--listen', `127.0.0.1:${PORT}`, '--logins-per-minute', '100'], { reject: false, cwd: root });
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error('vmlab serve did not start in 30 s')), 30_000);
       server!.stderr!.on('data', (d: Buffer) => {

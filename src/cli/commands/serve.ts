@@ -7,6 +7,7 @@ import { loadClassForHost } from '../../class/context.js';
 import { VmlabError } from '../../errors.js';
 import { buildApp } from '../../serve/app.js';
 import { hostPaths, openRuntime, type GlobalOpts } from '../context.js';
+import { positiveInt } from '../options.js';
 import { reportErrors } from '../output.js';
 
 interface ServeOpts {
@@ -15,6 +16,7 @@ interface ServeOpts {
   tlsKey?: string;
   insecureHttp?: boolean;
   trustProxy?: string;
+  loginsPerMinute?: number;
 }
 
 /** ADDR:PORT (an IPv6 address in brackets). */
@@ -58,6 +60,7 @@ export function registerServe(program: Command): void {
     .option('--tls-cert <file>', 'TLS certificate (PEM)')
     .option('--tls-key <file>', 'TLS private key (PEM)')
     .option('--insecure-http', 'allow plain HTTP on an address other than loopback')
+    .option('--logins-per-minute <n>', 'login attempts per client address and minute before 429 (default 10; a class behind one NAT address needs more)', positiveInt(10_000))
     .option('--trust-proxy <addr>', 'the TLS reverse proxy in front (address or CIDR, comma-separated): X-Forwarded-Proto/-Host/-For are believed from it only')
     .action((file: string, opts: ServeOpts, cmd: Command) =>
       reportErrors({}, async () => {
@@ -87,6 +90,7 @@ export function registerServe(program: Command): void {
           secureCookies: Boolean(tls),
           ...(tls ? { https: tls } : {}),
           ...(trustProxy ? { trustProxy } : {}),
+          ...(opts.loginsPerMinute ? { loginsPerMinute: opts.loginsPerMinute } : {}),
         });
         const stop = async () => {
           await app.close();
