@@ -125,24 +125,20 @@ export async function classUp(rt: LabRuntime, ctx: ClassContext, opts: UpOptions
 }
 
 /** Everything of a class (or of one student): every copy libvirt holds for it, roster or not. */
-export async function classDown(rt: LabRuntime, className: string, opts: { disks: UpOptions['disks']; student?: string }): Promise<Array<DownResult & { student: string }>> {
-  const labs = await classLabs(rt, className);
-  const out: Array<DownResult & { student: string }> = [];
-  for (const [student, lab] of labs) {
-    if (opts.student !== undefined && student !== opts.student) continue;
-    out.push({ student, ...(await downLab(rt, lab, { disks: opts.disks })) });
-  }
+export function classDown(rt: LabRuntime, className: string, opts: { disks: UpOptions['disks']; student?: string }): Promise<Array<DownResult & { student: string }>> {
+  return eachCopy(rt, className, opts.student, (lab) => downLab(rt, lab, { disks: opts.disks }));
+}
+
+/** `f` on every copy of a class (or one student's), one after the other, each result tagged with its student. */
+async function eachCopy<T>(rt: LabRuntime, className: string, only: string | undefined, f: (lab: string) => Promise<T>): Promise<Array<T & { student: string }>> {
+  const out: Array<T & { student: string }> = [];
+  for (const [student, lab] of await classLabs(rt, className)) if (only === undefined || student === only) out.push({ student, ...(await f(lab)) });
   return out;
 }
 
 /** Suspends every copy of a class (or one student's): each VM's memory saved, its host memory freed; `class up` resumes them. */
-export async function classSuspend(rt: LabRuntime, className: string, opts: { student?: string } = {}): Promise<Array<SuspendResult & { student: string }>> {
-  const out: Array<SuspendResult & { student: string }> = [];
-  for (const [student, lab] of await classLabs(rt, className)) {
-    if (opts.student !== undefined && student !== opts.student) continue;
-    out.push({ student, ...(await suspendLab(rt, lab)) });
-  }
-  return out;
+export function classSuspend(rt: LabRuntime, className: string, opts: { student?: string } = {}): Promise<Array<SuspendResult & { student: string }>> {
+  return eachCopy(rt, className, opts.student, (lab) => suspendLab(rt, lab));
 }
 
 export interface StudentStatus {

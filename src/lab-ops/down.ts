@@ -8,7 +8,7 @@ import { removeStaleLinks } from './leftovers.js';
 import { lockLab } from './lock.js';
 import { parseDomainXml, parseNetworkMeta } from './metadata.js';
 import { checkpointStore } from './checkpoints.js';
-import { linkStore } from './links.js';
+import { linkStore, recordedLinks } from './links.js';
 import { progressStore } from './progress.js';
 import { forgetResumed } from './resumed.js';
 import type { LabRuntime } from './runtime.js';
@@ -34,8 +34,7 @@ export async function downLab(rt: LabRuntime, lab: string, opts: { disks: DiskOp
   const res: DownResult = { lab, domains: [], networks: [], files: [], skipped: [], leftovers: [] };
   try {
     // The lab's own host links: the bridges and taps `up` recorded before it made them, and the bridges of its networks.
-    const recorded = linkStore(rt.paths.dataDir).read(lab);
-    const ownLinks = new Set<string>([...(recorded?.nics ?? []).flatMap((n) => [n.bridge, n.tap]), ...(recorded?.networks ?? []).map((n) => n.bridge)]);
+    const ownLinks = new Set(recordedLinks(linkStore(rt.paths.dataDir).read(lab)));
     for (const d of await h.listDomains()) {
       if (!d.name.startsWith(prefix)) continue;
       const parsed = await parseDomainXml(await h.domainXml(d.name, true));
@@ -60,7 +59,7 @@ export async function downLab(rt: LabRuntime, lab: string, opts: { disks: DiskOp
       await h.undefineNetwork(n.name);
       res.networks.push(n.name);
     }
-    res.leftovers.push(...(await removeStaleLinks(rt, ownLinks, `left by a crash: no libvirt network or domain of lab ${lab} owned it`)));
+    res.leftovers.push(...(await removeStaleLinks(rt, ownLinks, () => `left by a crash: no libvirt network or domain of lab ${lab} owned it`)));
     const labDir = join(rt.paths.dataDir, 'labs', lab);
     for (const dir of opts.disks.vmDirs(labDir)) {
       opts.disks.removeVmFiles(dir, Boolean(opts.keepDisks));

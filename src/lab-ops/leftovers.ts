@@ -1,6 +1,6 @@
 import type { HostLink } from '../host/host-net.js';
 import { readDomainXml, readNetworkXml } from '../libvirt/xml-read.js';
-import { linkStore } from './links.js';
+import { linkStore, recordedLinks } from './links.js';
 import type { LabRuntime } from './runtime.js';
 
 /**
@@ -11,6 +11,11 @@ import type { LabRuntime } from './runtime.js';
  * for this lab (or libvirt's network of this lab names it), and no active libvirt network or
  * running domain owns it. Each removal is said on one line.
  */
+
+/** What a link is, in vmlab's words: a lab's bridge, a guest's tap (tun), or the kernel's kind. */
+function kindOf(l: HostLink): string {
+  return l.kind === 'bridge' ? 'bridge' : l.kind === 'tun' ? 'tap' : (l.kind ?? 'link');
+}
 
 /** Bridges that an active libvirt network owns, and taps that a running domain owns. */
 export async function ownedLinks(rt: LabRuntime): Promise<Set<string>> {
@@ -32,7 +37,7 @@ export async function ownedLinks(rt: LabRuntime): Promise<Set<string>> {
  * Removes those of `names` (a lab's own bridges and taps) that exist on the host and that nothing
  * in libvirt owns; returns one line per removal.
  */
-export async function removeStaleLinks(rt: LabRuntime, names: Iterable<string>, why: string): Promise<string[]> {
+export async function removeStaleLinks(rt: LabRuntime, names: Iterable<string>, why: (name: string) => string): Promise<string[]> {
   const wanted = new Set(names);
   if (!wanted.size) return [];
   const present: HostLink[] = (await rt.links.list()).filter((l) => wanted.has(l.name));
@@ -42,7 +47,7 @@ export async function removeStaleLinks(rt: LabRuntime, names: Iterable<string>, 
   for (const l of present) {
     if (owned.has(l.name)) continue;
     await rt.links.remove(l.name);
-    lines.push(`removed ${l.kind === 'bridge' ? 'bridge' : l.kind === 'tun' ? 'tap' : (l.kind ?? 'link')} ${l.name}: ${why}`);
+    lines.push(`removed ${kindOf(l)} ${l.name}: ${why(l.name)}`);
   }
   return lines;
 }
@@ -64,10 +69,7 @@ const VMLAB_LINK = /^(vl-|vl[0-9a-f]{5}-|vl[0-9a-f]{13}$|vt[0-9a-f]{5}-|vt[0-9a-
 export async function findLeftovers(rt: LabRuntime): Promise<Leftover[]> {
   const store = linkStore(rt.paths.dataDir);
   const recordedBy = new Map<string, string>();
-  for (const lab of store.labs()) {
-    const r = store.read(lab);
-    for (const name of [...(r?.nics ?? []).flatMap((n) => [n.bridge, n.tap]), ...(r?.networks ?? []).map((n) => n.bridge)]) recordedBy.set(name, lab);
-  }
+  for (const lab of store.labs()) for (const name of recordedLinks(store.read(lab))) recordedBy.set(name, lab);
   const candidates = (await rt.links.list()).filter((l) => VMLAB_LINK.test(l.name));
   if (!candidates.length) return [];
   const owned = await ownedLinks(rt);
@@ -75,7 +77,6 @@ export async function findLeftovers(rt: LabRuntime): Promise<Leftover[]> {
     .filter((l) => !owned.has(l.name))
     .map((l) => {
       const lab = recordedBy.get(l.name);
-      const kind = l.kind === 'bridge' ? 'bridge' : l.kind === 'tun' ? 'tap' : (l.kind ?? 'link');
-      return { name: l.name, kind, ...(lab ? { lab } : {}), fix: lab ? `vmlab down ${lab}` : `ip link del ${l.name} (where libvirtd runs; no lab of this host recorded it)` };
+      return { name: l.name, kind: kindOf(l), ...(lab ? { lab } : {}), fix: lab ? `vmlab down ${lab}` : `ip link del ${l.name} (where libvirtd runs; no lab of this host recorded it)` };
     });
 }

@@ -38,6 +38,11 @@ export function linkStore(dataDir: string): LabStore<LinkRecord> {
   return labStore<LinkRecord>(join(dataDir, 'links'));
 }
 
+/** The host links a lab's record names: its bridges and its guests' taps. */
+export function recordedLinks(r: LinkRecord | undefined): string[] {
+  return [...(r?.nics ?? []).flatMap((n) => [n.bridge, n.tap]), ...(r?.networks ?? []).map((n) => n.bridge)];
+}
+
 export function linkRecord(plan: Plan): LinkRecord {
   return {
     nics: plan.vms.flatMap((vm) => vm.nics.map((n) => ({ vm: vm.name, index: n.index, nic: n.ifname, network: n.network, bridge: n.bridge, mac: n.mac, tap: n.tap, link: n.link }))),

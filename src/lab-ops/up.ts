@@ -118,16 +118,17 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
     recordLinks(rt, plan);
     // 2. Networks: Linux bridges as libvirt networks (isolated: no <forward>).
     const networks: UpResult['networks'] = [];
-    const leftovers: string[] = [];
+    const infos = new Map(await Promise.all(plan.networks.map(async (n) => [n.name, n.libvirtName ? await h.network(n.libvirtName) : undefined] as const)));
+    // Networks to start whose bridge is still there (a crash of libvirtd): libvirt would refuse them ("File exists").
+    const toStart = new Map(plan.networks.filter((n) => n.libvirtName && !infos.get(n.name)?.active).map((n) => [n.bridge, n.libvirtName!]));
+    const leftovers = await removeStaleLinks(rt, toStart.keys(), (bridge) => `left by a crash: network ${toStart.get(bridge)} was not active`);
     for (const n of plan.networks) {
       if (!n.libvirtName) {
         networks.push({ name: n.name, bridge: n.bridge, action: 'host-bridge' });
         continue;
       }
       const xml = rendered.networks.find((r) => r.name === n.name)!.xml;
-      const info = await h.network(n.libvirtName);
-      // A network to start whose bridge is still there (a crash of libvirtd): libvirt would refuse it ("File exists").
-      if (!info?.active) leftovers.push(...(await removeStaleLinks(rt, [n.bridge], `left by a crash: network ${n.libvirtName} was not active`)));
+      const info = infos.get(n.name);
       if (!info) {
         await h.defineNetwork(xml);
         await h.startNetwork(n.libvirtName);

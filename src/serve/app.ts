@@ -88,8 +88,7 @@ export async function buildApp(deps: ServeDeps): Promise<FastifyInstance> {
     if (!req.session) return reply.code(401).send({ error: 'log in first' });
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       // A cross-site request can neither read the token nor set the header: no CSRF.
-      const origin = req.headers.origin;
-      if (origin !== undefined && origin !== `${req.protocol}://${req.host}`) return reply.code(403).send({ error: 'cross-site request refused' });
+      if (!sameOrigin(req)) return reply.code(403).send({ error: 'cross-site request refused' });
       if (req.headers[CSRF_HEADER] !== req.session.csrf) return reply.code(403).send({ error: 'missing or wrong CSRF token' });
     }
   });
@@ -134,6 +133,12 @@ export async function buildApp(deps: ServeDeps): Promise<FastifyInstance> {
   await app.register(consoleRoutes(deps));
   await app.register(pageRoutes());
   return app;
+}
+
+/** No Origin (not a browser's cross-site request), or this server's own, as the client reached it (through a trusted proxy too). */
+export function sameOrigin(req: FastifyRequest): boolean {
+  const origin = req.headers.origin;
+  return origin === undefined || origin === `${req.protocol}://${req.host}`;
 }
 
 /** On every response: no sniffing, no referrer, no framing; a page sets its own CSP (page.ts), anything else gets none to run. */

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ConsoleHub, ptyHolders } from '../host/serial-console.js';
 import { readDomainXml } from '../libvirt/xml-read.js';
-import { accessOf, authorise, type ServeDeps } from './app.js';
+import { accessOf, authorise, sameOrigin, type ServeDeps } from './app.js';
 
 /** Consoles one login may have open at once: a page shows a few; more is a script. */
 const CONSOLES_PER_LOGIN = 8;
@@ -35,8 +35,7 @@ export function consoleRoutes(deps: ServeDeps) {
         websocket: true,
         // Before the upgrade: this student's lab, a VM of it, and a page of this server (no cross-site WebSocket).
         preValidation: async (req, reply) => {
-          const origin = req.headers.origin;
-          if (origin !== undefined && origin !== `${req.protocol}://${req.host}`) return reply.code(403).send({ error: 'cross-site request refused' });
+          if (!sameOrigin(req)) return reply.code(403).send({ error: 'cross-site request refused' });
           const copy = authorise(deps, req, reply, req.params.id);
           if (!copy) return reply;
           if (!copy.lab.vms.some((v) => v.name === req.params.vm)) return reply.code(404).send({ error: `no VM "${req.params.vm}" in this lab` });

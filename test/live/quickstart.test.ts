@@ -149,7 +149,8 @@ describe('live: quickstart lab (vmlab up / status / exec / down)', function () {
       st.json.vms.map((v: { state: string }) => v.state),
       ['suspended', 'suspended'],
     );
-    assert.equal(String((await execa('pgrep', ['-f', 'guest=vmlab-quickstart-'], { reject: false })).stdout).trim(), '', 'no QEMU left running');
+    const qemu = await execa('pgrep', ['-f', 'guest=vmlab-quickstart-'], { reject: false });
+    assert.equal(qemu.exitCode, 1, `no QEMU of the lab left running (pgrep exit 1: no match): ${String(qemu.stdout)}`);
     const t0 = Date.now();
     const r = await vmlabJson(['up', LAB]);
     const resumeS = (Date.now() - t0) / 1000;

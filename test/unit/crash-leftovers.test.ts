@@ -58,7 +58,7 @@ describe('leftovers of a crash, on fakes', () => {
     const { h, rt, plan, up } = setup();
     await up();
     const bridge = plan.networks[0]!.bridge;
-    assert.deepEqual(await removeStaleLinks(rt, [bridge, 'not-there0'], 'test'), []);
+    assert.deepEqual(await removeStaleLinks(rt, [bridge, 'not-there0'], () => 'test'), []);
     assert.equal(h.links.get(bridge), 'bridge');
   });
 
