@@ -25,7 +25,8 @@ import { classCopies, reserveOf } from '../plan/class-plan.js';
 import { defaultHostPaths } from '../paths.js';
 import { summarize, type Summary } from '../bench/stats.js';
 import type { ClassContext } from './context.js';
-import { classDown, classUp } from './ops.js';
+import { classDown } from './ops.js';
+import { classUp } from './up.js';
 
 const REPS = Number(process.env.VMLAB_BENCH_REPS ?? 3);
 const SIZES = (process.env.VMLAB_BENCH_SIZES ?? '1,2,4').split(',').map(Number);

@@ -1,18 +1,14 @@
 import { suspendLab, type SuspendResult } from '../lab-ops/suspend.js';
 import { linkStore } from '../lab-ops/links.js';
-import { errorReport, VmlabError, type ErrorReport } from '../errors.js';
-import { startAssignment } from '../assignment/ops.js';
-import { cores, diskFreeBytes, memAvailableBytes, qemuRssBytes } from '../host/host-room.js';
+import { qemuRssBytes } from '../host/host-room.js';
 import { downLab, type DownResult } from '../lab-ops/down.js';
 import { parseDomainXml, parseNetworkMeta } from '../lab-ops/metadata.js';
 import { progressStore } from '../lab-ops/progress.js';
 import type { LabRuntime } from '../lab-ops/runtime.js';
 import { labStatus, type LabStatus } from '../lab-ops/status.js';
-import { upLab, type UpOptions } from '../lab-ops/up.js';
-import { admit, copyNeeds, type Admission, type HostRoom } from '../plan/class-plan.js';
-import type { Accel } from '../profiles/index.js';
 import { mapLimit } from '../util/pool.js';
-import { studentAssignment, type ClassContext } from './context.js';
+import type { ClassContext } from './context.js';
+import type { DiskOps } from '../lab-ops/disks.js';
 
 /** The domains libvirt holds for a class, each with its student, lab copy and whether it runs (from vmlab's metadata). */
 export async function classDomains(rt: LabRuntime, className: string): Promise<Array<{ student: string; lab: string; domain: string; running: boolean }>> {
@@ -48,84 +44,8 @@ export async function classLabs(rt: LabRuntime, className: string): Promise<Map<
   return out;
 }
 
-export interface StudentUp {
-  student: string;
-  lab: string;
-  ok: boolean;
-  /** Nothing to do: the copy was up and ready already. */
-  upToDate: boolean;
-  seconds: number;
-  vms: number;
-  error?: ErrorReport;
-}
-
-export interface ClassUpResult {
-  class: string;
-  admission: Admission;
-  students: StudentUp[];
-  /** Copies in libvirt of students the roster no longer lists: left alone. */
-  notInRoster: Array<{ student: string; lab: string }>;
-  seconds: number;
-}
-
-export interface HostFacts {
-  room(dataDir: string, accel: Accel): HostRoom;
-}
-
-export const hostFacts: HostFacts = {
-  room: (dataDir, accel) => ({ memoryBytes: memAvailableBytes(), diskBytes: diskFreeBytes(dataDir), cores: cores(), accel }),
-};
-
-/**
- * One copy of the lab per student, through the same `up` (and assignment
- * start) as a single lab, at most `parallel-boots` students at once. The
- * class is admitted first: if the copies still to make do not fit (memory,
- * disk, the class's limits), nothing is created. Idempotent: copies that are
- * up are left as they are; a student added to the roster gets a copy.
- */
-export async function classUp(rt: LabRuntime, ctx: ClassContext, opts: UpOptions & { host?: HostFacts; onStudent?: (student: string, what: string) => void }): Promise<ClassUpResult> {
-  const t0 = Date.now();
-  const existing = await classLabs(rt, ctx.cls.name);
-  const roster = new Set(ctx.cls.students.map((s) => s.id));
-  const notInRoster = [...existing].filter(([s]) => !roster.has(s)).map(([student, lab]) => ({ student, lab }));
-  const plans = ctx.copies.map((c) => ({ copy: c, plan: ctx.plan(c.lab) }));
-  const accel = plans.some((p) => p.plan.vms.some((v) => v.accel.name === 'tcg')) ? 'tcg' : 'kvm';
-  const needs = copyNeeds(ctx.lab, accel, ctx.assignment?.stages.length ?? 0);
-  const pending = ctx.copies.filter((c) => !existing.has(c.student.id)).length;
-  const admission = admit(ctx.cls, needs, (opts.host ?? hostFacts).room(rt.paths.dataDir, accel), pending, ctx.copies.length - pending);
-  if (!admission.fits) {
-    throw new VmlabError(
-      'ERR_VMLAB_CLASS_TOO_BIG',
-      `class "${ctx.cls.name}" does not fit on this host: ${admission.fitStudents} of ${admission.wanted} students fit; nothing was created\n  ${admission.reasons.join('\n  ')}`,
-      {
-        kind: 'user',
-        hint: `run fewer students (--student ID, or a shorter roster), give the lab's VMs less memory, raise limits: in ${ctx.cls.file}, or spread the class over a cluster (vmlab render --target kubevirt)`,
-        details: { admission },
-      },
-    );
-  }
-  const students = await mapLimit(plans, admission.parallelBoots, async ({ copy, plan }): Promise<StudentUp> => {
-    const s0 = Date.now();
-    const id = copy.student.id;
-    opts.onStudent?.(id, existing.has(id) ? 'checking its lab' : 'bringing its lab up');
-    const up: UpOptions = { ...opts, onVm: (vm, phase, detail) => opts.onVm?.(`${id}/${vm}`, phase, detail) };
-    try {
-      const a = studentAssignment(ctx, copy);
-      const r = a ? (await startAssignment(rt, a, plan, up, (what) => opts.onStudent?.(id, what))).up : await upLab(rt, plan, up);
-      const ok = r.vms.every((v) => v.ready);
-      opts.onStudent?.(id, ok ? `ready (${((Date.now() - s0) / 1000).toFixed(1)} s)` : 'NOT READY');
-      const failed = r.vms.find((v) => v.error);
-      return { student: id, lab: plan.lab.name, ok, upToDate: r.upToDate, seconds: (Date.now() - s0) / 1000, vms: r.vms.length, ...(failed?.error ? { error: failed.error } : {}) };
-    } catch (e) {
-      opts.onStudent?.(id, `failed: ${(e as Error).message}`);
-      return { student: id, lab: plan.lab.name, ok: false, upToDate: false, seconds: (Date.now() - s0) / 1000, vms: plan.vms.length, error: errorReport(e) };
-    }
-  });
-  return { class: ctx.cls.name, admission, students, notInRoster, seconds: (Date.now() - t0) / 1000 };
-}
-
 /** Everything of a class (or of one student): every copy libvirt holds for it, roster or not. */
-export function classDown(rt: LabRuntime, className: string, opts: { disks: UpOptions['disks']; student?: string }): Promise<Array<DownResult & { student: string }>> {
+export function classDown(rt: LabRuntime, className: string, opts: { disks: DiskOps; student?: string }): Promise<Array<DownResult & { student: string }>> {
   return eachCopy(rt, className, opts.student, (lab) => downLab(rt, lab, { disks: opts.disks }));
 }
 

@@ -1,3 +1,4 @@
+import { VmlabError } from '../errors.js';
 import { readNetworkXml } from '../libvirt/xml-read.js';
 import type { DomainEvent, DomainInfo, Hypervisor, NetworkInfo, SnapshotInfo } from '../libvirt/types.js';
 import type { HostPaths } from '../paths.js';
@@ -95,6 +96,26 @@ export class GuestsHypervisor implements Hypervisor {
   }
   networkXml(name: string): Promise<string> {
     return this.vms.networkXml(name);
+  }
+  /** Forks (lab-ops/fork.ts) and pauses are of VMs: a container has no memory state to load or stop. */
+  async startDomainPaused(name: string): Promise<void> {
+    return this.vmOnly(name, 'start paused').startDomainPaused(name);
+  }
+  async suspendDomain(name: string): Promise<void> {
+    return this.vmOnly(name, 'pause').suspendDomain(name);
+  }
+  async resumeDomain(name: string): Promise<void> {
+    return this.vmOnly(name, 'resume').resumeDomain(name);
+  }
+  async snapshotXml(domain: string, name: string): Promise<string> {
+    return this.vmOnly(domain, 'dump a snapshot of').snapshotXml(domain, name);
+  }
+  async redefineSnapshot(domain: string, xml: string): Promise<void> {
+    return this.vmOnly(domain, 'redefine a snapshot of').redefineSnapshot(domain, xml);
+  }
+  private vmOnly(name: string, what: string): Hypervisor {
+    if (this.containers.has(name)) throw new VmlabError('ERR_VMLAB_CONTAINER_UNSUPPORTED', `cannot ${what} ${name}: it is a container (no memory state)`);
+    return this.vms;
   }
   /** A container has no memory image to keep: it is stopped (its state is its file system; the next start boots it). */
   managedSave(name: string): Promise<void> {

@@ -34,3 +34,23 @@ export function assertDiskImage(info: DiskInfo, path: string): void {
     throw new VmlabError('ERR_VMLAB_IMAGE_NOT_DISK', `${path} is not a disk image (qemu-img says: ${info.format})`, { kind: 'user' });
   }
 }
+
+/** The internal snapshots in a qcow2 file (`qemu-img snapshot -l`, of a file no QEMU has open), by name. */
+export async function internalSnapshots(path: string): Promise<string[]> {
+  const { stdout } = await run('qemu-img', ['info', '--output=json', path]);
+  const j = JSON.parse(stdout) as { snapshots?: Array<{ name: string }> };
+  return (j.snapshots ?? []).map((s) => s.name);
+}
+
+/** Deletes one internal snapshot from a qcow2 file no QEMU has open. */
+export async function deleteInternalSnapshot(path: string, name: string): Promise<void> {
+  await run('qemu-img', ['snapshot', '-d', name, path]);
+}
+
+/**
+ * A whole copy of a disk file: shared blocks where the file system can (XFS, btrfs: `cp --reflink`),
+ * a plain sparse copy elsewhere (ext4, overlayfs). Its backing file, if any, is named as before.
+ */
+export async function copyDiskFile(from: string, to: string): Promise<void> {
+  await run('cp', ['--reflink=auto', '--sparse=always', '--', from, to]);
+}

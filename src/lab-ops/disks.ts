@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createDisk, createLinkedClone } from '../host/qemu-img.js';
+import { copyDiskFile, createDisk, createLinkedClone, deleteInternalSnapshot, internalSnapshots } from '../host/qemu-img.js';
 import { writeSeedIso } from '../host/seed-iso.js';
 import { mediaProblem } from '../host/iso-check.js';
 import { ensureRootfs } from '../host/rootfs.js';
@@ -12,6 +12,14 @@ export interface DiskOps {
   ensureDir(dir: string): void;
   linkedClone(base: string, path: string): Promise<void>;
   create(path: string, format: 'qcow2' | 'raw', sizeBytes: number): Promise<void>;
+  /** A whole copy of another VM's disk (a fork: lab-ops/fork.ts), internal snapshots included. */
+  copy(from: string, path: string): Promise<void>;
+  /** A small file that says an operation on a VM is under way (fork.ts), and its removal. */
+  mark(path: string): void;
+  unmark(path: string): void;
+  /** The internal snapshots in a qcow2 file no QEMU has open, and the removal of one. */
+  snapshotsIn(path: string): Promise<string[]>;
+  deleteSnapshotIn(path: string, name: string): Promise<void>;
   writeSeed(path: string, files: Record<string, string>): Promise<void>;
   /** Removes a VM's directory, or only its non-disk files with keepDisks. */
   removeVmFiles(dir: string, keepDisks: boolean): void;
@@ -43,6 +51,11 @@ export const hostDisks: DiskOps = {
   ensureDir: (dir) => mkdirSync(dir, { recursive: true, mode: 0o755 }),
   linkedClone: (base, path) => atomically(path, (tmp) => createLinkedClone(base, tmp)),
   create: (path, format, size) => atomically(path, (tmp) => createDisk(tmp, format, size)),
+  copy: (from, path) => atomically(path, (tmp) => copyDiskFile(from, tmp)),
+  snapshotsIn: internalSnapshots,
+  mark: (path) => writeFileSync(path, `${process.pid} ${new Date().toISOString()}\n`),
+  unmark: (path) => rmSync(path, { force: true }),
+  deleteSnapshotIn: deleteInternalSnapshot,
   writeSeed: (path, files) => writeSeedIso(path, files),
   removeVmFiles(dir, keepDisks) {
     if (!existsSync(dir)) return;

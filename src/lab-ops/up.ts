@@ -8,13 +8,14 @@ import { applyLabLinks, recordLinks } from './links.js';
 import { removeStaleLinks } from './leftovers.js';
 import { readyTimeoutMs } from './timeouts.js';
 import { lockLab } from './lock.js';
+import { forkVm, recoverFork, type ForkSource } from './fork.js';
 import { startDomain } from './start.js';
 import { parseDomainXml, parseNetworkMeta } from './metadata.js';
 import { consoleSize, kvmFailure, kvmRefused, kvmUnusable, waitReady, type ReadyPhase, type ReadyTimes, type WaitReadyOptions } from './readiness.js';
 import type { LabRuntime } from './runtime.js';
 
 /** What up did to a VM; `resumed`: it was suspended (vmlab suspend) and goes on from its saved memory, no boot. */
-export type VmAction = 'created' | 'started' | 'resumed' | 'unchanged' | 'changed' | 'recreated';
+export type VmAction = 'created' | 'forked' | 'started' | 'resumed' | 'unchanged' | 'changed' | 'recreated';
 
 export interface VmUpResult {
   name: string;
@@ -24,7 +25,7 @@ export interface VmUpResult {
   accel: string;
   accelReason: string;
   /** ms: disks+seed, define; then running/agent/cloudInit since the start request; startAt/readyAt since `up` began. */
-  times?: ReadyTimes & { define?: number; disks?: number; startAt?: number; readyAt?: number };
+  times?: ReadyTimes & { define?: number; disks?: number; startAt?: number; readyAt?: number; /** A fork: its disks copied, its snapshot loaded (fork.ts). */ copy?: number; load?: number };
   ready: boolean;
   /** The first start hit libvirt's cpuset cgroup race of a fresh host and was retried once (see start.ts); the error it gave. */
   startRetried?: string;
@@ -38,7 +39,7 @@ export interface UpResult {
   lab: string;
   upToDate: boolean;
   networks: Array<{ name: string; libvirtName?: string; bridge: string; action: 'created' | 'started' | 'unchanged' | 'host-bridge' }>;
-  /** What a crash had left and this up removed first (a bridge no libvirt network owned), one line each. */
+  /** What a crash had left and this up put right first (a bridge no libvirt network owned, a fork killed half-way), one line each. */
   leftovers?: string[];
   vms: VmUpResult[];
   seconds: number;
@@ -48,6 +49,8 @@ export interface UpOptions {
   disks: DiskOps;
   bridgeExists(name: string): Promise<boolean>;
   recreate?: boolean;
+  /** VMs that do not exist yet are forked from this working copy of the lab instead of booted (fork.ts; a class's students). */
+  fork?: ForkSource;
   timeoutMs?: number;
   onVm?(vm: string, phase: ReadyPhase | 'disks' | 'defined' | 'unchanged' | 'changed' | 'links', detail?: string): void;
 }
@@ -68,6 +71,8 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
     const host = await rt.hostKvm();
     if (host.kvm !== 'working') throw kvmRefused(host, wantKvm);
   }
+  // What a fork killed half-way left (fork.ts): only what vmlab itself marked.
+  const recovered = await recoverFork(rt, opts.disks, plan);
   const problems: string[] = [];
   const checked = new Set<string>();
   for (const vm of plan.vms) {
@@ -161,6 +166,10 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
             action = 'recreated';
           } else if (prev) {
             action = 'unchanged';
+          } else if (opts.fork) {
+            const f = await forkVm(rt, opts.disks, opts.fork, vm, files['domain.xml']!, (what) => opts.onVm?.(vm.name, 'disks', what));
+            Object.assign(times, { copy: f.copyMs, load: f.loadMs });
+            action = 'forked';
           } else {
             await createVm(rt, vm, files, opts, times);
             action = 'created';
@@ -219,7 +228,8 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
       }),
     );
     const upToDate = results.every((r) => r.action === 'unchanged' && r.ready && !r.links) && networks.every((n) => n.action === 'unchanged' || n.action === 'host-bridge');
-    return { lab: plan.lab.name, upToDate, networks, ...(leftovers.length ? { leftovers } : {}), vms: results, seconds: (Date.now() - t0) / 1000 };
+    const cleaned = [...recovered, ...leftovers];
+    return { lab: plan.lab.name, upToDate: upToDate && !cleaned.length, networks, ...(cleaned.length ? { leftovers: cleaned } : {}), vms: results, seconds: (Date.now() - t0) / 1000 };
   } finally {
     unlock();
   }

@@ -1,8 +1,19 @@
 import { execa } from 'execa';
 import dbus from 'dbus-next';
 import { VmlabError } from '../errors.js';
-import { readSnapshotXml, snapshotXml } from './xml-read.js';
-import { AFFECT_CONFIG, AFFECT_LIVE, DOMAIN_XML_INACTIVE, NONE, SNAPSHOT_CREATE_ATOMIC, UNDEFINE_MANAGED_SAVE, UNDEFINE_NVRAM, UNDEFINE_SNAPSHOTS_METADATA } from './flags.js';
+import { readSnapshotXml, snapshotXml as newSnapshotXml } from './xml-read.js';
+import {
+  AFFECT_CONFIG,
+  AFFECT_LIVE,
+  DOMAIN_XML_INACTIVE,
+  NONE,
+  SNAPSHOT_CREATE_ATOMIC,
+  SNAPSHOT_CREATE_REDEFINE,
+  START_PAUSED,
+  UNDEFINE_MANAGED_SAVE,
+  UNDEFINE_NVRAM,
+  UNDEFINE_SNAPSHOTS_METADATA,
+} from './flags.js';
 import { DOMAIN_EVENTS, DOMAIN_STATES, type DomainEvent, type DomainInfo, type Hypervisor, type NetworkInfo, type SnapshotInfo } from './types.js';
 
 const BUS_NAME = 'org.libvirt';
@@ -211,6 +222,18 @@ export class DbusHypervisor implements Hypervisor {
     await this.call(async () => (await this.mustDomain(name)).Create!(NONE));
   }
 
+  async startDomainPaused(name: string): Promise<void> {
+    await this.call(async () => (await this.mustDomain(name)).Create!(START_PAUSED));
+  }
+
+  async suspendDomain(name: string): Promise<void> {
+    await this.call(async () => (await this.mustDomain(name)).Suspend!());
+  }
+
+  async resumeDomain(name: string): Promise<void> {
+    await this.call(async () => (await this.mustDomain(name)).Resume!());
+  }
+
   async managedSave(name: string): Promise<void> {
     await this.call(async () => (await this.mustDomain(name)).ManagedSave!(NONE));
   }
@@ -312,8 +335,16 @@ export class DbusHypervisor implements Hypervisor {
   }
 
   async createSnapshot(domain: string, name: string, description: string): Promise<void> {
-    const xml = snapshotXml(name, description);
+    const xml = newSnapshotXml(name, description);
     await this.call(async () => (await this.mustDomain(domain)).SnapshotCreateXML!(xml, SNAPSHOT_CREATE_ATOMIC));
+  }
+
+  async snapshotXml(domain: string, name: string): Promise<string> {
+    return this.call(async () => (await (await this.snapshotIface(domain, name)).GetXMLDesc!(NONE)) as string);
+  }
+
+  async redefineSnapshot(domain: string, xml: string): Promise<void> {
+    await this.call(async () => (await this.mustDomain(domain)).SnapshotCreateXML!(xml, SNAPSHOT_CREATE_REDEFINE));
   }
 
   async revertSnapshot(domain: string, name: string): Promise<void> {

@@ -18,3 +18,9 @@ export const SNAPSHOT_CREATE_ATOMIC = 1 << 7;
 /** virDomainModificationImpact: the running domain, its persistent definition. */
 export const AFFECT_LIVE = 1 << 0;
 export const AFFECT_CONFIG = 1 << 1;
+
+/** virDomainCreateFlags: start with the CPUs stopped. */
+export const START_PAUSED = 1 << 0;
+
+/** virDomainSnapshotCreateFlags: metadata of a snapshot that is already in the disks. */
+export const SNAPSHOT_CREATE_REDEFINE = 1 << 0;

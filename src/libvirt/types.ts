@@ -81,6 +81,18 @@ export interface Hypervisor {
    * domain and a snapshot of it running, taken with its current definition.
    */
   loadSnapshotLive(domain: string, name: string): Promise<void>;
+  /** Starts a defined domain with its CPUs stopped (QEMU runs, the guest does not): to load a snapshot into it first (lab-ops/fork.ts). */
+  startDomainPaused(name: string): Promise<void>;
+  /** Stops a running domain's CPUs; QEMU flushes its disks first, so their files are consistent until the resume. */
+  suspendDomain(name: string): Promise<void>;
+  resumeDomain(name: string): Promise<void>;
+  /** libvirt's XML of one snapshot of a domain (its state, creation time and the definitions it holds). */
+  snapshotXml(domain: string, name: string): Promise<string>;
+  /**
+   * Tells libvirt of a snapshot that already is in the domain's disks (a fork's copied qcow2):
+   * its metadata only (VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE); nothing in the disks changes.
+   */
+  redefineSnapshot(domain: string, xml: string): Promise<void>;
   /** Changes one device (virDomainUpdateDeviceFlags): of the running domain, its persistent definition, or both. */
   updateDevice(domain: string, xml: string, scope: { live?: boolean; config?: boolean }): Promise<void>;
   /**

@@ -199,6 +199,30 @@ export function snapshotXml(name: string, description: string): string {
 }
 
 /**
+ * A snapshot of one domain as another domain's (a fork: lab-ops/fork.ts): its name, description,
+ * state and creation time kept, its memory internal, and the copy's own definition as the domain
+ * it was taken of. libvirt's dump also holds an <inactiveDomain>: left out, or a revert would put
+ * the template's definition (its UUID, its disks) into the copy's.
+ */
+export async function snapshotForCopy(templateSnapshotXml: string, copyDomainXml: string): Promise<string> {
+  const s = await root(templateSnapshotXml, 'domainsnapshot');
+  const field = (k: string) => text(kid(s, k));
+  const head = new xml2js.Builder({ headless: true, renderOpts: { pretty: false } }).buildObject({
+    domainsnapshot: {
+      name: field('name') ?? '',
+      ...(field('description') ? { description: field('description') } : {}),
+      state: field('state') ?? 'running',
+      creationTime: field('creationTime') ?? '0',
+      memory: { $: { snapshot: 'internal' } },
+    },
+  });
+  // The copy's definition verbatim, as libvirt wrote it (a rebuilt one would lose its element order).
+  const domain = copyDomainXml.replace(/^\s*(<\?xml[^>]*\?>\s*)?(<!--[\s\S]*?-->\s*)*/, '').trim();
+  if (!/^<domain[\s>]/.test(domain)) throw new Error('not a domain definition');
+  return head.replace(/<\/domainsnapshot>$/, `${domain}</domainsnapshot>`);
+}
+
+/**
  * The <interface> element with MAC `mac` of a domain's XML, with its link
  * state set: what virDomainUpdateDeviceFlags takes to change only that (the
  * rest of the element must be as libvirt has it).

@@ -1,14 +1,14 @@
 import { VmlabError } from '../errors.js';
 import type { ClassModel, Student } from '../lab/class-file.js';
 import type { LabModel } from '../lab/model.js';
-import { bridgeNameFor, domainName, studentLabName, tapNameFor } from '../lab/names.js';
+import { bridgeNameFor, domainName, macFor, studentLabName, tapNameFor } from '../lab/names.js';
 import { GiB, MiB } from '../util/units.js';
 
 /**
  * A class on one host: one copy of the lab per student. A copy is the same
  * lab under the student's own name (`<lab>--<student>`), so every domain,
- * network, Linux bridge, disk and MAC is the student's, and tagged with
- * class and student in libvirt's metadata. Copies keep the lab's addresses:
+ * network, Linux bridge and disk is the student's, and tagged with class and
+ * student in libvirt's metadata. Copies keep the lab's addresses and MACs:
  * their isolated bridges never meet. Pure.
  */
 export interface StudentCopy {
@@ -17,7 +17,10 @@ export interface StudentCopy {
 }
 
 export function studentCopy(lab: LabModel, className: string, student: Student): LabModel {
-  return { ...lab, name: studentLabName(lab.name, student.id), owner: { class: className, student: student.id } };
+  // Every copy keeps the lab's MACs: a copy forked from another's memory (lab-ops/fork.ts) has that
+  // copy's NICs in its memory state, and isolated bridges never let two of them meet.
+  const vms = lab.vms.map((vm) => ({ ...vm, nics: vm.nics.map((n, i) => ({ ...n, mac: n.mac ?? macFor(lab.name, vm.name, i) })) }));
+  return { ...lab, vms, name: studentLabName(lab.name, student.id), owner: { class: className, student: student.id } };
 }
 
 /** Every student's copy; refuses a class whose names would clash (bridges and taps within 15 characters, domains). */

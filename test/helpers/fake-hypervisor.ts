@@ -50,6 +50,44 @@ export class FakeHypervisor implements Hypervisor {
     d.state = 'running';
     d.saved = false;
   }
+  async startDomainPaused(name: string) {
+    this.act(`start-paused ${name}`);
+    const d = this.must(name);
+    d.state = 'paused';
+    d.saved = false;
+  }
+  async suspendDomain(name: string) {
+    this.act(`suspend ${name}`);
+    const d = this.must(name);
+    if (d.state !== 'running') throw new Error('Requested operation is not valid: domain is not running');
+    d.state = 'paused';
+  }
+  async resumeDomain(name: string) {
+    this.act(`resume ${name}`);
+    const d = this.must(name);
+    if (d.state !== 'paused') throw new Error('Requested operation is not valid: domain is not paused');
+    d.state = 'running';
+  }
+  /** Shaped as libvirt's: the snapshot's fields and the definitions it holds (the active and the inactive one). */
+  async snapshotXml(domain: string, name: string) {
+    const d = this.must(domain);
+    const s = d.snapshots.find((x) => x.name === name);
+    if (!s) throw new Error(`no domain snapshot with matching name '${name}'`);
+    return `<domainsnapshot><name>${s.name}</name><description>${s.description ?? ''}</description><state>${s.state}</state><creationTime>${s.createdAt}</creationTime><memory snapshot='${s.memory ? 'internal' : 'no'}'/>${d.xml}<inactiveDomain>${d.xml.replace(/^<domain|<\/domain>$/g, '')}</inactiveDomain></domainsnapshot>`;
+  }
+  /** As libvirt's REDEFINE: the metadata of a snapshot that is in the copied disks, with the domain's own definition in it. */
+  async redefineSnapshot(domain: string, xml: string) {
+    const d = this.must(domain);
+    const field = (k: string) => new RegExp(`<${k}>([^<]*)</${k}>`).exec(xml)?.[1];
+    const name = field('name')!;
+    this.act(`snapshot-redefine ${domain} ${name}`);
+    const own = /<name>([^<]+)<\/name>/g;
+    const names = [...xml.matchAll(own)].map((m) => m[1]);
+    if (!names.includes(domain)) throw new Error(`invalid argument: definition for snapshot ${name} must use the domain's own definition`);
+    if (xml.includes('<inactiveDomain')) throw new Error('fake: a fork must not redefine the template inactive definition');
+    d.snapshots = d.snapshots.filter((x) => x.name !== name);
+    d.snapshots.push({ name, createdAt: Number(field('creationTime')), state: field('state')!, memory: /<memory snapshot=['"]internal['"]/.test(xml), description: field('description') ?? '' });
+  }
   async managedSave(name: string) {
     this.act(`managedsave ${name}`);
     const d = this.must(name);
@@ -142,7 +180,7 @@ export class FakeHypervisor implements Hypervisor {
   async loadSnapshotLive(domain: string, name: string) {
     this.act(`snapshot-load ${domain} ${name}`);
     const d = this.must(domain);
-    if (d.state !== 'running' || !d.snapshots.some((x) => x.name === name && x.memory)) throw new Error('loadvm: not a running domain with a memory snapshot');
+    if ((d.state !== 'running' && d.state !== 'paused') || !d.snapshots.some((x) => x.name === name && x.memory)) throw new Error('loadvm: not a running domain with a memory snapshot');
   }
   /** Only what vmlab updates: an interface's link state (live and definition share one XML here). */
   async updateDevice(domain: string, xml: string, scope: { live?: boolean; config?: boolean }) {

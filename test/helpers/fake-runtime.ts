@@ -105,6 +105,32 @@ export class FakeDisks implements DiskOps {
     this.act(`create ${path}`);
     this.files.add(path);
   }
+  /** The internal snapshots in each disk file (a fork copies them with the file). */
+  readonly snapshots = new Map<string, string[]>();
+  async copy(from: string, path: string): Promise<void> {
+    this.act(`copy ${from} ${path}`);
+    if (!this.files.has(from)) throw new Error(`cp: cannot stat '${from}': No such file or directory`);
+    this.files.add(path);
+    this.snapshots.set(path, [...(this.snapshots.get(from) ?? [])]);
+  }
+  mark(path: string): void {
+    this.act(`mark ${path}`);
+    this.files.add(path);
+  }
+  unmark(path: string): void {
+    this.act(`unmark ${path}`);
+    this.files.delete(path);
+  }
+  async snapshotsIn(path: string): Promise<string[]> {
+    return [...(this.snapshots.get(path) ?? [])];
+  }
+  async deleteSnapshotIn(path: string, name: string): Promise<void> {
+    this.act(`snapshot-delete-in ${path} ${name}`);
+    this.snapshots.set(
+      path,
+      (this.snapshots.get(path) ?? []).filter((s) => s !== name),
+    );
+  }
   async writeSeed(path: string): Promise<void> {
     this.act(`seed ${path}`);
     this.files.add(path);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { AccountStore, classLogins, type NewLogin } from '../../src/class/accounts.js';
 import type { ClassContext } from '../../src/class/context.js';
-import { classUp, type HostFacts } from '../../src/class/ops.js';
+import { classUp, type HostFacts } from '../../src/class/up.js';
 import { loadAssignment } from '../../src/assignment/load.js';
 import { loadClass } from '../../src/lab/class-file.js';
 import { classCopies } from '../../src/plan/class-plan.js';

@@ -65,7 +65,29 @@ describe('live: a class of three students (class up, check, reset, status, down)
       r.json.students.map((s: { student: string; ok: boolean }) => [s.student, s.ok]),
       STUDENTS.map((s) => [s, true]),
     );
-    process.stdout.write(`      [live] class of 3 (6 guests, ${r.json.admission.parallelBoots} students at a time) up in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+    // One boot; the others forked from it once it worked (its stage checkpoints built once, for the class).
+    assert.deepEqual(r.json.fork, { used: true, template: 'ana', snapshot: 'start' });
+    assert.deepEqual(
+      r.json.students.map((s: { made: string; forkedFrom?: string }) => [s.made, s.forkedFrom ?? '-']),
+      [
+        ['boot', '-'],
+        ['fork', 'ana'],
+        ['fork', 'ana'],
+      ],
+    );
+    const secs = r.json.students.map((s: { seconds: number }) => s.seconds.toFixed(1)).join(' s, ');
+    process.stdout.write(`      [live] class of 3 (6 guests) up in ${((Date.now() - t0) / 1000).toFixed(0)} s: ana booted, ben and cai forked (${secs} s)\n`);
+    for (const s of ['ben', 'cai']) {
+      // The copy's kernel saw its VM generation ID change (<genid/>) and reseeded its random numbers.
+      const dmesg = await guest(s, 'para', ['dmesg']);
+      assert.match(dmesg.out, /crng reseeded due to virtual machine fork/, `${s}'s kernel`);
+      const snaps = async (who: string) => String((await execa('virsh', ['-c', 'qemu:///system', 'snapshot-list', `vmlab-quickstart--${who}-para`, '--name'])).stdout).trim();
+      assert.equal(await snaps(s), await snaps('ana'), `${s}: the stage checkpoints, copied with the disk`);
+    }
+    const genids = await Promise.all(
+      STUDENTS.map(async (s) => /<genid>([^<]+)<\/genid>/.exec(String((await execa('virsh', ['-c', 'qemu:///system', 'dumpxml', `vmlab-quickstart--${s}-para`])).stdout))?.[1]),
+    );
+    assert.equal(new Set(genids).size, 3, `a generation ID of its own each: ${genids.join(', ')}`);
     assert.deepEqual((await libvirtObjects('vmlab-quickstart-')).sort(), STUDENTS.flatMap((s) => [`vmlab-quickstart--${s}-emu`, `vmlab-quickstart--${s}-lan`, `vmlab-quickstart--${s}-para`]).sort());
     const xml = String((await execa('virsh', ['-c', 'qemu:///system', 'dumpxml', 'vmlab-quickstart--ben-para'])).stdout);
     assert.match(xml, /lab=["']quickstart--ben["'][^>]* class=["']pair["'] student=["']ben["']/);

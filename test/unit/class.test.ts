@@ -4,7 +4,8 @@ import xml2js from 'xml2js';
 import { join } from 'node:path';
 import { classCheck, writeClassResults } from '../../src/class/check.js';
 import type { ClassContext } from '../../src/class/context.js';
-import { classDown, classLabs, classUp, type HostFacts } from '../../src/class/ops.js';
+import { classDown, classLabs } from '../../src/class/ops.js';
+import { classUp, type HostFacts } from '../../src/class/up.js';
 import { classCsv, classHtml, classTable } from '../../src/class/report.js';
 import { loadAssignment } from '../../src/assignment/load.js';
 import { LabError, VmlabError } from '../../src/errors.js';
@@ -95,7 +96,17 @@ describe('class plan: a copy per student', () => {
     for (const b of bridges) assert.ok(b.length <= 15, b);
     const addresses = plans.map((p) => p.vms[1]!.nics[0]!.address);
     assert.deepEqual(addresses[0], addresses[2]);
-    assert.notEqual(plans[0]!.vms[1]!.nics[0]!.mac, plans[1]!.vms[1]!.nics[0]!.mac);
+    // The MACs too: a forked copy has its template's NICs in its memory state (lab-ops/fork.ts).
+    const macs = plans.map((p) => p.vms.map((v) => v.nics[0]!.mac));
+    assert.deepEqual(macs[1], macs[0]);
+    assert.deepEqual(macs[2], macs[0]);
+    assert.deepEqual(
+      macs[0],
+      planLab(ctx.lab, { ...GOLDEN_PLAN_OPTS, paths: { dataDir: '/d', runDir: '/r' } }).vms.map((v) => v.nics[0]!.mac),
+      "the lab's own",
+    );
+    const taps = plans.map((p) => p.vms[0]!.nics[0]!.tap);
+    assert.equal(new Set(taps).size, 3, 'but taps of their own');
   });
 
   it('refuses an unknown --student with the roster, and a lab whose networks would join the copies', () => {

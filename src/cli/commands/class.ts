@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { AccountStore, classLogins, loginsCsv } from '../../class/accounts.js';
 import { classCheck, classRescue, mergeClassResults, writeClassResults } from '../../class/check.js';
 import { loadClassForHost } from '../../class/context.js';
-import { classDown, classSuspend, classStatus, classUp } from '../../class/ops.js';
+import { classDown, classSuspend, classStatus } from '../../class/ops.js';
+import { classUp } from '../../class/up.js';
 import { classTable, type ClassResults } from '../../class/report.js';
 import { formatReport, VmlabError } from '../../errors.js';
 import { bridgeExists } from '../../host/host-net.js';
@@ -40,11 +41,14 @@ export function registerClass(program: Command): void {
 
   cls
     .command('up')
-    .description("admit the class (memory, disk), then bring every student's copy up, parallel-boots at a time; idempotent")
+    .description(
+      "admit the class (memory, disk), boot one copy and fork every other student's from it once it works (or boot each, parallel-boots at a time, where a lab cannot be forked); idempotent",
+    )
     .argument('<class>', 'class file (classes/NAME.yaml)')
     .option(...student)
+    .option('--no-fork', 'boot every new copy instead of forking it from a working one')
     .option('--json', 'machine-readable output')
-    .action((file: string, opts: Opts, cmd: Command) =>
+    .action((file: string, opts: Opts & { fork: boolean }, cmd: Command) =>
       reportErrors(opts, async () => {
         const progress = new Progress(false);
         const { g, ctx } = context(file, opts, cmd);
@@ -54,15 +58,18 @@ export function registerClass(program: Command): void {
             bridgeExists,
             onStudent: (s, what) => progress.step(s, what),
             onVm: (vm, phase, detail) => progress.vm(vm, phase, detail),
+            noFork: !opts.fork,
           });
           const a = r.admission;
+          const made = (s: (typeof r.students)[number]) => (s.made === 'fork' ? `forked from ${s.forkedFrom} in ${s.seconds.toFixed(1)} s` : `booted, ready in ${s.seconds.toFixed(1)} s`);
           emit(opts, { ok: r.students.every((s) => s.ok), ...r }, () =>
             [
               `class "${r.class}": ${r.students.filter((s) => s.ok).length}/${r.students.length} students ready in ${r.seconds.toFixed(1)} s (${a.parallelBoots} at a time)`,
               `  admission: ${gib(a.perStudent.memoryBytes)} memory and ${gib(a.perStudent.diskBytes)} disk per student; ${a.fitStudents} fit (memory room ${gib(a.memory.room)}, disk room ${gib(a.disk.room)})`,
+              `  ${r.fork.used ? `new copies forked from ${r.fork.template}'s "${r.fork.snapshot}"` : `new copies boot${r.fork.why ? ` (no fork: ${r.fork.why})` : ''}`}`,
               ...r.students.map(
                 (s) =>
-                  `  ${s.student.padEnd(14)} ${s.lab.padEnd(28)} ${s.ok ? (s.upToDate ? 'up to date' : `ready in ${s.seconds.toFixed(1)} s`) : 'FAILED'}${s.error ? `\n    error [${s.error.code}]: ${formatReport(s.error)}` : ''}`,
+                  `  ${s.student.padEnd(14)} ${s.lab.padEnd(28)} ${s.ok ? (s.upToDate ? 'up to date' : s.made ? made(s) : `ready in ${s.seconds.toFixed(1)} s`) : 'FAILED'}${s.error ? `\n    error [${s.error.code}]: ${formatReport(s.error)}` : ''}`,
               ),
               ...r.notInRoster.map((s) => `  ${s.student.padEnd(14)} ${s.lab.padEnd(28)} no longer in the roster: left alone (vmlab class down ${file} --student ${s.student} removes it)`),
             ].join('\n'),
