@@ -1,14 +1,15 @@
 /**
  * `npm run bench:class`: a class on this host.
- * 1. Bring-up of N = 1, 2, 4 students' copies of a 1-VM lab (all N at once),
- *    VMLAB_BENCH_REPS times each (default 3): wall time, the median student,
- *    and vmlab's own share (CPU time of this process over the wall time).
- * 2. Memory per idle guest as the host pays for it (QEMU's resident set), on
- *    the 4 copies after they idled: as booted; after the guests drop their
- *    caches (free page reporting hands freed pages back); after ballooning
- *    each guest to half its RAM; and what KSM merges, where the kernel has it.
- * 3. From those, the largest class of such guests this host holds (computed
- *    from the measured figures and MemAvailable less vmlab's reserve: not booted).
+ * 1. Bring-up of N students' copies of a 1-VM lab (512 MiB), forked (one boot, the others forked
+ *    from it: VMLAB_BENCH_SIZES, default 1,4,8,16) and booted cold (VMLAB_BENCH_COLD_SIZES, default
+ *    1,4: cold boots of 2 cores' worth at a time only grow linearly from there), VMLAB_BENCH_REPS
+ *    runs each (default 3): wall time, the median student, vmlab's own CPU share.
+ * 2. Memory per idle guest as the host pays for it (QEMU's resident set) on the largest forked
+ *    class after it idled: as forked; after the guests drop their caches; ballooned to half; and
+ *    with KSM merging (forked copies share almost all their memory), where the kernel has it.
+ * 3. From those, how many idle students of the quickstart lab (2 such guests) this host admits
+ *    (computed from the measured figures and MemAvailable less vmlab's reserve: not booted).
+ * 4. Suspend and resume of one copy (managed save, then up), VMLAB_BENCH_REPS times.
  * Writes bench-results/class.json.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -25,11 +26,17 @@ import { classCopies, reserveOf } from '../plan/class-plan.js';
 import { defaultHostPaths } from '../paths.js';
 import { summarize, type Summary } from '../bench/stats.js';
 import type { ClassContext } from './context.js';
+import { downLab } from '../lab-ops/down.js';
+import { suspendLab } from '../lab-ops/suspend.js';
+import { upLab, type UpOptions } from '../lab-ops/up.js';
+import type { HostPaths } from '../paths.js';
+import type { AutoAccel } from '../plan/plan.js';
 import { classDown } from './ops.js';
 import { classUp } from './up.js';
 
 const REPS = Number(process.env.VMLAB_BENCH_REPS ?? 3);
-const SIZES = (process.env.VMLAB_BENCH_SIZES ?? '1,2,4').split(',').map(Number);
+const SIZES = (process.env.VMLAB_BENCH_SIZES ?? '1,4,8,16').split(',').map(Number);
+const COLD_SIZES = (process.env.VMLAB_BENCH_COLD_SIZES ?? '1,4').split(',').map(Number);
 const IDLE_S = Number(process.env.VMLAB_BENCH_IDLE ?? 60);
 const FILE = 'labs/bench-1vm.yaml';
 const MiB = 2 ** 20;
@@ -45,11 +52,22 @@ function benchClass(n: number): ClassModel {
     source: { kind: 'lab', file: FILE },
     students: Array.from({ length: n }, (_, i) => ({ id: `s${i + 1}` })),
     rosterFile: 'bench',
-    limits: { parallelBoots: n },
+    // vmlab's default: as many boots (or forks) at a time as the host's cores allow.
+    limits: {},
   };
 }
 
 const rss = (domains: string[]): number[] => domains.map((d) => qemuRssBytes(d) ?? NaN);
+
+interface BringUp {
+  made: 'fork' | 'boot';
+  students: number;
+  wallMs: Summary;
+  studentMs: Summary;
+  /** Forked copies only: each one's time from the start of its fork to ready. */
+  forkMs?: Summary;
+  vmlabCpuShare: Summary;
+}
 
 async function guestRun(rt: LabRuntime, domain: string, argv: string[]): Promise<void> {
   const agent = await rt.agentFor(domain, domain);
@@ -64,6 +82,60 @@ async function guestRun(rt: LabRuntime, domain: string, argv: string[]): Promise
 const KSM = '/sys/kernel/mm/ksm';
 const ksmRead = (f: string) => Number(readFileSync(join(KSM, f), 'utf8').trim());
 const ksmWrite = (f: string, v: string) => writeFileSync(join(KSM, f), v);
+const ksmText = (f: string) => readFileSync(join(KSM, f), 'utf8').trim();
+
+/**
+ * What KSM merges of `guests` idle guests: turned on with a fast scan until two full scans are done,
+ * then everything unmerged and the host's settings put back.
+ */
+async function measureKsm(guests: number): Promise<{ available: boolean; savedPerGuestBytes?: number; fullScans?: number; why?: string }> {
+  if (!existsSync(join(KSM, 'run'))) return { available: false, why: 'no /sys/kernel/mm/ksm in this kernel' };
+  const before = { run: ksmText('run'), pages: ksmText('pages_to_scan'), sleep: ksmText('sleep_millisecs') };
+  try {
+    ksmWrite('pages_to_scan', '20000');
+    ksmWrite('sleep_millisecs', '10');
+    ksmWrite('run', '1');
+    const scans0 = ksmRead('full_scans');
+    const deadline = Date.now() + 180_000;
+    while (ksmRead('full_scans') < scans0 + 2 && Date.now() < deadline) await sleep(1000);
+    return { available: true, savedPerGuestBytes: (ksmRead('pages_sharing') * 4096) / guests, fullScans: ksmRead('full_scans') - scans0 };
+  } catch (e) {
+    process.stdout.write(`  KSM not usable here: ${(e as Error).message}\n`);
+    return { available: false, why: (e as Error).message };
+  } finally {
+    try {
+      ksmWrite('run', '2');
+      ksmWrite('run', before.run);
+      ksmWrite('pages_to_scan', before.pages);
+      ksmWrite('sleep_millisecs', before.sleep);
+    } catch {
+      /* reported above */
+    }
+  }
+}
+
+/** One copy of the 1-VM lab suspended (managed save) and brought up again, REPS times. */
+async function suspendResume(rt: LabRuntime, paths: HostPaths, auto: AutoAccel, up: UpOptions): Promise<{ suspendMs: Summary; resumeMs: Summary }> {
+  const plan = planForHost(loadLabForHost(FILE, paths), paths, auto);
+  const s: number[] = [];
+  const r: number[] = [];
+  try {
+    const first = await upLab(rt, plan, up);
+    if (!first.vms.every((v) => v.ready)) throw new Error(`${FILE} not ready`);
+    for (let i = 0; i < REPS; i++) {
+      const t0 = Date.now();
+      await suspendLab(rt, plan.lab.name);
+      s.push(Date.now() - t0);
+      const t1 = Date.now();
+      const again = await upLab(rt, plan, up);
+      if (!again.vms.every((v) => v.ready && v.action === 'resumed')) throw new Error(`up after suspend: ${JSON.stringify(again.vms.map((v) => v.action))}`);
+      r.push(Date.now() - t1);
+    }
+  } finally {
+    await downLab(rt, plan.lab.name, { disks: up.disks });
+  }
+  return { suspendMs: summarize(s), resumeMs: summarize(r) };
+}
 
 async function main(): Promise<void> {
   const paths = defaultHostPaths();
@@ -79,35 +151,45 @@ async function main(): Promise<void> {
   try {
     await classDown(rt, 'bench', up);
     const memFree = memAvailableBytes();
-    const bringUp: Array<{ students: number; wallMs: Summary; studentMs: Summary; vmlabCpuShare: Summary }> = [];
-    for (const n of SIZES) {
-      const wall: number[] = [];
-      const student: number[] = [];
-      const share: number[] = [];
-      for (let i = 0; i < REPS; i++) {
-        await classDown(rt, 'bench', up);
-        const cpu0 = process.cpuUsage();
-        const t0 = Date.now();
-        const r = await classUp(rt, ctxOf(n), up);
-        const ms = Date.now() - t0;
-        const cpu = process.cpuUsage(cpu0);
-        if (!r.students.every((s) => s.ok)) throw new Error(`class of ${n} not ready: ${JSON.stringify(r.students.map((s) => s.error?.message))}`);
-        wall.push(ms);
-        student.push(...r.students.map((s) => s.seconds * 1000));
-        share.push((cpu.user + cpu.system) / 1000 / ms);
-        process.stdout.write(
-          `  ${n} student(s), run ${i + 1}: ${(ms / 1000).toFixed(1)} s (students ${r.students.map((s) => s.seconds.toFixed(1)).join(', ')} s), vmlab CPU ${(((cpu.user + cpu.system) / 1000 / ms) * 100).toFixed(1)} %\n`,
-        );
+    const bringUp: BringUp[] = [];
+    const runs: Array<{ made: 'fork' | 'boot'; sizes: number[] }> = [
+      { made: 'boot', sizes: COLD_SIZES },
+      // The largest forked class last: it stays up for the memory figures.
+      { made: 'fork', sizes: SIZES },
+    ];
+    for (const { made, sizes } of runs) {
+      for (const n of sizes) {
+        const wall: number[] = [];
+        const student: number[] = [];
+        const share: number[] = [];
+        const forkSeconds: number[] = [];
+        for (let i = 0; i < REPS; i++) {
+          await classDown(rt, 'bench', up);
+          const cpu0 = process.cpuUsage();
+          const t0 = Date.now();
+          const r = await classUp(rt, ctxOf(n), { ...up, noFork: made === 'boot' });
+          const ms = Date.now() - t0;
+          const cpu = process.cpuUsage(cpu0);
+          if (!r.students.every((s) => s.ok)) throw new Error(`class of ${n} not ready: ${JSON.stringify(r.students.map((s) => s.error?.message))}`);
+          wall.push(ms);
+          student.push(...r.students.map((s) => s.seconds * 1000));
+          forkSeconds.push(...r.students.filter((s) => s.made === 'fork').map((s) => s.seconds * 1000));
+          share.push((cpu.user + cpu.system) / 1000 / ms);
+          process.stdout.write(
+            `  ${made} ${n} student(s), run ${i + 1}: ${(ms / 1000).toFixed(1)} s (students ${r.students.map((s) => `${s.seconds.toFixed(1)}${s.made === 'fork' ? 'f' : 'b'}`).join(', ')} s), vmlab CPU ${(((cpu.user + cpu.system) / 1000 / ms) * 100).toFixed(1)} %\n`,
+          );
+        }
+        bringUp.push({ made, students: n, wallMs: summarize(wall), studentMs: summarize(student), ...(forkSeconds.length ? { forkMs: summarize(forkSeconds) } : {}), vmlabCpuShare: summarize(share) });
       }
-      bringUp.push({ students: n, wallMs: summarize(wall), studentMs: summarize(student), vmlabCpuShare: summarize(share) });
     }
 
-    // Memory of idle guests, on the last (largest) class, left up.
+    // Memory of idle guests, on the last (largest) class, left up: forked, so KSM has the most to merge.
     const n = SIZES[SIZES.length - 1]!;
     const domains = ctxOf(n).copies.map((c) => planForHost(c.lab, paths, auto).vms[0]!.domainName);
-    process.stdout.write(`  ${n} guests idle for ${IDLE_S} s\n`);
+    process.stdout.write(`  ${n} forked guests idle for ${IDLE_S} s\n`);
     await sleep(IDLE_S * 1000);
-    const booted = rss(domains);
+    const idle = rss(domains);
+    const ksm = await measureKsm(domains.length);
     for (const d of domains) await guestRun(rt, d, ['sh', '-c', 'sync; echo 3 > /proc/sys/vm/drop_caches']);
     await sleep(15_000); // free page reporting works in 2 MiB blocks after a short delay
     const dropped = rss(domains);
@@ -115,44 +197,14 @@ async function main(): Promise<void> {
     for (const d of domains) await execa('virsh', ['-c', 'qemu:///system', 'setmem', d, `${Math.round(guestMiB / 2)}M`, '--live']);
     await sleep(15_000);
     const ballooned = rss(domains);
-    let ksm: { available: boolean; savedPerGuestBytes?: number; fullScans?: number } = { available: existsSync(join(KSM, 'run')) };
-    if (ksm.available) {
-      const before = {
-        run: readFileSync(join(KSM, 'run'), 'utf8').trim(),
-        pages: readFileSync(join(KSM, 'pages_to_scan'), 'utf8').trim(),
-        sleep: readFileSync(join(KSM, 'sleep_millisecs'), 'utf8').trim(),
-      };
-      try {
-        ksmWrite('pages_to_scan', '20000');
-        ksmWrite('sleep_millisecs', '10');
-        ksmWrite('run', '1');
-        const scans0 = ksmRead('full_scans');
-        const deadline = Date.now() + 120_000;
-        while (ksmRead('full_scans') < scans0 + 2 && Date.now() < deadline) await sleep(1000);
-        const sharing = ksmRead('pages_sharing');
-        ksm = { available: true, savedPerGuestBytes: (sharing * 4096) / domains.length, fullScans: ksmRead('full_scans') - scans0 };
-      } catch (e) {
-        ksm = { available: false };
-        process.stdout.write(`  KSM not usable here: ${(e as Error).message}\n`);
-      } finally {
-        // Unmerge everything and put the host's settings back.
-        try {
-          ksmWrite('run', '2');
-          ksmWrite('run', before.run);
-          ksmWrite('pages_to_scan', before.pages);
-          ksmWrite('sleep_millisecs', before.sleep);
-        } catch {
-          /* reported above */
-        }
-      }
-    }
     await classDown(rt, 'bench', up);
+    const suspend = await suspendResume(rt, paths, auto, up);
     const med = (xs: number[]) => summarize(xs.filter((x) => Number.isFinite(x))).median;
     const perGuest = {
-      booted: med(booted),
+      idle: med(idle),
+      ...(ksm.savedPerGuestBytes !== undefined ? { ksm: med(idle) - ksm.savedPerGuestBytes } : {}),
       cachesDropped: med(dropped),
       ballooned: med(ballooned),
-      ...(ksm.savedPerGuestBytes !== undefined ? { ksm: med(ballooned) - ksm.savedPerGuestBytes } : {}),
     };
     const room = memFree - reserveOf(memFree);
     const fits = Object.fromEntries(Object.entries(perGuest).map(([k, v]) => [k, Math.floor(room / v)]));
@@ -161,19 +213,24 @@ async function main(): Promise<void> {
       guestMiB,
       accel: auto,
       bringUp,
-      memory: { perGuestBytes: perGuest, samples: { booted, dropped, ballooned }, ksm, memAvailableBytes: memFree, roomBytes: room },
+      memory: { perGuestBytes: perGuest, samples: { idle, dropped, ballooned }, ksm, memAvailableBytes: memFree, roomBytes: room },
+      /** Idle guests of this size the host holds, by each figure; a quickstart student has two. */
       largestClass: fits,
+      suspend,
     };
+    const row = (b: BringUp) =>
+      `${b.made.padEnd(5)} ${String(b.students).padEnd(9)} ${sec(b.wallMs).padEnd(24)} ${sec(b.studentMs).padEnd(18)} ${(b.forkMs ? sec(b.forkMs) : '-').padEnd(18)} ${(b.vmlabCpuShare.median * 100).toFixed(1)} %`;
     process.stdout.write(
       [
         '',
-        'students  bring-up (all at once)   median student   vmlab CPU share',
-        ...bringUp.map((b) => `${String(b.students).padEnd(9)} ${sec(b.wallMs).padEnd(24)} ${sec(b.studentMs).padEnd(16)} ${(b.vmlabCpuShare.median * 100).toFixed(1)} %`),
+        `made  students  class up, wall           median student     one fork           vmlab CPU share`,
+        ...bringUp.map(row),
         '',
-        `memory of an idle ${guestMiB} MiB guest (QEMU resident, median of ${domains.length}): booted ${mib(perGuest.booted)}, caches dropped ${mib(perGuest.cachesDropped)}, ballooned to ${guestMiB / 2} MiB ${mib(perGuest.ballooned)}${perGuest.ksm !== undefined ? `, with KSM ${mib(perGuest.ksm)}` : ', KSM not available'}`,
-        `largest class of such guests on this host (${mib(room)} after the reserve; computed, not booted): ${Object.entries(fits)
-          .map(([k, v]) => `${k} ${v}`)
+        `memory of an idle ${guestMiB} MiB guest, forked (QEMU resident, median of ${domains.length}): ${mib(perGuest.idle)}${perGuest.ksm !== undefined ? `; with KSM ${mib(perGuest.ksm)} (${ksm.fullScans} full scans)` : '; KSM not available'}; caches dropped ${mib(perGuest.cachesDropped)}; ballooned to ${guestMiB / 2} MiB ${mib(perGuest.ballooned)}`,
+        `idle guests of this size on this host (${mib(room)} after the reserve; computed, not booted): ${Object.entries(fits)
+          .map(([k, v]) => `${k} ${v} (${Math.floor(v / 2)} quickstart students)`)
           .join(', ')}`,
+        `suspend of one copy ${sec(suspend.suspendMs)}, up from it ${sec(suspend.resumeMs)}`,
       ].join('\n') + '\n',
     );
     mkdirSync('bench-results', { recursive: true });
