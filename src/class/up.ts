@@ -1,6 +1,7 @@
 import { enterStage, startAssignment } from '../assignment/ops.js';
 import { errorReport, VmlabError, type ErrorReport } from '../errors.js';
 import { cores, diskFreeBytes, memAvailableBytes } from '../host/host-room.js';
+import type { Ksm } from '../host/ksm.js';
 import { copyCheckpointRecords, forkBlocker, halfForked, type ForkSource } from '../lab-ops/fork.js';
 import type { LabRuntime } from '../lab-ops/runtime.js';
 import { createLabSnapshot, listLabSnapshots, snapshotTargets } from '../lab-ops/snapshots.js';
@@ -34,7 +35,7 @@ export interface ClassUpResult {
   class: string;
   admission: Admission;
   /** Whether new copies were forked from a working one, and if not why not. */
-  fork: { used: boolean; why?: string; template?: string; snapshot?: string };
+  fork: { used: boolean; why?: string; template?: string; snapshot?: string; /** What forking did to ksmd, which merges the copies' identical memory. */ ksm?: string };
   students: StudentUp[];
   /** Copies in libvirt of students the roster no longer lists: left alone. */
   notInRoster: Array<{ student: string; lab: string }>;
@@ -51,6 +52,8 @@ export const hostFacts: HostFacts = {
 
 export interface ClassUpOptions extends UpOptions {
   host?: HostFacts;
+  /** ksmd, turned on when a class is forked (host/ksm.ts); none: left as it is. */
+  ksm?: Ksm;
   onStudent?: (student: string, what: string) => void;
   /** Boot every new copy instead of forking it from a working one. */
   noFork?: boolean;
@@ -110,7 +113,7 @@ export async function classUp(rt: LabRuntime, ctx: ClassContext, opts: ClassUpOp
     const rest = pending.filter((p) => !done.has(p.copy.student.id));
     if (template) {
       const source: ForkSource = { plan: template.plan, snapshot, keep };
-      fork = { used: true, template: template.copy.student.id, snapshot };
+      fork = { used: true, template: template.copy.student.id, snapshot, ...(opts.ksm && rest.length ? { ksm: opts.ksm.ensureOn() } : {}) };
       for (const r of await mapLimit(rest, admission.parallelBoots, (p) => forkCopy(rt, ctx, p, source, template!.copy.student.id, opts))) done.set(r.student, r);
       toBoot = [];
     } else {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostKsm } from '../../src/host/ksm.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { renderLab } from '../../src/render/index.js';
@@ -165,5 +166,32 @@ describe("fork: a snapshot's metadata for the copy", () => {
     writeFileSync(file, await snapshotForCopy(template, domain));
     const r = await run('virt-xml-validate', [file, 'domainsnapshot']);
     assert.equal(r.exitCode, 0, r.stdout + r.stderr);
+  });
+});
+
+describe('KSM: turned on when a class is forked, where vmlab may', () => {
+  it('reads the kernel state and turns ksmd on once; says so when the kernel has none', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vmlab-ksm-'));
+    assert.deepEqual(hostKsm(join(dir, 'absent')).state(), { available: false, running: false, writable: false, pagesSharing: 0 });
+    assert.equal(hostKsm(join(dir, 'absent')).ensureOn(), 'not available');
+    writeFileSync(join(dir, 'run'), '0\n');
+    writeFileSync(join(dir, 'pages_sharing'), '2560\n');
+    const ksm = hostKsm(dir);
+    assert.deepEqual(ksm.state(), { available: true, running: false, writable: true, pagesSharing: 2560 });
+    assert.equal(ksm.ensureOn(), 'turned on');
+    assert.equal(readFileSync(join(dir, 'run'), 'utf8'), '1');
+    assert.equal(ksm.ensureOn(), 'already on');
+  });
+
+  it('class up reports what forking did to ksmd; a class that boots leaves it alone', async () => {
+    const asked: string[] = [];
+    const ksm = { state: () => ({ available: true, running: false, writable: true, pagesSharing: 0 }), ensureOn: () => (asked.push('on'), 'turned on' as const) };
+    const w = fakeRuntime();
+    const r = await classUp(w.rt, context(w, ['ana', 'ben'], 'lab'), opts(w, { ksm }));
+    assert.equal(r.fork.ksm, 'turned on');
+    const b = fakeRuntime();
+    const booted = await classUp(b.rt, context(b, ['ana', 'ben'], 'lab'), opts(b, { ksm, noFork: true }));
+    assert.equal(booted.fork.ksm, undefined);
+    assert.deepEqual(asked, ['on']);
   });
 });

@@ -6,6 +6,7 @@ import { classCheck, classRescue, mergeClassResults, writeClassResults } from '.
 import { loadClassForHost } from '../../class/context.js';
 import { classDown, classSuspend, classStatus } from '../../class/ops.js';
 import { classUp } from '../../class/up.js';
+import { hostKsm } from '../../host/ksm.js';
 import { classTable, type ClassResults } from '../../class/report.js';
 import { formatReport, VmlabError } from '../../errors.js';
 import { bridgeExists } from '../../host/host-net.js';
@@ -59,6 +60,7 @@ export function registerClass(program: Command): void {
             onStudent: (s, what) => progress.step(s, what),
             onVm: (vm, phase, detail) => progress.vm(vm, phase, detail),
             noFork: !opts.fork,
+            ksm: hostKsm(),
           });
           const a = r.admission;
           const made = (s: (typeof r.students)[number]) => (s.made === 'fork' ? `forked from ${s.forkedFrom} in ${s.seconds.toFixed(1)} s` : `booted, ready in ${s.seconds.toFixed(1)} s`);
@@ -66,7 +68,7 @@ export function registerClass(program: Command): void {
             [
               `class "${r.class}": ${r.students.filter((s) => s.ok).length}/${r.students.length} students ready in ${r.seconds.toFixed(1)} s (${a.parallelBoots} at a time)`,
               `  admission: ${gib(a.perStudent.memoryBytes)} memory and ${gib(a.perStudent.diskBytes)} disk per student; ${a.fitStudents} fit (memory room ${gib(a.memory.room)}, disk room ${gib(a.disk.room)})`,
-              `  ${r.fork.used ? `new copies forked from ${r.fork.template}'s "${r.fork.snapshot}"` : `new copies boot${r.fork.why ? ` (no fork: ${r.fork.why})` : ''}`}`,
+              `  ${r.fork.used ? `new copies forked from ${r.fork.template}'s "${r.fork.snapshot}"${r.fork.ksm ? `; KSM (merges their identical memory): ${r.fork.ksm}` : ''}` : `new copies boot${r.fork.why ? ` (no fork: ${r.fork.why})` : ''}`}`,
               ...r.students.map(
                 (s) =>
                   `  ${s.student.padEnd(14)} ${s.lab.padEnd(28)} ${s.ok ? (s.upToDate ? 'up to date' : s.made ? made(s) : `ready in ${s.seconds.toFixed(1)} s`) : 'FAILED'}${s.error ? `\n    error [${s.error.code}]: ${formatReport(s.error)}` : ''}`,

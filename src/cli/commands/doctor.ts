@@ -9,6 +9,7 @@ import { ImageStore } from '../../host/image-store.js';
 import { loadRecipe } from '../../images/recipe.js';
 import { DbusHypervisor, defaultUri } from '../../libvirt/dbus-hypervisor.js';
 import { findLeftovers, type Leftover } from '../../lab-ops/leftovers.js';
+import { hostKsm } from '../../host/ksm.js';
 import { emit, reportErrors } from '../output.js';
 import { hostPaths, withRuntime, type GlobalOpts } from '../context.js';
 
@@ -138,6 +139,24 @@ export function registerDoctor(program: Command): void {
                 detail: `${nspawn ? '' : 'systemd-nspawn is missing'}${nspawn || overlay ? '' : '; '}${overlay ? '' : 'the kernel has no overlayfs'}: labs with containers will not start; VMs are not affected`,
                 fix: nspawn ? 'a kernel with overlayfs (modprobe overlay)' : 'apt-get install systemd-container',
               },
+        );
+
+        // KSM: forked copies of a class share most of their memory once ksmd merges it
+        const ksm = hostKsm().state();
+        checks.push(
+          !ksm.available
+            ? { name: 'ksm', ok: true, warn: true, detail: 'this kernel has no KSM: forked copies of a class do not share their identical memory', fix: 'a kernel with CONFIG_KSM' }
+            : ksm.running
+              ? { name: 'ksm', ok: true, detail: `ksmd is merging identical guest pages (${((ksm.pagesSharing * 4096) / 2 ** 20).toFixed(0)} MiB saved now)` }
+              : ksm.writable
+                ? { name: 'ksm', ok: true, detail: 'ksmd is off; vmlab turns it on when it forks a class (class up)' }
+                : {
+                    name: 'ksm',
+                    ok: true,
+                    warn: true,
+                    detail: 'ksmd is off and vmlab may not turn it on: forked copies of a class do not share memory',
+                    fix: 'echo 1 > /sys/kernel/mm/ksm/run (as root, on the host)',
+                  },
         );
 
         // images
