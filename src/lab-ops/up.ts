@@ -49,6 +49,8 @@ export interface UpOptions {
   disks: DiskOps;
   bridgeExists(name: string): Promise<boolean>;
   recreate?: boolean;
+  /** VMs suspended with an older definition: drop their saved memory and re-create them (recreate does too, for every changed VM). */
+  discardSuspended?: boolean;
   /** VMs that do not exist yet are forked from this working copy of the lab instead of booted (fork.ts; a class's students). */
   fork?: ForkSource;
   timeoutMs?: number;
@@ -157,9 +159,14 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
           const { files, probes } = rendered.vms.find((r) => r.name === vm.name)!;
           const times: NonNullable<VmUpResult['times']> = {};
           if (prev && prev.meta?.vmHash !== vm.hash) {
-            if (!opts.recreate) {
-              opts.onVm?.(vm.name, 'changed', 'definition changed; run up --recreate to re-create it');
-              return { ...base, action: 'changed', ready: false };
+            // A suspended VM's saved memory belongs to its old definition: resumed into a new one it would not fit.
+            const suspended = await h.hasManagedSave(vm.domainName).catch(() => false);
+            if (!opts.recreate && !(suspended && opts.discardSuspended)) {
+              const why = suspended
+                ? 'suspended (vmlab suspend) with an older definition: the lab file changed since, and its saved memory would not fit the new one; up --discard-suspended drops the saved state and boots it anew'
+                : 'definition changed; run up --recreate to re-create it';
+              opts.onVm?.(vm.name, 'changed', why);
+              return { ...base, action: 'changed', ready: false, error: { code: 'ERR_VMLAB_VM_CHANGED', message: `${vm.name}: ${why}`, hint: suspended ? 'vmlab up LAB --discard-suspended' : 'vmlab up LAB --recreate' } };
             }
             await removeVm(rt, vm, opts.disks, false);
             await createVm(rt, vm, files, opts, times);

@@ -58,6 +58,30 @@ describe('suspend and resume a lab, on fakes', () => {
     assert.ok(!(await h.hasManagedSave('vmlab-quickstart-emu')), 'the saved state is used up by the resume');
   });
 
+  it('a lab file changed since the suspend: up resumes what did not change and says what did; --discard-suspended drops the saved state and boots the changed VM anew', async () => {
+    const { h, rt, disks, up } = setup();
+    await up();
+    await suspendLab(rt, 'quickstart');
+    const changed = planLab(modelFromText(readLab('labs/quickstart.yaml').replace('ip: 10.10.0.12/24', 'ip: 10.10.0.13/24'), 'labs/quickstart.yaml'), { ...GOLDEN_PLAN_OPTS, paths: rt.paths });
+    const o = { disks, bridgeExists: async () => true, timeoutMs: 5000 };
+    const r = await upLab(rt, changed, o);
+    const para = r.vms.find((v) => v.name === 'para')!;
+    assert.equal(para.action, 'changed');
+    assert.equal(r.vms.find((v) => v.name === 'emu')!.action, 'resumed');
+    assert.equal(para.error?.code, 'ERR_VMLAB_VM_CHANGED');
+    assert.match(para.error!.message, /suspended .* the lab file changed since/);
+    assert.match(para.error!.hint!, /--discard-suspended/);
+    assert.ok(await h.hasManagedSave('vmlab-quickstart-para'), 'its saved state is kept until asked');
+    const d = await upLab(rt, changed, { ...o, discardSuspended: true });
+    assert.deepEqual(
+      d.vms.map((v) => [v.name, v.action, v.ready]),
+      [
+        ['emu', 'unchanged', true],
+        ['para', 'recreated', true],
+      ],
+    );
+  });
+
   it('down of a suspended lab removes it all, the saved state with its domain', async () => {
     const { h, rt, disks, plan, up } = setup();
     await up();

@@ -24,9 +24,10 @@ export function registerLab(program: Command): void {
     .description('create and start a lab: bridges, linked-clone disks, seeds, domains; waits until every guest is ready')
     .argument('<lab>', 'lab file')
     .option('--recreate', 're-create VMs whose definition changed')
+    .option('--discard-suspended', 're-create VMs suspended before their definition changed (their saved memory is dropped)')
     .option('--timeout <seconds>', 'per-VM readiness timeout (default 600 under tcg, 180 under kvm)', seconds)
     .option('--json', 'machine-readable output')
-    .action((file: string, opts: { recreate?: boolean; timeout?: number; json?: boolean }, cmd: Command) =>
+    .action((file: string, opts: { recreate?: boolean; discardSuspended?: boolean; timeout?: number; json?: boolean }, cmd: Command) =>
       reportErrors(opts, async () => {
         const g = cmd.optsWithGlobals() as GlobalOpts;
         const progress = new Progress(false);
@@ -40,6 +41,7 @@ export function registerLab(program: Command): void {
             disks: hostDisks,
             bridgeExists,
             recreate: opts.recreate,
+            discardSuspended: opts.discardSuspended,
             ...(opts.timeout ? { timeoutMs: opts.timeout * 1000 } : {}),
             onVm: (vm, phase, detail) => progress.vm(vm, phase, detail),
           });
