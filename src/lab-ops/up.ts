@@ -166,7 +166,12 @@ export async function upLab(rt: LabRuntime, plan: Plan, opts: UpOptions): Promis
                 ? 'suspended (vmlab suspend) with an older definition: the lab file changed since, and its saved memory would not fit the new one; up --discard-suspended drops the saved state and boots it anew'
                 : 'definition changed; run up --recreate to re-create it';
               opts.onVm?.(vm.name, 'changed', why);
-              return { ...base, action: 'changed', ready: false, error: { code: 'ERR_VMLAB_VM_CHANGED', message: `${vm.name}: ${why}`, hint: suspended ? 'vmlab up LAB --discard-suspended' : 'vmlab up LAB --recreate' } };
+              return {
+                ...base,
+                action: 'changed',
+                ready: false,
+                error: { code: 'ERR_VMLAB_VM_CHANGED', message: `${vm.name}: ${why}`, hint: suspended ? 'vmlab up LAB --discard-suspended' : 'vmlab up LAB --recreate' },
+              };
             }
             await removeVm(rt, vm, opts.disks, false);
             await createVm(rt, vm, files, opts, times);
