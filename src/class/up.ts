@@ -201,9 +201,30 @@ function forkCopy(rt: LabRuntime, ctx: ClassContext, p: Planned, source: ForkSou
     const r = await upLab(rt, p.plan, { ...studentUpOptions(id, opts), fork: source });
     if (r.vms.every((v) => v.ready)) {
       copyCheckpointRecords(rt, source, p.plan);
+      if (ctx.cls.hostKeys === 'distinct') await newHostKeys(rt, p.plan, (what) => opts.onStudent?.(id, what));
       const a = studentAssignment(ctx, p.copy);
       if (a) await enterStage(rt, a, p.plan, a.stages[0]!, (what) => opts.onStudent?.(id, what), { fresh: true });
     }
     return result(p, s0, r, 'fork', from);
   });
+}
+
+/** The shell line that gives a guest new SSH host keys (a forked copy has its template's). */
+export const NEW_HOST_KEYS = 'rm -f /etc/ssh/ssh_host_*_key /etc/ssh/ssh_host_*_key.pub && ssh-keygen -A -q && (systemctl try-restart ssh.service || true)';
+
+/** New SSH host keys in every guest of a forked copy (class file host-keys: distinct), through its agent. */
+async function newHostKeys(rt: LabRuntime, plan: Plan, onStep: (what: string) => void): Promise<void> {
+  onStep('new SSH host keys (host-keys: distinct)');
+  for (const vm of plan.vms) {
+    const agent = await rt.agentFor(vm.domainName, vm.name);
+    try {
+      const r = await agent.exec('/bin/sh', ['-c', NEW_HOST_KEYS], { timeoutMs: 60_000 });
+      if (r.exitCode !== 0)
+        throw new VmlabError('ERR_VMLAB_HOST_KEYS', `${vm.name}: new SSH host keys failed (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim()}`, {
+          hint: "host-keys: shared in the class file keeps the template's",
+        });
+    } finally {
+      agent.close();
+    }
+  }
 }

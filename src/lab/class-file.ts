@@ -29,6 +29,8 @@ export interface ClassModel {
   /** Where the roster came from (the class file itself for an inline list). */
   rosterFile: string;
   limits: { memoryBytes?: number; diskBytes?: number; parallelBoots?: number; parallelChecks?: number };
+  /** SSH host keys of forked copies: the template's (shared), or new ones made in each copy (distinct). */
+  hostKeys: 'shared' | 'distinct';
 }
 
 const structure = new StructureChecker(classSchema());
@@ -39,6 +41,7 @@ interface RawClass {
   assignment?: string;
   lab?: string;
   students: unknown;
+  'host-keys'?: 'shared' | 'distinct';
   limits?: { memory?: string; disk?: string; 'parallel-boots'?: number; 'parallel-checks'?: number } | null;
 }
 
@@ -101,6 +104,7 @@ export function parseClass(file: string, text: string, readFile: (path: string) 
     source: { kind: key, file: target },
     students,
     rosterFile,
+    hostKeys: root['host-keys'] ?? 'shared',
     limits: {
       ...(l.memory !== undefined ? { memoryBytes: parseSize(l.memory)! } : {}),
       ...(l.disk !== undefined ? { diskBytes: parseSize(l.disk)! } : {}),

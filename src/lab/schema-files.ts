@@ -108,6 +108,11 @@ export function classSchema(): Schema {
           anyOf: [str('a roster file (CSV: id[,display name]), relative to this file'), { type: 'array', items: student, minItems: 1, maxItems: 500 }],
           description: 'a roster file, or a list of ids (or {id, name})',
         },
+        'host-keys': {
+          title: 'SSH host keys',
+          enum: ['shared', 'distinct'],
+          description: "copies forked from one guest have its SSH host keys (shared, the default: their bridges never meet); distinct: each forked copy's guests make new ones",
+        },
         limits: obj(
           {
             memory: str('guest memory the class may use (default: what the host can give, less a reserve)', { title: 'size', pattern: SIZE }),

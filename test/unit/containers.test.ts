@@ -200,6 +200,7 @@ describe('containers in a class', () => {
     students: [{ id: 'ana' }, { id: 'ben' }, { id: 'cai' }],
     rosterFile: 'c.yaml',
     limits: {},
+    hostKeys: 'shared',
   };
 
   it("every student's container is their own: its name, its taps, its layer", () => {

@@ -8,7 +8,7 @@ import { requireTool, run } from '../helpers/tools.js';
 import { loadAssignment } from '../../src/assignment/load.js';
 import type { ClassContext } from '../../src/class/context.js';
 import { classDown } from '../../src/class/ops.js';
-import { CLASS_START, classUp } from '../../src/class/up.js';
+import { CLASS_START, classUp, NEW_HOST_KEYS } from '../../src/class/up.js';
 import { loadClass } from '../../src/lab/class-file.js';
 import { checkpointStore } from '../../src/lab-ops/checkpoints.js';
 import { forkBlocker } from '../../src/lab-ops/fork.js';
@@ -140,6 +140,26 @@ describe('fork: a class in the time of one boot (on fakes)', () => {
     const third = await classUp(w.rt, ctx, opts(w));
     assert.ok(third.students.every((s) => s.ok));
     assert.equal(w.h.domains.get('vmlab-quickstart--ana-emu')!.state, 'running');
+  });
+});
+
+describe('fork: SSH host keys', () => {
+  it("host-keys: distinct makes new keys in every guest of each forked copy (not in the booted one); the default keeps the template's", async () => {
+    const w = fakeRuntime();
+    const ctx = context(w, ['ana', 'ben'], 'lab');
+    ctx.cls.hostKeys = 'distinct';
+    await classUp(w.rt, ctx, opts(w));
+    assert.deepEqual(
+      w.guests.execs.filter((e) => e.includes('ssh-keygen')),
+      [`emu: /bin/sh -c ${NEW_HOST_KEYS}`, `para: /bin/sh -c ${NEW_HOST_KEYS}`],
+    );
+    const d = fakeRuntime();
+    await classUp(d.rt, context(d, ['ana', 'ben'], 'lab'), opts(d));
+    assert.deepEqual(
+      d.guests.execs.filter((e) => e.includes('ssh-keygen')),
+      [],
+    );
+    assert.equal(loadClass(join(root, 'classes', 'pair.yaml')).hostKeys, 'shared');
   });
 });
 
