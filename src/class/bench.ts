@@ -13,7 +13,7 @@
  * Writes bench-results/class.json.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { probeAutoAccel } from '../host/accel-probe.js';
 import { bridgeExists } from '../host/host-net.js';
@@ -32,7 +32,8 @@ import { upLab, type UpOptions } from '../lab-ops/up.js';
 import type { HostPaths } from '../paths.js';
 import type { AutoAccel } from '../plan/plan.js';
 import { classDown } from './ops.js';
-import { classUp } from './up.js';
+import { classUp, measuredGuestFile } from './up.js';
+import type { MeasuredGuest } from '../plan/class-plan.js';
 
 const REPS = Number(process.env.VMLAB_BENCH_REPS ?? 3);
 const sizes = (text: string) => text.split(',').filter(Boolean).map(Number);
@@ -245,6 +246,18 @@ async function main(): Promise<void> {
         `suspend of one copy ${sec(suspend.suspendMs)}, up from it ${sec(suspend.resumeMs)}`,
       ].join('\n') + '\n',
     );
+    // What admission counts for a guest on this host from now on (class/up.ts measuredGuest).
+    const measured: MeasuredGuest = {
+      accel: auto.accel === 'kvm' ? 'kvm' : 'tcg',
+      guestBytes: lab.vms[0]!.memoryBytes,
+      residentBytes: perGuest.idle,
+      samples: domains.length,
+      at: new Date().toISOString(),
+      source: 'npm run bench:class, idle forked guests, before KSM',
+    };
+    mkdirSync(dirname(measuredGuestFile(paths.dataDir)), { recursive: true });
+    writeFileSync(measuredGuestFile(paths.dataDir), JSON.stringify(measured, null, 2) + '\n');
+    process.stdout.write(`admission on this host now counts a guest as measured: wrote ${measuredGuestFile(paths.dataDir)}\n`);
     mkdirSync('bench-results', { recursive: true });
     writeFileSync(join('bench-results', 'class.json'), JSON.stringify(results, null, 2) + '\n');
     process.stdout.write('wrote bench-results/class.json\n');

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { enterStage, startAssignment } from '../assignment/ops.js';
 import { errorReport, VmlabError, type ErrorReport } from '../errors.js';
 import { cores, diskFreeBytes, memAvailableBytes } from '../host/host-room.js';
@@ -6,7 +8,7 @@ import { copyCheckpointRecords, forkBlocker, halfForked, type ForkSource } from 
 import type { LabRuntime } from '../lab-ops/runtime.js';
 import { createLabSnapshot, listLabSnapshots, snapshotTargets } from '../lab-ops/snapshots.js';
 import { upLab, type UpOptions, type UpResult } from '../lab-ops/up.js';
-import { admit, copyNeeds, type Admission, type HostRoom } from '../plan/class-plan.js';
+import { admit, copyNeeds, type Admission, type HostRoom, type MeasuredGuest } from '../plan/class-plan.js';
 import type { Plan } from '../plan/plan.js';
 import type { Accel } from '../profiles/index.js';
 import { mapLimit } from '../util/pool.js';
@@ -47,8 +49,23 @@ export interface HostFacts {
 }
 
 export const hostFacts: HostFacts = {
-  room: (dataDir, accel) => ({ memoryBytes: memAvailableBytes(), diskBytes: diskFreeBytes(dataDir), cores: cores(), accel }),
+  room: (dataDir, accel) => {
+    const measured = measuredGuest(dataDir);
+    return { memoryBytes: memAvailableBytes(), diskBytes: diskFreeBytes(dataDir), cores: cores(), accel, ...(measured ? { measured } : {}) };
+  },
 };
+
+/** Where bench:class keeps what an idle guest cost this host (admission reads it). */
+export const measuredGuestFile = (dataDir: string) => join(dataDir, 'measured', 'guest-memory.json');
+
+function measuredGuest(dataDir: string): MeasuredGuest | undefined {
+  try {
+    const m = JSON.parse(readFileSync(measuredGuestFile(dataDir), 'utf8')) as MeasuredGuest;
+    return m.residentBytes > 0 && m.guestBytes > 0 ? m : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 export interface ClassUpOptions extends UpOptions {
   host?: HostFacts;
@@ -78,10 +95,11 @@ export async function classUp(rt: LabRuntime, ctx: ClassContext, opts: ClassUpOp
   const blocker = opts.noFork ? 'class up --no-fork' : plans.length ? forkBlocker(plans[0]!.plan) : undefined;
   const accel = plans.some((p) => p.plan.vms.some((v) => v.accel.name === 'tcg')) ? 'tcg' : 'kvm';
   // A forked class of a lab keeps its start snapshot (a memory state) in every copy: one checkpoint more.
-  const needs = copyNeeds(ctx.lab, accel, ctx.assignment?.stages.length ?? (blocker ? 0 : 1));
+  const room = (opts.host ?? hostFacts).room(rt.paths.dataDir, accel);
+  const needs = copyNeeds(ctx.lab, accel, ctx.assignment?.stages.length ?? (blocker ? 0 : 1), room.measured);
   // A copy whose fork was killed half-way is made again (its `up` removes what is left of it).
   const pending = plans.filter((p) => !existing.has(p.copy.student.id) || halfForked(opts.disks, p.plan));
-  const admission = admit(ctx.cls, needs, (opts.host ?? hostFacts).room(rt.paths.dataDir, accel), pending.length, plans.length - pending.length);
+  const admission = admit(ctx.cls, needs, room, pending.length, plans.length - pending.length);
   if (!admission.fits) {
     throw new VmlabError(
       'ERR_VMLAB_CLASS_TOO_BIG',

@@ -92,6 +92,8 @@ export interface CopyNeeds {
   vms: number;
   memoryBytes: number;
   diskBytes: number;
+  /** How the memory was counted: measured on this host, or the estimate. */
+  counted: string;
 }
 
 /**
@@ -114,15 +116,38 @@ export const CONTAINER_COST = { memoryBytes: 32 * MiB, diskBytes: 64 * MiB };
  * provisioning, plus one memory state per checkpoint and one for an autosave
  * (internal snapshots keep guest RAM in the overlay). Containers: CONTAINER_COST.
  */
-export function copyNeeds(lab: LabModel, accel: 'kvm' | 'tcg', checkpoints: number): CopyNeeds {
+export function copyNeeds(lab: LabModel, accel: 'kvm' | 'tcg', checkpoints: number, measured?: MeasuredGuest): CopyNeeds {
   const vms = lab.vms.filter((v) => v.kind !== 'container');
   const containers = lab.vms.length - vms.length;
   const ram = vms.reduce((s, v) => s + v.memoryBytes, 0);
+  const m = measured?.accel === accel ? measured : undefined;
+  // Measured: each VM as the host paid for an idle one, in proportion to its RAM (never less than half of its RAM).
+  const perVm = (bytes: number) => (m ? Math.max(bytes / 2, Math.round((bytes * m.residentBytes) / m.guestBytes)) : bytes + QEMU_OVERHEAD[accel]);
   return {
     vms: lab.vms.length,
-    memoryBytes: ram + vms.length * QEMU_OVERHEAD[accel] + containers * CONTAINER_COST.memoryBytes,
+    memoryBytes: vms.reduce((s, v) => s + perVm(v.memoryBytes), 0) + containers * CONTAINER_COST.memoryBytes,
     diskBytes: vms.length * 256 * MiB + ram * (checkpoints + 1) + containers * CONTAINER_COST.diskBytes * (checkpoints + 2),
+    counted: m
+      ? `each VM as an idle ${mib(m.guestBytes)} ${accel} guest was measured on this host (${mib(m.residentBytes)} resident, median of ${m.samples}, ${m.source}, ${m.at.slice(0, 10)}), in proportion to its RAM`
+      : `each VM's RAM + ${mib(QEMU_OVERHEAD[accel])} for QEMU under ${accel} (an estimate: npm run bench:class measures this host)`,
   };
+}
+
+const mib = (b: number) => `${Math.round(b / MiB)} MiB`;
+
+/**
+ * What an idle guest cost this host, measured (npm run bench:class writes it): QEMU's resident set
+ * of a forked idle guest of `guestBytes` RAM, before KSM. KSM's merging is not counted: forked copies
+ * hold their memory at once and ksmd merges it over minutes, so a class admitted on merged figures
+ * would run out of memory while it comes up.
+ */
+export interface MeasuredGuest {
+  accel: 'kvm' | 'tcg';
+  guestBytes: number;
+  residentBytes: number;
+  samples: number;
+  at: string;
+  source: string;
 }
 
 export interface HostRoom {
@@ -131,6 +156,8 @@ export interface HostRoom {
   diskBytes: number;
   cores: number;
   accel: 'kvm' | 'tcg';
+  /** What an idle guest was measured to cost this host, if it was (bench:class). */
+  measured?: MeasuredGuest;
 }
 
 export interface Admission {

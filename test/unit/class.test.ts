@@ -151,6 +151,18 @@ describe('class plan: a copy per student', () => {
     assert.equal(h.calls.length, before, 'nothing created or changed');
   });
 
+  it('admission counts a guest as measured on this host when bench:class measured it (never under half its RAM), else by the estimate; it says which', () => {
+    const ctx = pairContext();
+    const MiB = 2 ** 20;
+    const measured = { accel: 'tcg' as const, guestBytes: 512 * MiB, residentBytes: 620 * MiB, samples: 16, at: '2026-12-08T01:00:00Z', source: 'npm run bench:class' };
+    const m = copyNeeds(ctx.lab, 'tcg', 1, measured);
+    assert.equal(m.memoryBytes, 2 * 620 * MiB);
+    assert.match(m.counted, /idle 512 MiB tcg guest was measured on this host \(620 MiB resident, median of 16/);
+    assert.equal(copyNeeds(ctx.lab, 'kvm', 1, measured).memoryBytes, 2 * (512 + 96) * MiB, 'a figure of another accel is not used');
+    assert.match(copyNeeds(ctx.lab, 'kvm', 1, measured).counted, /an estimate/);
+    assert.equal(copyNeeds(ctx.lab, 'tcg', 1, { ...measured, residentBytes: 100 * MiB }).memoryBytes, 2 * 256 * MiB);
+  });
+
   it('admission: how many students fit, by memory, disk and the class limits', () => {
     const ctx = pairContext();
     const needs = copyNeeds(ctx.lab, 'tcg', 1);

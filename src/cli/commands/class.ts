@@ -68,6 +68,7 @@ export function registerClass(program: Command): void {
             [
               `class "${r.class}": ${r.students.filter((s) => s.ok).length}/${r.students.length} students ready in ${r.seconds.toFixed(1)} s (${a.parallelBoots} at a time)`,
               `  admission: ${gib(a.perStudent.memoryBytes)} memory and ${gib(a.perStudent.diskBytes)} disk per student; ${a.fitStudents} fit (memory room ${gib(a.memory.room)}, disk room ${gib(a.disk.room)})`,
+              `  memory counted: ${a.perStudent.counted}`,
               `  ${r.fork.used ? `new copies forked from ${r.fork.template}'s "${r.fork.snapshot}"${r.fork.ksm ? `; KSM (merges their identical memory): ${r.fork.ksm}` : ''}` : `new copies boot${r.fork.why ? ` (no fork: ${r.fork.why})` : ''}`}`,
               ...r.students.map(
                 (s) =>
