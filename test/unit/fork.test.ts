@@ -143,6 +143,16 @@ describe('fork: a class in the time of one boot (on fakes)', () => {
   });
 });
 
+describe('fork: VM generation ID', () => {
+  it("a class copy's domains have <genid/> from their first boot (a fork gives each copy its own); a lab of its own has none", () => {
+    const w = fakeRuntime();
+    const ctx = context(w, ['ana'], 'lab');
+    const copy = renderLab(ctx.plan(ctx.copies[0]!.lab)).vms[0]!.files['domain.xml']!;
+    assert.match(copy, /<genid\/>/);
+    assert.doesNotMatch(renderLab(planFromText(readLab('labs/quickstart.yaml'))).vms[0]!.files['domain.xml']!, /<genid/);
+  });
+});
+
 describe('fork: SSH host keys', () => {
   it("host-keys: distinct makes new keys in every guest of each forked copy (not in the booted one); the default keeps the template's", async () => {
     const w = fakeRuntime();
